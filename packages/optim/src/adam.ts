@@ -1,0 +1,146 @@
+import {
+  Optimizer,
+  requireBoolean,
+  requireNonNegative,
+  type ParamGroup,
+  type ParamSlot,
+  type ParamsInput,
+} from './optimizer.js';
+import type { FloatArray } from './strided.js';
+
+export interface AdamOptions {
+  lr: number;
+  /** Decay rates of the first and second moment averages, each in [0, 1). */
+  betas: [number, number];
+  /** Added to the bias-corrected square root of the second moment. */
+  eps: number;
+  /** Adam: L2 penalty added to the gradient. AdamW: decoupled decay, p ← p·(1 − lr·weightDecay). */
+  weightDecay: number;
+  /** Normalize by the running maximum of the second moment (PyTorch 1.13+ formulation). */
+  amsgrad: boolean;
+  maximize: boolean;
+}
+
+export interface AdamState {
+  /** Number of updates this parameter has received. */
+  step?: number;
+  expAvg?: FloatArray;
+  expAvgSq?: FloatArray;
+  /** Only with amsgrad. */
+  maxExpAvgSq?: FloatArray;
+}
+
+type AdamVariant = 'Adam' | 'AdamW';
+
+function validateAdamOptions(name: AdamVariant, options: AdamOptions, where: string): void {
+  requireNonNegative(name, where, 'learning rate lr', options.lr);
+  requireNonNegative(name, where, 'eps', options.eps);
+  requireNonNegative(name, where, 'weightDecay', options.weightDecay);
+  requireBoolean(name, where, 'amsgrad', options.amsgrad);
+  requireBoolean(name, where, 'maximize', options.maximize);
+  const betas: unknown = options.betas;
+  if (!Array.isArray(betas) || betas.length !== 2) {
+    throw new Error(`${name}: invalid betas ${JSON.stringify(betas)} in ${where} (expected [beta1, beta2])`);
+  }
+  betas.forEach((beta: unknown, index) => {
+    if (typeof beta !== 'number' || !(beta >= 0 && beta < 1)) {
+      throw new Error(`${name}: invalid beta parameter at index ${index}: ${String(beta)} in ${where} (expected 0 <= beta < 1)`);
+    }
+  });
+}
+
+function withAdamDefaults(options: Partial<AdamOptions>, weightDecay: number): AdamOptions {
+  const betas = options.betas ?? [0.9, 0.999];
+  return {
+    lr: options.lr ?? 1e-3,
+    betas: Array.isArray(betas) ? [betas[0], betas[1]] : betas,
+    eps: options.eps ?? 1e-8,
+    weightDecay: options.weightDecay ?? weightDecay,
+    amsgrad: options.amsgrad ?? false,
+    maximize: options.maximize ?? false,
+  };
+}
+
+/**
+ * One Adam/AdamW step for one parameter, in the order of operations of torch.optim's
+ * single-tensor `_single_tensor_adam` / `_single_tensor_adamw` (PyTorch 1.13).
+ */
+function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: ParamGroup<AdamOptions>): void {
+  const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
+  const [beta1, beta2] = betas;
+  const param = slot.values;
+  const n = param.length;
+  const state = slot.state;
+  const expAvg = (state.expAvg ??= slot.zerosLike());
+  const expAvgSq = (state.expAvgSq ??= slot.zerosLike());
+  const maxExpAvgSq = amsgrad ? (state.maxExpAvgSq ??= slot.zerosLike()) : undefined;
+  const step = (state.step ?? 0) + 1;
+  state.step = step;
+
+  // g = ±∇
+  const grad = maximize ? slot.grad.map((g) => -g) : slot.grad;
+  if (variant === 'AdamW') {
+    // p = p·(1 − lr·λ)
+    const decay = 1 - lr * weightDecay;
+    for (let i = 0; i < n; i++) param[i] = param[i]! * decay;
+  } else if (weightDecay !== 0) {
+    // g = g + λ·p
+    for (let i = 0; i < n; i++) grad[i] = grad[i]! + weightDecay * param[i]!;
+  }
+  const keep1 = 1 - beta1;
+  const keep2 = 1 - beta2;
+  for (let i = 0; i < n; i++) {
+    // m = β1·m + (1 − β1)·g
+    expAvg[i] = expAvg[i]! * beta1 + keep1 * grad[i]!;
+    // v = β2·v + (1 − β2)·g·g
+    expAvgSq[i] = expAvgSq[i]! * beta2 + keep2 * grad[i]! * grad[i]!;
+  }
+  const biasCorrection1 = 1 - beta1 ** step;
+  const biasCorrection2 = 1 - beta2 ** step;
+  const stepSize = lr / biasCorrection1;
+  const biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
+  for (let i = 0; i < n; i++) {
+    let secondMoment = expAvgSq[i]!;
+    if (maxExpAvgSq !== undefined) {
+      // v̂max = max(v̂max, v)
+      maxExpAvgSq[i] = Math.max(maxExpAvgSq[i]!, secondMoment);
+      secondMoment = maxExpAvgSq[i]!;
+    }
+    // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
+    const denominator = Math.sqrt(secondMoment) / biasCorrection2Sqrt + eps;
+    param[i] = param[i]! + (-stepSize * expAvg[i]!) / denominator;
+  }
+}
+
+/** Adam (Kingma & Ba) with L2 weight decay, amsgrad and maximize, step for step as torch.optim.Adam. */
+export class Adam extends Optimizer<AdamOptions, AdamState> {
+  constructor(params: ParamsInput<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super('Adam', params, withAdamDefaults(options, 0));
+  }
+
+  protected override validateOptions(options: AdamOptions, where: string): void {
+    validateAdamOptions('Adam', options, where);
+  }
+
+  protected override updateParam(slot: ParamSlot<AdamState>, group: ParamGroup<AdamOptions>): void {
+    adamUpdate('Adam', slot, group);
+  }
+}
+
+/**
+ * AdamW (Loshchilov & Hutter): Adam with decoupled weight decay applied to the parameter before
+ * the Adam step, default weightDecay 1e-2, step for step as torch.optim.AdamW.
+ */
+export class AdamW extends Optimizer<AdamOptions, AdamState> {
+  constructor(params: ParamsInput<AdamOptions>, options: Partial<AdamOptions> = {}) {
+    super('AdamW', params, withAdamDefaults(options, 1e-2));
+  }
+
+  protected override validateOptions(options: AdamOptions, where: string): void {
+    validateAdamOptions('AdamW', options, where);
+  }
+
+  protected override updateParam(slot: ParamSlot<AdamState>, group: ParamGroup<AdamOptions>): void {
+    adamUpdate('AdamW', slot, group);
+  }
+}

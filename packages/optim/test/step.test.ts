@@ -1,0 +1,86 @@
+import { tensor } from '@normgrad/core';
+import { describe, expect, it } from 'vitest';
+import { Adam, SGD, readElements, storagePositions, writeElements, type StridedView } from '../src/index.js';
+
+describe('step', () => {
+  it('updates parameters in place, under no-grad, building no graph', () => {
+    const weight = tensor([[1, 2], [3, 4]], { dtype: 'float64', requiresGrad: true });
+    const storage = weight.data.data;
+    const loss = weight.square().sum();
+    loss.backward();
+    const optimizer = new Adam([weight], { lr: 0.1 });
+    optimizer.step();
+    expect(weight.data.data).toBe(storage); // same storage, written in place
+    expect(weight.isLeaf).toBe(true);
+    expect(weight.node).toBeNull();
+    expect(weight.requiresGrad).toBe(true);
+    expect(weight.grad?.requiresGrad ?? false).toBe(false);
+    // Adam's first step moves every element by lr against the sign of its gradient.
+    const moved = Array.from(weight.toFloat64Array()).map((v, i) => v - (i + 1));
+    for (const delta of moved) expect(delta).toBeCloseTo(-0.1, 7);
+    // The updated parameter still differentiates as a leaf.
+    weight.grad = null;
+    weight.mul(3).sum().backward();
+    expect(Array.from(weight.grad!.toFloat64Array())).toEqual([3, 3, 3, 3]);
+  });
+
+  it('skips parameters whose grad is null, and zeroGrad sets grads to null (PyTorch 2 default)', () => {
+    const a = tensor([1, 2, 3], { dtype: 'float64', requiresGrad: true });
+    const b = tensor([4, 5], { dtype: 'float64', requiresGrad: true });
+    const optimizer = new SGD([a, b], { lr: 0.5, momentum: 0.9 });
+    a.grad = tensor([1, 1, 1], { dtype: 'float64' });
+    optimizer.step();
+    expect(Array.from(a.toFloat64Array())).toEqual([0.5, 1.5, 2.5]);
+    expect(Array.from(b.toFloat64Array())).toEqual([4, 5]);
+    expect(optimizer.state.has(b)).toBe(false);
+    optimizer.zeroGrad();
+    expect(a.grad).toBeNull();
+    expect(b.grad).toBeNull();
+    optimizer.step(); // nothing to do
+    expect(Array.from(a.toFloat64Array())).toEqual([0.5, 1.5, 2.5]);
+  });
+
+  it('keeps float32 parameters and state in float32', () => {
+    const w = tensor([0.1, 0.2, 0.3], { requiresGrad: true });
+    expect(w.dtype).toBe('float32');
+    const optimizer = new Adam([w], { lr: 0.01 });
+    w.grad = tensor([1, -1, 0.5]);
+    optimizer.step();
+    expect(w.dtype).toBe('float32');
+    expect(w.data.data).toBeInstanceOf(Float32Array);
+    expect(optimizer.state.get(w)!.expAvg).toBeInstanceOf(Float32Array);
+  });
+
+  it('accepts a broadcast (stride-0) gradient view and returns the closure loss', () => {
+    const w = tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'float64', requiresGrad: true });
+    const optimizer = new SGD([w], { lr: 1 });
+    w.grad = tensor([1, 2, 3], { dtype: 'float64' }).broadcastTo([2, 3]);
+    const loss = optimizer.step(() => 42);
+    expect(loss).toBe(42);
+    expect(w.toArray()).toEqual([[0, 0, 0], [3, 3, 3]]);
+  });
+});
+
+describe('strided element access', () => {
+  const storage = Float64Array.from({ length: 12 }, (_, i) => i);
+
+  it('reads and writes a view with an offset and non-unit strides', () => {
+    // A (2, 3) view starting at 1 with strides (6, 2): elements 1 3 5 / 7 9 11.
+    const view: StridedView = { data: storage.slice(), shape: [2, 3], stride: [6, 2], offset: 1 };
+    expect(Array.from(storagePositions(view))).toEqual([1, 3, 5, 7, 9, 11]);
+    expect(Array.from(readElements(view))).toEqual([1, 3, 5, 7, 9, 11]);
+    writeElements(view, [10, 30, 50, 70, 90, 110]);
+    expect(Array.from(view.data as Float64Array)).toEqual([0, 10, 2, 30, 4, 50, 6, 70, 8, 90, 10, 110]);
+  });
+
+  it('handles transposed, negative-stride and zero-dimensional views', () => {
+    const transposed: StridedView = { data: storage, shape: [3, 2], stride: [1, 3], offset: 0 };
+    expect(Array.from(readElements(transposed))).toEqual([0, 3, 1, 4, 2, 5]);
+    const reversed: StridedView = { data: storage, shape: [4], stride: [-1], offset: 10 };
+    expect(Array.from(readElements(reversed))).toEqual([10, 9, 8, 7]);
+    const scalar: StridedView = { data: storage, shape: [], stride: [], offset: 5 };
+    expect(Array.from(readElements(scalar))).toEqual([5]);
+    const contiguousWithOffset: StridedView = { data: storage, shape: [2, 2], stride: [2, 1], offset: 4 };
+    expect(Array.from(readElements(contiguousWithOffset))).toEqual([4, 5, 6, 7]);
+  });
+});
