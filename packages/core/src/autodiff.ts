@@ -1,0 +1,224 @@
+import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
+import { toContiguous } from './kernels/layout.js';
+import { formatShape } from './composite/validate.js';
+import { Tensor } from './tensor.js';
+import { onesLike, zerosLike } from './creation.js';
+
+/** Every tensor with history reachable from the roots, inputs before the tensors made from them. */
+function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
+  const order: Tensor[] = [];
+  const visited = new Set<Tensor>();
+  const stack: { tensor: Tensor; expanded: boolean }[] = roots.map((tensor) => ({ tensor, expanded: false }));
+  while (stack.length > 0) {
+    const entry = stack.pop()!;
+    const { tensor } = entry;
+    if (entry.expanded) {
+      order.push(tensor);
+      continue;
+    }
+    if (visited.has(tensor) || !tensor.requiresGrad) continue;
+    visited.add(tensor);
+    stack.push({ tensor, expanded: true });
+    const node = tensor.node;
+    if (node === null) continue;
+    if (node.freed) {
+      throw new Error(
+        `backward: the graph through '${node.definition.name}' (output shape ${formatShape(tensor.shape)}) was freed by an earlier ` +
+          'backward pass; pass { retainGraph: true } to the first backward() to run backward twice',
+      );
+    }
+    for (const input of node.inputs) if (!visited.has(input)) stack.push({ tensor: input, expanded: false });
+  }
+  return order;
+}
+
+export interface BackwardOptions {
+  /** Tensors whose gradients are wanted, or 'leaves' for every leaf that requires grad. */
+  targets: readonly Tensor[] | 'leaves';
+  createGraph: boolean;
+  retainGraph: boolean;
+}
+
+/**
+ * The reverse pass: walks the graph from the roots in reverse topological order, calling each
+ * primitive's VJP only for inputs that lead to a target, and sums the gradients that meet.
+ * Returns the gradient of every target that the roots depend on.
+ */
+export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tensor[], options: BackwardOptions): Map<Tensor, Tensor> {
+  const order = topologicalOrder(roots);
+  const targets = options.targets === 'leaves' ? null : new Set(options.targets);
+  const isTarget = (tensor: Tensor): boolean => (targets ? targets.has(tensor) : tensor.node === null && tensor.requiresGrad);
+  const leadsToTarget = new Set<Tensor>();
+  for (const tensor of order) {
+    if (isTarget(tensor) || tensor.node?.inputs.some((input) => leadsToTarget.has(input))) leadsToTarget.add(tensor);
+  }
+  const grads = new Map<Tensor, Tensor>();
+  const accumulate = (tensor: Tensor, gradient: Tensor): void => {
+    const existing = grads.get(tensor);
+    grads.set(tensor, existing ? existing.add(gradient) : gradient);
+  };
+  const results = new Map<Tensor, Tensor>();
+  const run = (): void => {
+    roots.forEach((root, index) => accumulate(root, rootGrads[index]!));
+    for (let position = order.length - 1; position >= 0; position--) {
+      const tensor = order[position]!;
+      const gradOut = grads.get(tensor);
+      if (gradOut === undefined) continue;
+      if (isTarget(tensor)) results.set(tensor, gradOut);
+      else grads.delete(tensor);
+      const node = tensor.node;
+      if (node === null) continue;
+      const needsGrad = node.inputs.map((input) => leadsToTarget.has(input));
+      if (!needsGrad.some(Boolean)) continue;
+      const inputGrads = node.definition.vjp(gradOut, { inputs: node.inputs, out: tensor, params: node.params, needsGrad });
+      node.inputs.forEach((input, index) => {
+        const inputGrad = inputGrads[index];
+        if (!needsGrad[index] || inputGrad === null || inputGrad === undefined) return;
+        if (formatShape(inputGrad.shape) !== formatShape(input.shape)) {
+          throw new Error(
+            `backward: the VJP of '${node.definition.name}' returned a gradient of shape ${formatShape(inputGrad.shape)} ` +
+              `for input ${index} of shape ${formatShape(input.shape)}`,
+          );
+        }
+        accumulate(input, inputGrad);
+      });
+      if (!options.retainGraph) node.freed = true;
+    }
+  };
+  if (options.createGraph) enableGrad(run);
+  else noGrad(run);
+  return results;
+}
+
+function checkGradOutput(operation: string, output: Tensor, gradOutput: Tensor | undefined): Tensor {
+  if (gradOutput === undefined) {
+    if (output.size !== 1) {
+      throw new Error(
+        `${operation}: output of shape ${formatShape(output.shape)} is not a scalar; pass a gradient of the same shape`,
+      );
+    }
+    return onesLike(output);
+  }
+  if (formatShape(gradOutput.shape) !== formatShape(output.shape)) {
+    throw new Error(`${operation}: gradient of shape ${formatShape(gradOutput.shape)} does not match output of shape ${formatShape(output.shape)}`);
+  }
+  if (gradOutput.dtype !== output.dtype) {
+    throw new Error(`${operation}: gradient dtype ${gradOutput.dtype} does not match output dtype ${output.dtype}`);
+  }
+  return gradOutput;
+}
+
+/** `tensor.backward()`: accumulate into the `.grad` of every leaf that requires grad. */
+export function backwardIntoLeaves(
+  output: Tensor,
+  gradOutput: Tensor | undefined,
+  options: { retainGraph?: boolean; createGraph?: boolean },
+): void {
+  if (!output.requiresGrad) {
+    throw new Error(`backward: the tensor of shape ${formatShape(output.shape)} does not require grad and has no graph`);
+  }
+  const createGraph = options.createGraph ?? false;
+  const retainGraph = options.retainGraph ?? createGraph;
+  const rootGrad = checkGradOutput('backward', output, gradOutput);
+  const grads = backwardPass([output], [rootGrad], { targets: 'leaves', createGraph, retainGraph });
+  for (const [leaf, gradient] of grads) {
+    const owned = createGraph ? gradient : Tensor.fromNd(toContiguous(gradient.data));
+    leaf.grad = leaf.grad === null ? owned : noGradUnless(createGraph, () => leaf.grad!.add(owned));
+  }
+}
+
+function noGradUnless<T>(createGraph: boolean, fn: () => T): T {
+  return createGraph ? fn() : noGrad(fn);
+}
+
+/** True when the graph behind `output` reaches a tensor requiring grad other than the given fresh leaves. */
+function dependsOnOuterGraph(output: Tensor, freshLeaves: ReadonlySet<Tensor>): boolean {
+  const stack = [output];
+  const seen = new Set<Tensor>();
+  while (stack.length > 0) {
+    const tensor = stack.pop()!;
+    if (seen.has(tensor) || !tensor.requiresGrad) continue;
+    seen.add(tensor);
+    if (tensor.node === null) {
+      if (!freshLeaves.has(tensor)) return true;
+    } else {
+      stack.push(...tensor.node.inputs);
+    }
+  }
+  return false;
+}
+
+export interface GradOptions {
+  /** Which arguments to differentiate with respect to (default 0); an array returns an array. */
+  argnums?: number | readonly number[];
+}
+
+type GradResult<Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] } ? Tensor[] : Tensor;
+
+function evaluateWithGradient(
+  operation: string,
+  fn: (...args: any[]) => Tensor,
+  argnums: readonly number[],
+  args: unknown[],
+): [Tensor, Tensor[]] {
+  const outerGradEnabled = isGradEnabled();
+  const callArgs = [...args];
+  const differentiated: Tensor[] = argnums.map((argnum) => {
+    const argument = args[argnum];
+    if (!(argument instanceof Tensor)) {
+      throw new Error(`${operation}: argument ${argnum} must be a Tensor to differentiate with respect to it, got ${typeof argument}`);
+    }
+    if (argument.requiresGrad && outerGradEnabled) return argument;
+    const leaf = argument.detach();
+    leaf.requiresGrad = true;
+    callArgs[argnum] = leaf;
+    return leaf;
+  });
+  const freshLeaves = new Set(differentiated.filter((tensor, index) => tensor !== args[argnums[index]!]));
+  const output = enableGrad(() => fn(...callArgs));
+  if (!(output instanceof Tensor) || output.size !== 1) {
+    const shape = output instanceof Tensor ? formatShape(output.shape) : typeof output;
+    throw new Error(`${operation}: the function must return a one-element Tensor, got ${shape}`);
+  }
+  const createGraph = outerGradEnabled && dependsOnOuterGraph(output, freshLeaves);
+  const grads = backwardPass([output], [onesLike(output)], { targets: differentiated, createGraph, retainGraph: createGraph });
+  const gradients = differentiated.map((tensor) => grads.get(tensor) ?? zerosLike(tensor));
+  return [createGraph ? output : output.detach(), gradients];
+}
+
+function normalizeArgnums(operation: string, argnums: number | readonly number[] | undefined): number[] {
+  const list = argnums === undefined ? [0] : typeof argnums === 'number' ? [argnums] : [...argnums];
+  for (const argnum of list) {
+    if (!Number.isInteger(argnum) || argnum < 0) throw new Error(`${operation}: argnums must be non-negative integers, got ${argnum}`);
+  }
+  return list;
+}
+
+/**
+ * JAX-style gradient: grad(f)(...args) is the gradient of the scalar f(...args) with respect to
+ * args[argnums]. It composes: grad(x => grad(f)(x).sum())(x) is a second derivative.
+ */
+export function grad<Options extends GradOptions | undefined = undefined>(
+  fn: (...args: any[]) => Tensor,
+  options?: Options,
+): (...args: any[]) => GradResult<Options> {
+  const argnums = normalizeArgnums('grad', options?.argnums);
+  const many = Array.isArray(options?.argnums);
+  return (...args: unknown[]) => {
+    const [, gradients] = evaluateWithGradient('grad', fn, argnums, args);
+    return (many ? gradients : gradients[0]!) as GradResult<Options>;
+  };
+}
+
+/** Like grad, but returns [f(...args), gradient(s)]. */
+export function valueAndGrad<Options extends GradOptions | undefined = undefined>(
+  fn: (...args: any[]) => Tensor,
+  options?: Options,
+): (...args: any[]) => [Tensor, GradResult<Options>] {
+  const argnums = normalizeArgnums('valueAndGrad', options?.argnums);
+  const many = Array.isArray(options?.argnums);
+  return (...args: unknown[]) => {
+    const [value, gradients] = evaluateWithGradient('valueAndGrad', fn, argnums, args);
+    return [value, (many ? gradients : gradients[0]!) as GradResult<Options>];
+  };
+}

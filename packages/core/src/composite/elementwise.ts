@@ -1,0 +1,107 @@
+import { full } from '../creation.js';
+import { primitives } from '../ops/index.js';
+import type { Comparison } from '../ops/compare.js';
+import type { Primitive } from '../primitive.js';
+import { Tensor, type Operand } from '../tensor.js';
+import { broadcastShapes, formatShape, sameShape } from './validate.js';
+import { broadcastTo } from './shape.js';
+
+function checkTensor(operation: string, value: unknown, position: string): Tensor {
+  if (!(value instanceof Tensor)) throw new Error(`${operation}: ${position} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
+  return value;
+}
+
+/** Turns a plain number into a 0-d tensor of the other operand's dtype; tensors must share a dtype. */
+function toTensors(operation: string, operands: readonly Operand[]): Tensor[] {
+  const like = operands.find((operand): operand is Tensor => operand instanceof Tensor);
+  if (like === undefined) throw new Error(`${operation}: at least one operand must be a Tensor`);
+  return operands.map((operand, index) => {
+    if (typeof operand === 'number') return full([], operand, { dtype: like.dtype });
+    const tensor = checkTensor(operation, operand, `operand ${index}`);
+    if (tensor.dtype !== like.dtype) {
+      throw new Error(`${operation}: dtype mismatch: ${like.dtype} ${formatShape(like.shape)} and ${tensor.dtype} ${formatShape(tensor.shape)}`);
+    }
+    return tensor;
+  });
+}
+
+function broadcastAll(operation: string, tensors: readonly Tensor[]): Tensor[] {
+  const shape = tensors.reduce<number[]>((current, tensor) => broadcastShapes(operation, current, tensor.shape), []);
+  return tensors.map((tensor) => (sameShape(tensor.shape, shape) ? tensor : broadcastTo(tensor, shape)));
+}
+
+function binary(operation: string, op: Primitive<undefined>, a: Operand, b: Operand): Tensor {
+  return op(broadcastAll(operation, toTensors(operation, [a, b])), undefined);
+}
+
+function unary(operation: string, op: Primitive<undefined>, x: Tensor): Tensor {
+  return op([checkTensor(operation, x, 'input')], undefined);
+}
+
+export const add = (a: Operand, b: Operand): Tensor => binary('add', primitives.add, a, b);
+export const sub = (a: Operand, b: Operand): Tensor => binary('sub', primitives.sub, a, b);
+export const mul = (a: Operand, b: Operand): Tensor => binary('mul', primitives.mul, a, b);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', primitives.div, a, b);
+export const pow = (base: Operand, exponent: Operand): Tensor => binary('pow', primitives.pow, base, exponent);
+export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', primitives.maximum, a, b);
+/** Elementwise minimum; ties split the gradient evenly (as PyTorch). */
+export const minimum = (a: Operand, b: Operand): Tensor => neg(maximum(negOperand(a), negOperand(b)));
+
+function negOperand(value: Operand): Operand {
+  return typeof value === 'number' ? -value : neg(value);
+}
+
+function comparison(kind: Comparison, a: Operand, b: Operand): Tensor {
+  return primitives.compare(broadcastAll(kind, toTensors(kind, [a, b])), { comparison: kind });
+}
+
+/** Elementwise comparisons give 1 where true and 0 where false, in the operands' dtype. */
+export const lt = (a: Operand, b: Operand): Tensor => comparison('lt', a, b);
+export const le = (a: Operand, b: Operand): Tensor => comparison('le', a, b);
+export const gt = (a: Operand, b: Operand): Tensor => comparison('gt', a, b);
+export const ge = (a: Operand, b: Operand): Tensor => comparison('ge', a, b);
+export const eq = (a: Operand, b: Operand): Tensor => comparison('eq', a, b);
+export const ne = (a: Operand, b: Operand): Tensor => comparison('ne', a, b);
+
+/** Elements of a where condition is non-zero, else of b; all three broadcast together. */
+export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
+  checkTensor('where', condition, 'condition');
+  const [x, y] = toTensors('where', [a, b]);
+  return primitives.where(broadcastAll('where', [condition, x!, y!]), undefined);
+}
+
+export const neg = (x: Tensor): Tensor => unary('neg', primitives.neg, x);
+export const exp = (x: Tensor): Tensor => unary('exp', primitives.exp, x);
+export const log = (x: Tensor): Tensor => unary('log', primitives.log, x);
+export const sqrt = (x: Tensor): Tensor => unary('sqrt', primitives.sqrt, x);
+export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', primitives.reciprocal, x);
+export const abs = (x: Tensor): Tensor => unary('abs', primitives.abs, x);
+export const sign = (x: Tensor): Tensor => unary('sign', primitives.sign, x);
+export const sin = (x: Tensor): Tensor => unary('sin', primitives.sin, x);
+export const cos = (x: Tensor): Tensor => unary('cos', primitives.cos, x);
+export const tanh = (x: Tensor): Tensor => unary('tanh', primitives.tanh, x);
+export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', primitives.sigmoid, x);
+
+export const rsqrt = (x: Tensor): Tensor => reciprocal(sqrt(x));
+export const square = (x: Tensor): Tensor => mul(x, x);
+/** max(x, 0) with gradient 0 at x = 0 (as PyTorch). */
+export const relu = (x: Tensor): Tensor => where(gt(checkTensor('relu', x, 'input'), 0), x, 0);
+
+/** Limits x to [min, max]; the gradient passes where min ≤ x ≤ max (as PyTorch). */
+export function clamp(x: Tensor, min?: number | null, max?: number | null): Tensor {
+  checkTensor('clamp', x, 'input');
+  const hasMin = min !== null && min !== undefined;
+  const hasMax = max !== null && max !== undefined;
+  if (!hasMin && !hasMax) throw new Error('clamp: at least one of min and max must be given');
+  if ((hasMin && Number.isNaN(min)) || (hasMax && Number.isNaN(max))) throw new Error(`clamp: min and max must not be NaN, got ${min}, ${max}`);
+  let result = x;
+  if (hasMin) result = where(lt(result, min), min, result);
+  if (hasMax) result = where(gt(result, max), max, result);
+  return result;
+}
+
+/** A copy with its own storage; the gradient passes through unchanged. */
+export const clone = (x: Tensor): Tensor => mul(x, 1);
+
+/** The same values with no history: gradients do not flow back through it. */
+export const stopGradient = (x: Tensor): Tensor => checkTensor('stopGradient', x, 'input').detach();

@@ -1,0 +1,3 @@
+export * from './elementwise.js';
+export * from './reduce.js';
+export * from './shape.js';

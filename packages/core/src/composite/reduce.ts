@@ -1,0 +1,103 @@
+import { primitives } from '../ops/index.js';
+import type { Axes, Tensor } from '../tensor.js';
+import { div, exp, log, mul, neg, sqrt, sub, where, eq, add } from './elementwise.js';
+import { reshape } from './shape.js';
+import { formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
+
+function reduced(operation: string, x: Tensor, axes: Axes): number[] {
+  return normalizeAxes(operation, axes, x.ndim);
+}
+
+function finish(x: Tensor, result: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
+  return keepdims ? reshape(result, keptShape(x.shape, axes)) : result;
+}
+
+function countOf(x: Tensor, axes: readonly number[]): number {
+  return axes.reduce((count, axis) => count * x.shape[axis]!, 1);
+}
+
+/** Σ over the axes (all by default). */
+export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  const axes = reduced('sum', x, axis);
+  return finish(x, primitives.sum([x], { axes }), axes, keepdims);
+}
+
+export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  const axes = reduced('mean', x, axis);
+  return div(sum(x, axes, keepdims), countOf(x, axes));
+}
+
+/**
+ * Variance as Σ(x − mean)² / (n − correction), in two passes: the deviations are formed first,
+ * so float32 data with a large mean and a small spread does not cancel (never E[x²] − E[x]²).
+ */
+export function variance(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  const axes = reduced('var', x, axis);
+  const correction = options.correction ?? 1;
+  if (!Number.isFinite(correction) || correction < 0) throw new Error(`var: correction must be a non-negative number, got ${correction}`);
+  const deviation = sub(x, mean(x, axes, true));
+  return div(sum(mul(deviation, deviation), axes, options.keepdims ?? false), countOf(x, axes) - correction);
+}
+
+export function std(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  return sqrt(variance(x, axis, options));
+}
+
+function checkNonEmpty(operation: string, x: Tensor, axes: readonly number[]): void {
+  if (axes.some((axis) => x.shape[axis] === 0)) {
+    throw new Error(`${operation}: cannot reduce over an empty axis of a tensor of shape ${formatShape(x.shape)}`);
+  }
+}
+
+/** Maximum over the axes; the gradient is split evenly between tied maxima. */
+export function max(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  const axes = reduced('max', x, axis);
+  checkNonEmpty('max', x, axes);
+  return finish(x, primitives.max([x], { axes }), axes, keepdims);
+}
+
+export function min(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  const axes = reduced('min', x, axis);
+  checkNonEmpty('min', x, axes);
+  return neg(max(neg(x), axes, keepdims));
+}
+
+/** The constant shift used for stable exp-sums: the maximum, with ±∞ and NaN replaced by 0. */
+function stableShift(x: Tensor, axes: readonly number[]): Tensor {
+  const peak = max(x, axes, true).detach();
+  const finite = eq(sub(peak, peak), 0);
+  return where(finite, peak, 0);
+}
+
+/** log Σ exp(x) over the axes, shifted by the maximum so it neither overflows nor underflows. */
+export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  const axes = reduced('logsumexp', x, axis);
+  checkNonEmpty('logsumexp', x, axes);
+  const shift = stableShift(x, axes);
+  const result = add(log(sum(exp(sub(x, shift)), axes, true)), shift);
+  return keepdims ? result : reshape(result, x.shape.filter((_, index) => !axes.includes(index)));
+}
+
+/** exp(x) / Σ exp(x) along one axis, computed from x − max(x). */
+export function softmax(x: Tensor, axis = -1): Tensor {
+  const normalized = normalizeAxis('softmax', axis, x.ndim);
+  const exponentials = exp(sub(x, stableShift(x, [normalized])));
+  return div(exponentials, sum(exponentials, normalized, true));
+}
+
+/** x − logsumexp(x) along one axis. */
+export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  const normalized = normalizeAxis('logSoftmax', axis, x.ndim);
+  const shifted = sub(x, stableShift(x, [normalized]));
+  return sub(shifted, log(sum(exp(shifted), normalized, true)));
+}
+
+/** Sums a broadcast gradient back to `shape` (the adjoint of broadcastTo). */
+export function sumTo(g: Tensor, shape: readonly number[]): Tensor {
+  const leading = g.ndim - shape.length;
+  const axes: number[] = [];
+  g.shape.forEach((extent, axis) => {
+    if (axis < leading || (shape[axis - leading] === 1 && extent !== 1)) axes.push(axis);
+  });
+  return axes.length === 0 ? g : reshape(sum(g, axes), shape);
+}

@@ -1,0 +1,48 @@
+/** Shared input checks: every public op validates up front and names itself and the values. */
+
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+/** An axis in [-ndim, ndim) as a non-negative index. */
+export function normalizeAxis(operation: string, axis: number, ndim: number): number {
+  if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) {
+    throw new Error(`${operation}: axis ${axis} is out of range for a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'}`);
+  }
+  return axis < 0 ? axis + ndim : axis;
+}
+
+/** Axes as sorted, distinct, non-negative indices; null/undefined means every axis. */
+export function normalizeAxes(operation: string, axes: number | readonly number[] | null | undefined, ndim: number): number[] {
+  if (axes === null || axes === undefined) return Array.from({ length: ndim }, (_, axis) => axis);
+  const list = typeof axes === 'number' ? [axes] : [...axes];
+  const normalized = list.map((axis) => normalizeAxis(operation, axis, ndim));
+  if (new Set(normalized).size !== normalized.length) {
+    throw new Error(`${operation}: repeated axis in ${JSON.stringify(list)}`);
+  }
+  return normalized.sort((a, b) => a - b);
+}
+
+/** The shape with the given axes set to 1 (what keepdims produces). */
+export function keptShape(shape: readonly number[], axes: readonly number[]): number[] {
+  return shape.map((extent, axis) => (axes.includes(axis) ? 1 : extent));
+}
+
+/** NumPy broadcasting of two shapes. */
+export function broadcastShapes(operation: string, left: readonly number[], right: readonly number[]): number[] {
+  const rank = Math.max(left.length, right.length);
+  const shape = new Array<number>(rank);
+  for (let i = 1; i <= rank; i++) {
+    const a = left[left.length - i] ?? 1;
+    const b = right[right.length - i] ?? 1;
+    if (a !== b && a !== 1 && b !== 1) {
+      throw new Error(`${operation}: shapes ${formatShape(left)} and ${formatShape(right)} are not broadcast-compatible`);
+    }
+    shape[rank - i] = a === 1 ? b : a;
+  }
+  return shape;
+}
+
+export function sameShape(left: readonly number[], right: readonly number[]): boolean {
+  return left.length === right.length && left.every((extent, axis) => extent === right[axis]);
+}

@@ -1,0 +1,166 @@
+import type { NdArray } from 'ndarray';
+import { allocate, isDType, type DType, type FloatArray } from './dtype.js';
+import { copyNd } from './kernels/elementwise.js';
+import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
+import { generatorFor } from './kernels/random.js';
+import { formatShape } from './composite/validate.js';
+import { Tensor, type NestedArray } from './tensor.js';
+
+export interface CreationOptions {
+  dtype?: DType;
+  requiresGrad?: boolean;
+}
+
+export interface TensorOptions extends CreationOptions {
+  /** The shape for flat typed-array or array data (default: inferred). */
+  shape?: readonly number[];
+}
+
+export interface RandomOptions extends CreationOptions {
+  /** Same seed, same numbers. Without a seed the global generator (see manualSeed) is used. */
+  seed?: number;
+}
+
+function checkDType(operation: string, dtype: unknown): DType {
+  if (dtype === undefined) return 'float32';
+  if (!isDType(dtype)) throw new Error(`${operation}: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
+  return dtype;
+}
+
+export function checkShape(operation: string, shape: unknown): number[] {
+  if (!Array.isArray(shape) || !shape.every((extent) => Number.isInteger(extent) && extent >= 0)) {
+    throw new Error(`${operation}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
+  }
+  return [...shape] as number[];
+}
+
+function leaf(data: FloatNdArray, options: CreationOptions): Tensor {
+  return Tensor.fromNd(data, { requiresGrad: options.requiresGrad ?? false });
+}
+
+function inferShape(value: NestedArray, path: string): number[] {
+  if (typeof value === 'number') return [];
+  if (!Array.isArray(value)) throw new Error(`tensor: element ${path} is ${typeof value}, expected a number or an array`);
+  if (value.length === 0) return [0];
+  const inner = inferShape(value[0]!, `${path}[0]`);
+  value.forEach((item, index) => {
+    const shape = inferShape(item, `${path}[${index}]`);
+    if (formatShape(shape) !== formatShape(inner)) {
+      throw new Error(`tensor: ragged nested array: ${path}[${index}] has shape ${formatShape(shape)} but ${path}[0] has ${formatShape(inner)}`);
+    }
+  });
+  return [value.length, ...inner];
+}
+
+function isNdArray(value: unknown): value is NdArray<FloatArray> {
+  return typeof value === 'object' && value !== null && 'shape' in value && 'stride' in value && 'data' in value && 'offset' in value;
+}
+
+/**
+ * Makes a leaf tensor from a number, a nested array, a Float32Array/Float64Array (1-D unless a
+ * shape is given) or a scijs ndarray. Data is copied. The dtype defaults to the typed array's or
+ * ndarray's own, else float32.
+ */
+export function tensor(data: number | NestedArray | FloatArray | NdArray<FloatArray> | Tensor, options: TensorOptions = {}): Tensor {
+  if (data instanceof Tensor) return tensor(data.data, { dtype: data.dtype, ...options });
+  if (isNdArray(data)) {
+    if (!(data.data instanceof Float32Array || data.data instanceof Float64Array)) {
+      throw new Error('tensor: an ndarray must be backed by a Float32Array or Float64Array');
+    }
+    const dtype = checkDType('tensor', options.dtype ?? dtypeOfNd(data as FloatNdArray));
+    const copied = copyNd(data as FloatNdArray, dtype);
+    return leaf(options.shape ? reshapeFlat('tensor', copied.data, options.shape, dtype) : copied, options);
+  }
+  if (data instanceof Float32Array || data instanceof Float64Array) {
+    const dtype = checkDType('tensor', options.dtype ?? (data instanceof Float64Array ? 'float64' : 'float32'));
+    const storage = allocate(dtype, data.length);
+    storage.set(data);
+    return leaf(reshapeFlat('tensor', storage, options.shape ?? [data.length], dtype), options);
+  }
+  const dtype = checkDType('tensor', options.dtype);
+  const shape = inferShape(data as NestedArray, 'data');
+  const flat = typeof data === 'number' ? [data] : (data as NestedArray[]).flat(Infinity as 1) as number[];
+  const storage = allocate(dtype, flat.length);
+  storage.set(flat);
+  return leaf(reshapeFlat('tensor', storage, options.shape ?? shape, dtype), options);
+}
+
+function reshapeFlat(operation: string, storage: FloatArray, shape: readonly number[], dtype: DType): FloatNdArray {
+  const checked = checkShape(operation, shape);
+  if (sizeOf(checked) !== storage.length) {
+    throw new Error(`${operation}: ${storage.length} values cannot take shape ${formatShape(checked)}`);
+  }
+  return createNd(dtype, checked, storage);
+}
+
+export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
+  const checked = checkShape('full', shape);
+  const dtype = checkDType('full', options.dtype);
+  const data = createNd(dtype, checked);
+  data.data.fill(value);
+  return leaf(data, options);
+}
+
+export function zeros(shape: readonly number[], options: CreationOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: readonly number[], options: CreationOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+export function zerosLike(like: Tensor, options: CreationOptions = {}): Tensor {
+  return full(like.shape, 0, { dtype: like.dtype, ...options });
+}
+
+export function onesLike(like: Tensor, options: CreationOptions = {}): Tensor {
+  return full(like.shape, 1, { dtype: like.dtype, ...options });
+}
+
+export function fullLike(like: Tensor, value: number, options: CreationOptions = {}): Tensor {
+  return full(like.shape, value, { dtype: like.dtype, ...options });
+}
+
+/** arange(stop), arange(start, stop), arange(start, stop, step): values start, start+step, … below stop. */
+export function arange(start: number, stop?: number, step?: number | CreationOptions, options: CreationOptions = {}): Tensor {
+  let opts = options;
+  let stepValue = 1;
+  if (typeof step === 'object') opts = step;
+  else if (step !== undefined) stepValue = step;
+  const [from, to] = stop === undefined ? [0, start] : [start, stop];
+  if (!Number.isFinite(from) || !Number.isFinite(to) || !Number.isFinite(stepValue) || stepValue === 0) {
+    throw new Error(`arange: start, stop and step must be finite and step non-zero, got ${from}, ${to}, ${stepValue}`);
+  }
+  const length = Math.max(0, Math.ceil((to - from) / stepValue));
+  const dtype = checkDType('arange', opts.dtype);
+  const data = createNd(dtype, [length]);
+  for (let i = 0; i < length; i++) data.data[i] = from + i * stepValue;
+  return leaf(data, opts);
+}
+
+export function eye(size: number, options: CreationOptions = {}): Tensor {
+  if (!Number.isInteger(size) || size < 0) throw new Error(`eye: size must be a non-negative integer, got ${size}`);
+  const dtype = checkDType('eye', options.dtype);
+  const data = createNd(dtype, [size, size]);
+  for (let i = 0; i < size; i++) data.data[i * size + i] = 1;
+  return leaf(data, options);
+}
+
+function random(operation: string, shape: readonly number[], options: RandomOptions, draw: 'uniform' | 'normal'): Tensor {
+  const checked = checkShape(operation, shape);
+  const dtype = checkDType(operation, options.dtype);
+  const generator = generatorFor(options.seed);
+  const data = createNd(dtype, checked);
+  for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();
+  return leaf(data, options);
+}
+
+/** Standard normal samples; the same seed gives the same numbers. */
+export function randn(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return random('randn', shape, options, 'normal');
+}
+
+/** Uniform samples in [0, 1); the same seed gives the same numbers. */
+export function rand(shape: readonly number[], options: RandomOptions = {}): Tensor {
+  return random('rand', shape, options, 'uniform');
+}

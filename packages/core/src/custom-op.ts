@@ -1,0 +1,53 @@
+import type { NdArray } from 'ndarray';
+import type { FloatArray } from './dtype.js';
+import { copyNd } from './kernels/elementwise.js';
+import { dtypeOfNd, type FloatNdArray } from './kernels/layout.js';
+import { primitive } from './primitive.js';
+import { Tensor } from './tensor.js';
+import { formatShape } from './composite/validate.js';
+
+export interface CustomOpDefinition {
+  name: string;
+  /** The forward computation on raw ndarrays (inputs may be strided views: read, never write). */
+  forward: (...inputs: NdArray<FloatArray>[]) => NdArray<FloatArray>;
+  /** One gradient (or null) per input, written in Tensor ops so that it is itself differentiable. */
+  vjp: (gradOut: Tensor, inputs: Tensor[], output: Tensor) => (Tensor | null)[];
+}
+
+/**
+ * A user-defined op: raw-ndarray forward, Tensor-op VJP. Check the VJP with gradcheck — a wrong
+ * rule is caught there, not here.
+ */
+export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) => Tensor {
+  const { name } = definition;
+  if (typeof name !== 'string' || typeof definition.forward !== 'function' || typeof definition.vjp !== 'function') {
+    throw new Error('customOp: expected { name: string, forward: function, vjp: function }');
+  }
+  const op = primitive<undefined>({
+    name,
+    forward: (inputs) => {
+      const result = definition.forward(...inputs) as FloatNdArray;
+      if (!result || !(result.data instanceof Float32Array || result.data instanceof Float64Array) || !Array.isArray(result.shape)) {
+        throw new Error(`${name}: forward must return an ndarray backed by a Float32Array or Float64Array`);
+      }
+      const dtype = inputs[0] ? dtypeOfNd(inputs[0]) : dtypeOfNd(result);
+      return dtypeOfNd(result) === dtype ? result : copyNd(result, dtype);
+    },
+    vjp: (gradOut, { inputs, out }) => {
+      const grads = definition.vjp(gradOut, [...inputs], out);
+      if (!Array.isArray(grads) || grads.length !== inputs.length) {
+        throw new Error(`${name}: vjp must return one gradient (or null) per input: ${inputs.length} expected, got ${Array.isArray(grads) ? grads.length : typeof grads}`);
+      }
+      return grads;
+    },
+  });
+  return (...inputs: Tensor[]) => {
+    inputs.forEach((input, index) => {
+      if (!(input instanceof Tensor)) throw new Error(`${name}: input ${index} must be a Tensor`);
+      if (input.dtype !== inputs[0]!.dtype) {
+        throw new Error(`${name}: dtype mismatch: input 0 is ${inputs[0]!.dtype} ${formatShape(inputs[0]!.shape)}, input ${index} is ${input.dtype} ${formatShape(input.shape)}`);
+      }
+    });
+    return op(inputs, undefined);
+  };
+}

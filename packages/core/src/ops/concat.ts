@@ -1,0 +1,34 @@
+import ops from 'ndarray-ops';
+import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from '../kernels/layout.js';
+import { primitive } from '../primitive.js';
+
+// d concat(x₁…xₙ) = the matching pieces of dy
+export const concat = primitive<{ axis: number }>({
+  name: 'concat',
+  forward: (inputs, { axis }) => {
+    const first = inputs[0]!;
+    const shape = first.shape.slice();
+    shape[axis] = inputs.reduce((total, input) => total + input.shape[axis]!, 0);
+    const out = createNd(dtypeOfNd(first), shape);
+    let start = 0;
+    for (const input of inputs) {
+      const extent = input.shape[axis]!;
+      if (sizeOf(input.shape) > 0) {
+        const lo = shape.map((_, index) => (index === axis ? start : 0));
+        const hi = input.shape;
+        ops.assign(out.lo(...lo).hi(...hi) as FloatNdArray, input);
+      }
+      start += extent;
+    }
+    return out;
+  },
+  vjp: (g, { inputs, params: { axis }, needsGrad }) => {
+    let start = 0;
+    return inputs.map((input, index) => {
+      const extent = input.shape[axis]!;
+      const piece = needsGrad[index] ? g.narrow(axis, start, extent) : null;
+      start += extent;
+      return piece;
+    });
+  },
+});

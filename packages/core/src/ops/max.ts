@@ -1,0 +1,15 @@
+import { reduceAxes } from '../kernels/reduce.js';
+import { primitive } from '../primitive.js';
+import { keptShape } from '../composite/validate.js';
+
+// d max_axes x = dy at the maximal elements, split evenly between ties
+export const max = primitive<{ axes: number[] }>({
+  name: 'max',
+  forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
+  vjp: (g, { inputs: [x], out, params: { axes } }) => {
+    const kept = keptShape(x!.shape, axes);
+    const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));
+    const ties = isMaximal.sum(axes, true);
+    return [g.reshape(kept).div(ties).broadcastTo(x!.shape).mul(isMaximal)];
+  },
+});

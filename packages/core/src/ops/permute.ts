@@ -1,0 +1,15 @@
+import type { FloatNdArray } from '../kernels/layout.js';
+import { primitive } from '../primitive.js';
+
+export function inversePermutation(permutation: readonly number[]): number[] {
+  const inverse = new Array<number>(permutation.length);
+  permutation.forEach((axis, position) => (inverse[axis] = position));
+  return inverse;
+}
+
+// d permute(x, p) = permute(dy, p⁻¹)
+export const permute = primitive<{ permutation: number[] }>({
+  name: 'permute',
+  forward: ([x], { permutation }) => x!.transpose(...permutation) as FloatNdArray,
+  vjp: (g, { params: { permutation } }) => [g.permute(inversePermutation(permutation))],
+});

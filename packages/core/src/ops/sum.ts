@@ -1,0 +1,10 @@
+import { reduceAxes } from '../kernels/reduce.js';
+import { primitive } from '../primitive.js';
+import { keptShape } from '../composite/validate.js';
+
+// d Σ_axes x = broadcast(dy) over the summed axes
+export const sum = primitive<{ axes: number[] }>({
+  name: 'sum',
+  forward: ([x], { axes }) => reduceAxes(x!, axes, 'sum'),
+  vjp: (g, { inputs: [x], params: { axes } }) => [g.reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
+});

@@ -1,0 +1,45 @@
+import type { FloatNdArray } from './kernels/layout.js';
+import { isGradEnabled } from './grad-mode.js';
+import { Tensor } from './tensor.js';
+
+/** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
+export interface VjpContext<Params> {
+  inputs: readonly Tensor[];
+  out: Tensor;
+  params: Params;
+  needsGrad: readonly boolean[];
+}
+
+/**
+ * A primitive: a forward kernel on raw ndarrays and a VJP rule written in Tensor ops (so the
+ * gradient is itself differentiable). Inputs arrive shape-exact and of one dtype; composites do
+ * the validation and broadcasting.
+ */
+export interface PrimitiveDefinition<Params> {
+  name: string;
+  forward(inputs: readonly FloatNdArray[], params: Params): FloatNdArray;
+  vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
+}
+
+/** One recorded application of a primitive: the edge list of the graph. */
+export interface GraphNode {
+  definition: PrimitiveDefinition<any>;
+  inputs: Tensor[];
+  params: unknown;
+  /** Set once a backward pass without retainGraph has run through this node. */
+  freed: boolean;
+}
+
+export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => Tensor) & {
+  definition: PrimitiveDefinition<Params>;
+};
+
+export function primitive<Params = undefined>(definition: PrimitiveDefinition<Params>): Primitive<Params> {
+  const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
+    const outData = definition.forward(inputs.map((input) => input.data), params);
+    const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
+    const node: GraphNode | null = record ? { definition, inputs: [...inputs], params, freed: false } : null;
+    return Tensor.fromNd(outData, { node, requiresGrad: record });
+  };
+  return Object.assign(apply, { definition });
+}

@@ -1,0 +1,175 @@
+import type { NdArray } from 'ndarray';
+import type { DType, FloatArray } from './dtype.js';
+import { contiguousData, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } from './kernels/layout.js';
+import type { GraphNode } from './primitive.js';
+import * as composite from './composite/index.js';
+import { backwardIntoLeaves } from './autodiff.js';
+import { formatShape } from './composite/validate.js';
+
+export type NestedArray = number | NestedArray[];
+export type Axes = number | readonly number[] | null | undefined;
+export type SliceRange = null | number | readonly [number?, number?, number?];
+export type Operand = Tensor | number;
+
+/**
+ * An n-dimensional float32 or float64 array with an optional place in the autodiff graph.
+ * `data` is the underlying scijs ndarray, possibly a strided view shared with other tensors.
+ * Every method is also a free function of the package.
+ */
+export class Tensor {
+  readonly data: FloatNdArray;
+  readonly shape: number[];
+  readonly dtype: DType;
+  readonly size: number;
+  readonly ndim: number;
+  requiresGrad: boolean;
+  grad: Tensor | null = null;
+  /** The primitive application that produced this tensor; null for leaves and untracked results. */
+  node: GraphNode | null;
+
+  private constructor(data: FloatNdArray, node: GraphNode | null, requiresGrad: boolean) {
+    this.data = data;
+    this.shape = data.shape.slice();
+    this.dtype = dtypeOfNd(data);
+    this.size = sizeOf(this.shape);
+    this.ndim = this.shape.length;
+    this.node = node;
+    this.requiresGrad = requiresGrad;
+  }
+
+  /** Wraps an ndarray (not copied). Library-internal; users call `tensor(...)`. */
+  static fromNd(data: NdArray<FloatArray>, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
+    return new Tensor(data as FloatNdArray, options.node ?? null, options.requiresGrad ?? false);
+  }
+
+  /** True for tensors the user made (no recorded history). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  // ---- conversion -------------------------------------------------------------------------
+
+  /** The elements in row-major order as a fresh typed array of the tensor's dtype. */
+  toTypedArray(): FloatArray {
+    return contiguousData(this.data).slice();
+  }
+
+  toFloat64Array(): Float64Array {
+    return Float64Array.from(contiguousData(this.data));
+  }
+
+  toArray(): NestedArray {
+    const flat = contiguousData(this.data);
+    if (this.ndim === 0) return flat[0]!;
+    let position = 0;
+    const build = (axis: number): NestedArray[] => {
+      const extent = this.shape[axis]!;
+      const result: NestedArray[] = new Array(extent);
+      for (let i = 0; i < extent; i++) result[i] = axis === this.ndim - 1 ? flat[position++]! : build(axis + 1);
+      return result;
+    };
+    return build(0);
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw new Error(`item: a tensor of shape ${formatShape(this.shape)} has ${this.size} elements; item() needs exactly one`);
+    }
+    return contiguousData(this.data)[0]!;
+  }
+
+  isContiguous(): boolean {
+    return isContiguous(this.data);
+  }
+
+  toString(): string {
+    const grad = this.requiresGrad ? ', requiresGrad' : '';
+    return `Tensor(${JSON.stringify(this.toArray())}, shape=${formatShape(this.shape)}, dtype=${this.dtype}${grad})`;
+  }
+
+  // ---- autodiff ---------------------------------------------------------------------------
+
+  /**
+   * Accumulates d(this)/d(leaf) · gradOutput into the `.grad` of every leaf that requires grad.
+   * A scalar needs no gradOutput. With createGraph the gradients carry history (for higher order);
+   * retainGraph (default: createGraph) keeps the graph for another backward.
+   */
+  backward(gradOutput?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    backwardIntoLeaves(this, gradOutput, options);
+  }
+
+  /** The same values without history: a new leaf that does not require grad (shares data). */
+  detach(): Tensor {
+    return new Tensor(this.data, null, false);
+  }
+
+  /** A contiguous copy (with history). */
+  clone(): Tensor {
+    return composite.clone(this);
+  }
+
+  /** Converts to another dtype (differentiable; returns this tensor when the dtype already matches). */
+  to(dtype: DType): Tensor {
+    return composite.cast(this, dtype);
+  }
+
+  // ---- elementwise ------------------------------------------------------------------------
+  add(other: Operand): Tensor { return composite.add(this, other); }
+  sub(other: Operand): Tensor { return composite.sub(this, other); }
+  mul(other: Operand): Tensor { return composite.mul(this, other); }
+  div(other: Operand): Tensor { return composite.div(this, other); }
+  pow(exponent: Operand): Tensor { return composite.pow(this, exponent); }
+  maximum(other: Operand): Tensor { return composite.maximum(this, other); }
+  minimum(other: Operand): Tensor { return composite.minimum(this, other); }
+  lt(other: Operand): Tensor { return composite.lt(this, other); }
+  le(other: Operand): Tensor { return composite.le(this, other); }
+  gt(other: Operand): Tensor { return composite.gt(this, other); }
+  ge(other: Operand): Tensor { return composite.ge(this, other); }
+  eq(other: Operand): Tensor { return composite.eq(this, other); }
+  ne(other: Operand): Tensor { return composite.ne(this, other); }
+  /** PyTorch's Tensor.where: elements of this where condition holds, else of other. */
+  where(condition: Tensor, other: Operand): Tensor { return composite.where(condition, this, other); }
+  neg(): Tensor { return composite.neg(this); }
+  exp(): Tensor { return composite.exp(this); }
+  log(): Tensor { return composite.log(this); }
+  sqrt(): Tensor { return composite.sqrt(this); }
+  rsqrt(): Tensor { return composite.rsqrt(this); }
+  reciprocal(): Tensor { return composite.reciprocal(this); }
+  abs(): Tensor { return composite.abs(this); }
+  sign(): Tensor { return composite.sign(this); }
+  square(): Tensor { return composite.square(this); }
+  sin(): Tensor { return composite.sin(this); }
+  cos(): Tensor { return composite.cos(this); }
+  tanh(): Tensor { return composite.tanh(this); }
+  sigmoid(): Tensor { return composite.sigmoid(this); }
+  relu(): Tensor { return composite.relu(this); }
+  clamp(min?: number | null, max?: number | null): Tensor { return composite.clamp(this, min, max); }
+
+  // ---- reductions -------------------------------------------------------------------------
+  sum(axis?: Axes, keepdims = false): Tensor { return composite.sum(this, axis, keepdims); }
+  mean(axis?: Axes, keepdims = false): Tensor { return composite.mean(this, axis, keepdims); }
+  /** Variance with Bessel's correction by default (correction 1), as PyTorch. */
+  var(axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor { return composite.variance(this, axis, options); }
+  std(axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor { return composite.std(this, axis, options); }
+  max(axis?: Axes, keepdims = false): Tensor { return composite.max(this, axis, keepdims); }
+  min(axis?: Axes, keepdims = false): Tensor { return composite.min(this, axis, keepdims); }
+  logsumexp(axis?: Axes, keepdims = false): Tensor { return composite.logsumexp(this, axis, keepdims); }
+  softmax(axis = -1): Tensor { return composite.softmax(this, axis); }
+  logSoftmax(axis = -1): Tensor { return composite.logSoftmax(this, axis); }
+
+  // ---- shape ------------------------------------------------------------------------------
+  reshape(shape: readonly number[]): Tensor { return composite.reshape(this, shape); }
+  permute(permutation: readonly number[]): Tensor { return composite.permute(this, permutation); }
+  /** transpose() reverses the axes; transpose(a, b) swaps two axes (PyTorch); a full permutation also works. */
+  transpose(...axes: number[]): Tensor { return composite.transpose(this, ...axes); }
+  broadcastTo(shape: readonly number[]): Tensor { return composite.broadcastTo(this, shape); }
+  unsqueeze(axis: number): Tensor { return composite.unsqueeze(this, axis); }
+  squeeze(axis?: Axes): Tensor { return composite.squeeze(this, axis); }
+  flatten(startAxis = 0, endAxis = -1): Tensor { return composite.flatten(this, startAxis, endAxis); }
+  slice(...ranges: SliceRange[]): Tensor { return composite.slice(this, ...ranges); }
+  narrow(axis: number, start: number, length: number): Tensor { return composite.narrow(this, axis, start, length); }
+  pad(widths: readonly (readonly [number, number])[], value = 0): Tensor { return composite.pad(this, widths, value); }
+  concat(others: readonly Tensor[], axis = 0): Tensor { return composite.concat([this, ...others], axis); }
+  matmul(other: Tensor): Tensor { return composite.matmul(this, other); }
+}
