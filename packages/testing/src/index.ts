@@ -1,0 +1,13 @@
+export {
+  shapeArbitrary,
+  broadcastShapesArbitrary,
+  axesArbitrary,
+  axisArbitrary,
+  tensorArbitrary,
+  shapedTensorArbitrary,
+} from './arbitraries.js';
+export type { ShapeOptions, TensorOptions } from './arbitraries.js';
+export { checkVjp } from './check-vjp.js';
+export type { CheckVjpOptions, CheckVjpResult } from './check-vjp.js';
+export { allclose, toBeAllclose, installMatchers } from './allclose.js';
+export type { AllcloseOptions, AllcloseReport, Comparable } from './allclose.js';
