@@ -1,0 +1,57 @@
+import { noGrad, type Tensor } from '@normgrad/core';
+import { assignInPlace, checkPositiveFinite, formatShape } from '../util.js';
+
+/** (x - mean) / sqrt(variance + eps), all ordinary differentiable ops. */
+export function standardize(x: Tensor, mean: Tensor, variance: Tensor, eps: number): Tensor {
+  return x.sub(mean).mul(variance.add(eps).rsqrt());
+}
+
+/**
+ * y * weight + bias with weight/bias of shape [C] broadcast along `channelAxis` of y
+ * (channelAxis 1 for (N, C, ...) inputs).
+ */
+export function channelAffine(y: Tensor, weight: Tensor | null | undefined, bias: Tensor | null | undefined, channelAxis = 1): Tensor {
+  const broadcastShape = y.shape.map((extent, axis) => (axis === channelAxis ? extent : 1));
+  let out = y;
+  if (weight) out = out.mul(weight.reshape(broadcastShape));
+  if (bias) out = out.add(bias.reshape(broadcastShape));
+  return out;
+}
+
+/** Checks that an optional per-channel tensor (weight, bias, running statistic) has shape [channels]. */
+export function checkChannelVector(op: string, name: string, t: Tensor | null | undefined, channels: number, input: Tensor): void {
+  if (!t) return;
+  if (t.ndim !== 1 || t.shape[0] !== channels) {
+    throw new Error(`${op}: ${name} must have shape [${channels}] for input of shape ${formatShape(input.shape)}, got ${formatShape(t.shape)}`);
+  }
+}
+
+export function checkEps(op: string, eps: number): void {
+  if (!Number.isFinite(eps) || eps < 0) throw new Error(`${op}: eps must be a finite number >= 0, got ${eps}`);
+}
+
+export function checkMomentum(op: string, momentum: number): void {
+  if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) {
+    throw new Error(`${op}: momentum must be a number in [0, 1], got ${momentum}`);
+  }
+}
+
+/**
+ * PyTorch's running-statistics update, in place and outside the graph:
+ *   running = (1 - momentum) * running + momentum * batch
+ * `batchMean` and `unbiasedBatchVar` are the (detached) statistics, shape [C].
+ */
+export function updateRunningStats(
+  runningMean: Tensor,
+  runningVar: Tensor,
+  batchMean: Tensor,
+  unbiasedBatchVar: Tensor,
+  momentum: number,
+): void {
+  noGrad(() => {
+    assignInPlace(runningMean, batchMean.detach().mul(momentum).add(runningMean.mul(1 - momentum)));
+    assignInPlace(runningVar, unbiasedBatchVar.detach().mul(momentum).add(runningVar.mul(1 - momentum)));
+  });
+}
+
+export { checkPositiveFinite };

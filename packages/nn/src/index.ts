@@ -1,0 +1,12 @@
+export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
+export { Linear, type LinearOptions } from './layers/linear.js';
+export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
+export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
+export { ReLU, Dropout, Flatten } from './layers/activation.js';
+export { Sequential } from './layers/sequential.js';
+export { BatchNorm1d, BatchNorm2d, type BatchNormLayerOptions } from './layers/batch-norm.js';
+export { InstanceNorm1d, InstanceNorm2d, type InstanceNormLayerOptions } from './layers/instance-norm.js';
+export { LayerNorm, type LayerNormLayerOptions } from './layers/layer-norm.js';
+export { GroupNorm, type GroupNormLayerOptions } from './layers/group-norm.js';
+export * as functional from './functional/index.js';
+export * from './functional/index.js';

@@ -1,0 +1,46 @@
+import type { DType, Tensor } from '@normgrad/core';
+import { layerNorm } from '../functional/layer-norm.js';
+import { checkEps } from '../functional/normalize.js';
+import { Module } from '../module.js';
+import { renameOp } from '../util.js';
+import { constantParameter } from './init.js';
+
+export interface LayerNormLayerOptions {
+  eps?: number;
+  elementwiseAffine?: boolean;
+  /** Learn a bias (only with elementwiseAffine). Default true. */
+  bias?: boolean;
+  dtype?: DType;
+}
+
+/** Layer normalization over the trailing normalizedShape axes (https://arxiv.org/abs/1607.06450). */
+export class LayerNorm extends Module {
+  readonly normalizedShape: number[];
+  readonly eps: number;
+  readonly elementwiseAffine: boolean;
+  weight: Tensor | null;
+  bias: Tensor | null;
+
+  constructor(normalizedShape: number | number[], options: LayerNormLayerOptions = {}) {
+    super();
+    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+    if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
+      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
+    }
+    const { eps = 1e-5, elementwiseAffine = true, bias = true, dtype = 'float32' } = options;
+    checkEps('LayerNorm', eps);
+    this.normalizedShape = shape;
+    this.eps = eps;
+    this.elementwiseAffine = elementwiseAffine;
+    this.weight = elementwiseAffine ? constantParameter(shape, 1, dtype) : null;
+    this.bias = elementwiseAffine && bias ? constantParameter(shape, 0, dtype) : null;
+  }
+
+  forward(x: Tensor): Tensor {
+    try {
+      return layerNorm(x, this.normalizedShape, { weight: this.weight, bias: this.bias, eps: this.eps });
+    } catch (error) {
+      throw renameOp(error, 'layerNorm', 'LayerNorm');
+    }
+  }
+}

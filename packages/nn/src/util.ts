@@ -1,0 +1,58 @@
+import type { Tensor } from '@normgrad/core';
+
+/** `[2, 3]` */
+export function formatShape(shape: readonly number[]): string {
+  return `[${shape.join(', ')}]`;
+}
+
+export function product(values: readonly number[]): number {
+  return values.reduce((a, b) => a * b, 1);
+}
+
+/** [start, start + 1, ..., end - 1] */
+export function range(start: number, end: number): number[] {
+  return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
+}
+
+/**
+ * Writes source's values into target's storage (which may be a strided view), element by
+ * element. For buffers and parameters only: call under noGrad, on tensors without history.
+ */
+export function assignInPlace(target: Tensor, source: Tensor): void {
+  if (source.size !== target.size) {
+    throw new Error(`assignInPlace: cannot copy ${source.size} values of shape ${formatShape(source.shape)} into shape ${formatShape(target.shape)}`);
+  }
+  const values = source.toFloat64Array();
+  const index = new Array<number>(target.ndim).fill(0);
+  for (let flat = 0; flat < values.length; flat++) {
+    target.data.set(...index, values[flat]!);
+    for (let axis = target.ndim - 1; axis >= 0; axis--) {
+      index[axis]! += 1;
+      if (index[axis]! < target.shape[axis]!) break;
+      index[axis] = 0;
+    }
+  }
+}
+
+/** Expands an int or [int, int] option into a pair, checking each is an integer >= min. */
+export function pair(op: string, name: string, value: number | readonly [number, number], min: number): [number, number] {
+  const result: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];
+  for (const v of result) {
+    if (!Number.isInteger(v) || v < min) {
+      throw new Error(`${op}: ${name} must be an integer >= ${min} (or a pair of them), got ${JSON.stringify(value)}`);
+    }
+  }
+  return result;
+}
+
+export function checkPositiveFinite(op: string, name: string, value: number): void {
+  if (!Number.isFinite(value) || value <= 0) throw new Error(`${op}: ${name} must be a positive finite number, got ${value}`);
+}
+
+/** Re-labels a functional op's validation error ("op: ...") with the calling layer's name. */
+export function renameOp(error: unknown, op: string, layer: string): unknown {
+  if (error instanceof Error && error.message.startsWith(`${op}:`)) {
+    return new Error(`${layer}: ${error.message.slice(op.length + 1).trimStart()}`);
+  }
+  return error;
+}
