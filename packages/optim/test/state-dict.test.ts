@@ -49,7 +49,7 @@ const CASES = [
 ];
 
 describe('stateDict / loadStateDict round trip mid-trajectory', () => {
-  it.each(CASES.flatMap((name) => ['float64', 'float32'].map((dtype) => [name, dtype] as const)))(
+  it.each(CASES.flatMap((name) => (['float64', 'float32'] as const).map((dtype) => [name, dtype] as const)))(
     '%s (%s)',
     (name, dtype) => {
       const testCase = byName(name);
