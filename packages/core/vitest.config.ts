@@ -1,7 +1,13 @@
+import { fileURLToPath } from 'node:url';
 import { defineProject } from 'vitest/config';
 
 export default defineProject({
-  resolve: { conditions: ['@normgrad/source'] },
+  resolve: {
+    conditions: ['@normgrad/source'],
+    // @normgrad/testing depends on @normgrad/core, so core cannot list it as a dependency (a cycle);
+    // core's own tests reach its source directly.
+    alias: { '@normgrad/testing': fileURLToPath(new URL('../testing/src/index.ts', import.meta.url)) },
+  },
   ssr: { resolve: { conditions: ['@normgrad/source'] } },
   test: { name: 'core', include: ['test/**/*.test.ts'] },
 });
