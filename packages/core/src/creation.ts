@@ -121,13 +121,15 @@ export function fullLike(like: Tensor, value: number, options: CreationOptions =
   return full(like.shape, value, { dtype: like.dtype, ...options });
 }
 
-/** arange(stop), arange(start, stop), arange(start, stop, step): values start, start+step, … below stop. */
-export function arange(start: number, stop?: number, step?: number | CreationOptions, options: CreationOptions = {}): Tensor {
-  let opts = options;
-  let stepValue = 1;
-  if (typeof step === 'object') opts = step;
-  else if (step !== undefined) stepValue = step;
+/**
+ * arange(stop), arange(start, stop), arange(start, stop, step): values start, start+step, … below
+ * stop; options may come last in any form (arange(5, { dtype: 'float64' })).
+ */
+export function arange(start: number, ...rest: (number | CreationOptions | undefined)[]): Tensor {
+  const opts = (typeof rest[rest.length - 1] === 'object' ? rest.pop() : {}) as CreationOptions;
+  const [stop, step = 1] = rest as (number | undefined)[];
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
+  const stepValue = step;
   if (!Number.isFinite(from) || !Number.isFinite(to) || !Number.isFinite(stepValue) || stepValue === 0) {
     throw new Error(`arange: start, stop and step must be finite and step non-zero, got ${from}, ${to}, ${stepValue}`);
   }

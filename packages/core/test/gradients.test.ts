@@ -1,0 +1,241 @@
+/**
+ * One table of gradient specs drives the property tests of every primitive and composite:
+ * first order (full Jacobian gradcheck and the VJP dot-product test) for all, second order
+ * (gradgradcheck) for the smooth ones, on random float64 shapes and broadcast patterns.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import * as ng from '@normgrad/core';
+import type { Tensor } from '@normgrad/core';
+import {
+  axesArbitrary,
+  axisArbitrary,
+  broadcastShapesArbitrary,
+  checkVjp,
+  shapeArbitrary,
+  tensorArbitrary,
+  type TensorOptions,
+} from '@normgrad/testing';
+
+interface GradientCase {
+  inputs: Tensor[];
+  fn: (...inputs: Tensor[]) => Tensor;
+  /** What was drawn besides the inputs (axes, permutation, …), for failure messages. */
+  label: string;
+}
+
+interface GradientSpec {
+  name: string;
+  /** Smooth on the drawn domain: also checked to second order. */
+  smooth: boolean;
+  cases: fc.Arbitrary<GradientCase>;
+}
+
+const smallShape = shapeArbitrary({ minRank: 0, maxRank: 3, minExtent: 1, maxExtent: 3 });
+const nonScalarShape = shapeArbitrary({ minRank: 1, maxRank: 3, minExtent: 1, maxExtent: 3 });
+
+function unary(name: string, fn: (x: Tensor) => Tensor, domain: TensorOptions = {}, smooth = true): GradientSpec {
+  return {
+    name,
+    smooth,
+    cases: smallShape.chain((shape) => tensorArbitrary(shape, domain)).map((x) => ({ inputs: [x], fn, label: `shape ${ng.formatShape(x.shape)}` })),
+  };
+}
+
+/** No pair of elements that meet under broadcasting is closer than 1e-3 (keeps max/min off their kinks). */
+function apart([a, b]: [Tensor, Tensor]): boolean {
+  return a.sub(b).abs().min().item() > 1e-3;
+}
+
+function binary(name: string, fn: (a: Tensor, b: Tensor) => Tensor, left: TensorOptions = {}, right: TensorOptions = {}, smooth = true): GradientSpec {
+  return {
+    name,
+    smooth,
+    cases: broadcastShapesArbitrary({ maxRank: 3, maxExtent: 3 })
+      .chain(([shapeA, shapeB]) => fc.tuple(tensorArbitrary(shapeA, left), tensorArbitrary(shapeB, right)))
+      .filter((pair) => smooth || apart(pair))
+      .map(([a, b]) => ({ inputs: [a, b], fn, label: `shapes ${ng.formatShape(a.shape)}, ${ng.formatShape(b.shape)}` })),
+  };
+}
+
+/** Values made distinct (x + 0.05·index) so maxima are not tied and kinks are not hit. */
+function distinct(x: Tensor): Tensor {
+  const offsets = ng.arange(x.size, { dtype: 'float64' }).mul(0.05).reshape(x.shape);
+  return ng.tensor(x.add(offsets).toFloat64Array(), { dtype: 'float64', shape: x.shape });
+}
+
+function overAxes(
+  name: string,
+  fn: (x: Tensor, axes: number[], keepdims: boolean) => Tensor,
+  options: { domain?: TensorOptions; separate?: boolean; minCount?: number } = {},
+): GradientSpec {
+  const { domain = {}, separate = false, minCount = 1 } = options;
+  const count = (shape: readonly number[], axes: readonly number[]) => axes.reduce((product, axis) => product * shape.at(axis)!, 1);
+  return {
+    name,
+    smooth: true,
+    cases: nonScalarShape
+      .chain((shape) => fc.tuple(tensorArbitrary(shape, domain), axesArbitrary(shape.length), fc.boolean()))
+      .filter(([x, axes]) => count(x.shape, axes) >= minCount)
+      .map(([x, axes, keepdims]) => ({
+        inputs: [separate ? distinct(x) : x],
+        fn: (input: Tensor) => fn(input, axes, keepdims),
+        label: `shape ${ng.formatShape(x.shape)}, axes ${JSON.stringify(axes)}, keepdims ${keepdims}`,
+      })),
+  };
+}
+
+function alongAxis(name: string, fn: (x: Tensor, axis: number) => Tensor): GradientSpec {
+  return {
+    name,
+    smooth: true,
+    cases: nonScalarShape
+      .chain((shape) => fc.tuple(tensorArbitrary(shape), axisArbitrary(shape.length)))
+      .map(([x, axis]) => ({ inputs: [x], fn: (input: Tensor) => fn(input, axis), label: `shape ${ng.formatShape(x.shape)}, axis ${axis}` })),
+  };
+}
+
+function shaped(name: string, draw: fc.Arbitrary<GradientCase>): GradientSpec {
+  return { name, smooth: true, cases: draw };
+}
+
+const permutationCase = nonScalarShape.chain((shape) =>
+  fc.tuple(tensorArbitrary(shape), fc.shuffledSubarray(shape.map((_, axis) => axis), { minLength: shape.length, maxLength: shape.length })),
+);
+
+const sliceCase = nonScalarShape.chain((shape) =>
+  fc.tuple(
+    tensorArbitrary(shape),
+    fc.tuple(...shape.map((extent) => fc.tuple(fc.integer({ min: -extent, max: extent - 1 }), fc.integer({ min: -extent, max: extent }), fc.integer({ min: 1, max: 2 })))),
+  ),
+);
+
+const concatCase = nonScalarShape.chain((shape) =>
+  axisArbitrary(shape.length).chain((axis) => {
+    const normalized = axis < 0 ? axis + shape.length : axis;
+    const other = shape.map((extent, index) => (index === normalized ? 2 : extent));
+    return fc.tuple(tensorArbitrary(shape), tensorArbitrary(other), fc.constant(axis));
+  }),
+);
+
+const matmulCase = fc
+  .tuple(
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.constantFrom<[number[], number[]]>([[], []], [[2], [2]], [[2], []], [[], [2]], [[1], [2]], [[2, 1], [2]]),
+    fc.constantFrom('matrix', 'vector-left', 'vector-right'),
+  )
+  .chain(([rows, inner, columns, [batchA, batchB], form]) => {
+    const shapeA = form === 'vector-left' ? [inner] : [...batchA, rows, inner];
+    const shapeB = form === 'vector-right' ? [inner] : [...batchB, inner, columns];
+    return fc.tuple(tensorArbitrary(shapeA), tensorArbitrary(shapeB));
+  });
+
+const specs: GradientSpec[] = [
+  // elementwise, one input
+  unary('neg', (x) => x.neg()),
+  unary('exp', (x) => x.exp()),
+  unary('log', (x) => x.log(), { min: 0.2, max: 3 }),
+  unary('sqrt', (x) => x.sqrt(), { min: 0.2, max: 3 }),
+  unary('rsqrt', (x) => x.rsqrt(), { min: 0.3, max: 3 }),
+  unary('reciprocal', (x) => x.reciprocal(), { awayFromZero: 0.3 }),
+  unary('abs', (x) => x.abs(), { awayFromZero: 0.1 }),
+  unary('sign', (x) => x.sign().add(x), { awayFromZero: 0.1 }),
+  unary('sin', (x) => x.sin()),
+  unary('cos', (x) => x.cos()),
+  unary('tanh', (x) => x.tanh()),
+  unary('sigmoid', (x) => x.sigmoid()),
+  unary('square', (x) => x.square()),
+  unary('relu', (x) => x.relu(), { awayFromZero: 0.1 }),
+  unary('clamp', (x) => x.clamp(-0.7, 0.9)),
+  unary('pow (scalar exponent)', (x) => x.pow(3)),
+  unary('cast to float64', (x) => x.to('float64').mul(x)),
+  // elementwise, two inputs with broadcasting
+  binary('add', (a, b) => a.add(b)),
+  binary('sub', (a, b) => a.sub(b)),
+  binary('mul', (a, b) => a.mul(b)),
+  binary('div', (a, b) => a.div(b), {}, { awayFromZero: 0.3 }),
+  binary('pow', (a, b) => a.pow(b), { min: 0.5, max: 2 }, { min: -2, max: 2 }),
+  binary('maximum', (a, b) => a.maximum(b), {}, {}, false),
+  binary('minimum', (a, b) => a.minimum(b), {}, {}, false),
+  binary('where', (a, b) => ng.where(a.gt(0), a.mul(b), b.sin()), { awayFromZero: 0.1 }),
+  // reductions
+  overAxes('sum', (x, axes, keepdims) => x.sum(axes, keepdims)),
+  overAxes('mean', (x, axes, keepdims) => x.mean(axes, keepdims)),
+  overAxes('var (correction 0)', (x, axes, keepdims) => x.var(axes, { correction: 0, keepdims })),
+  overAxes('var (correction 1)', (x, axes, keepdims) => x.var(axes, { correction: 1, keepdims }), { minCount: 2 }),
+  overAxes('std', (x, axes, keepdims) => x.std(axes, { correction: 0, keepdims }).add(x.mean()), { separate: true, minCount: 2 }),
+  overAxes('max', (x, axes, keepdims) => x.max(axes, keepdims), { separate: true }),
+  overAxes('min', (x, axes, keepdims) => x.min(axes, keepdims), { separate: true }),
+  overAxes('logsumexp', (x, axes, keepdims) => x.logsumexp(axes, keepdims)),
+  alongAxis('softmax', (x, axis) => x.softmax(axis)),
+  alongAxis('logSoftmax', (x, axis) => x.logSoftmax(axis)),
+  // shape
+  shaped('reshape', nonScalarShape.chain((shape) => tensorArbitrary(shape)).map((x) => ({ inputs: [x], fn: (t: Tensor) => t.reshape([-1]).mul(t.reshape([-1])), label: ng.formatShape(x.shape) }))),
+  shaped('permute', permutationCase.map(([x, permutation]) => ({ inputs: [x], fn: (t: Tensor) => t.permute(permutation).mul(2), label: `${ng.formatShape(x.shape)} ${JSON.stringify(permutation)}` }))),
+  shaped('transpose', permutationCase.map(([x]) => ({ inputs: [x], fn: (t: Tensor) => t.transpose(0, -1).square(), label: ng.formatShape(x.shape) }))),
+  shaped('broadcastTo', broadcastShapesArbitrary({ maxRank: 3, maxExtent: 3 }).chain(([shape, other]) => {
+    const target = ng.broadcastShapes('test', shape, other);
+    return tensorArbitrary(shape).map((x) => ({ inputs: [x], fn: (t: Tensor) => t.broadcastTo(target).square(), label: `${ng.formatShape(shape)} → ${ng.formatShape(target)}` }));
+  })),
+  shaped('unsqueeze/squeeze/flatten', nonScalarShape.chain((shape) => fc.tuple(tensorArbitrary(shape), fc.integer({ min: -shape.length - 1, max: shape.length }))).map(([x, axis]) => ({
+    inputs: [x],
+    fn: (t: Tensor) => t.unsqueeze(axis).square().squeeze().flatten().mul(t.flatten()),
+    label: `${ng.formatShape(x.shape)} axis ${axis}`,
+  }))),
+  shaped('slice', sliceCase.map(([x, ranges]) => ({ inputs: [x], fn: (t: Tensor) => t.slice(...ranges).square(), label: `${ng.formatShape(x.shape)} ${JSON.stringify(ranges)}` }))),
+  shaped('narrow', nonScalarShape.chain((shape) => fc.tuple(tensorArbitrary(shape), fc.integer({ min: 0, max: shape.length - 1 }))).map(([x, axis]) => ({
+    inputs: [x],
+    fn: (t: Tensor) => t.narrow(axis, 0, Math.max(1, x.shape[axis]! - 1)).exp(),
+    label: `${ng.formatShape(x.shape)} axis ${axis}`,
+  }))),
+  shaped('pad', nonScalarShape.chain((shape) => fc.tuple(tensorArbitrary(shape), fc.integer({ min: 0, max: 2 }), fc.integer({ min: 0, max: 2 }), fc.double({ min: -1, max: 1, noNaN: true }))).map(([x, before, after, value]) => ({
+    inputs: [x],
+    fn: (t: Tensor) => t.pad([[before, after]], value).square(),
+    label: `${ng.formatShape(x.shape)} [${before}, ${after}] value ${value}`,
+  }))),
+  shaped('concat', concatCase.map(([a, b, axis]) => ({ inputs: [a, b], fn: (x: Tensor, y: Tensor) => ng.concat([x, y.square()], axis).mul(ng.concat([y, x], axis)), label: `${ng.formatShape(a.shape)} + ${ng.formatShape(b.shape)} axis ${axis}` }))),
+  shaped('stack', nonScalarShape.chain((shape) => fc.tuple(tensorArbitrary(shape), tensorArbitrary(shape), axisArbitrary(shape.length + 1))).map(([a, b, axis]) => ({
+    inputs: [a, b],
+    fn: (x: Tensor, y: Tensor) => ng.stack([x, y.mul(x)], axis).square(),
+    label: `${ng.formatShape(a.shape)} axis ${axis}`,
+  }))),
+  shaped('matmul', matmulCase.map(([a, b]) => ({ inputs: [a, b], fn: (x: Tensor, y: Tensor) => x.matmul(y), label: `${ng.formatShape(a.shape)} @ ${ng.formatShape(b.shape)}` }))),
+];
+
+const firstOrderRuns = 12;
+const secondOrderRuns = 5;
+
+function describeFailure(result: ng.GradcheckResult, label: string): string {
+  return `${label}: worst ${JSON.stringify(result.worst)}, maxAbsError ${result.maxAbsError}`;
+}
+
+describe('gradients of every primitive and composite (float64, central differences)', () => {
+  for (const spec of specs) {
+    describe(spec.name, () => {
+      it('first order: full Jacobian gradcheck and the VJP dot-product test', () => {
+        fc.assert(
+          fc.property(spec.cases, ({ inputs, fn, label }) => {
+            const result = ng.gradcheck(fn, inputs, { atol: 1e-6, rtol: 1e-4 });
+            expect(result.ok, describeFailure(result, label)).toBe(true);
+            const vjp = checkVjp(fn, inputs);
+            expect(vjp.ok, `${label}: ⟨vjp(v), t⟩ ${vjp.analytic} vs ${vjp.numeric}`).toBe(true);
+          }),
+          { seed: 20261123, numRuns: firstOrderRuns },
+        );
+      });
+      if (spec.smooth) {
+        it('second order: gradgradcheck', () => {
+          fc.assert(
+            fc.property(spec.cases, ({ inputs, fn, label }) => {
+              const result = ng.gradgradcheck(fn, inputs, { atol: 1e-5, rtol: 1e-3 });
+              expect(result.ok, describeFailure(result, label)).toBe(true);
+            }),
+            { seed: 20261123, numRuns: secondOrderRuns },
+          );
+        });
+      }
+    });
+  }
+});
