@@ -53,12 +53,14 @@ describe('norm layers in float32 stay accurate for a large mean and a small spre
 });
 
 type Inputs = Record<string, Tensor>;
+type Pair = number | [number, number];
+const poolOptions = (c: FunctionCase) => ({ stride: (c.options.stride as Pair | undefined) ?? null, padding: (c.options.padding as Pair | undefined) ?? 0 });
 const functionsByOp: Record<string, (inputs: Inputs, c: FunctionCase) => Tensor> = {
   linear: ({ x, weight, bias }) => linear(x!, weight!, bias ?? null),
   conv2d: ({ x, weight, bias }, c) =>
     conv2d(x!, weight!, bias ?? null, { stride: c.options.stride as number | [number, number], padding: c.options.padding as number | [number, number] }),
-  maxPool2d: ({ x }, c) => maxPool2d(x!, c.options.kernelSize as number | [number, number], { stride: (c.options.stride as number | [number, number] | undefined) ?? null }),
-  avgPool2d: ({ x }, c) => avgPool2d(x!, c.options.kernelSize as number | [number, number], { stride: (c.options.stride as number | [number, number] | undefined) ?? null }),
+  maxPool2d: ({ x }, c) => maxPool2d(x!, c.options.kernelSize as number | [number, number], poolOptions(c)),
+  avgPool2d: ({ x }, c) => avgPool2d(x!, c.options.kernelSize as number | [number, number], poolOptions(c)),
   logSoftmax: ({ x }, c) => logSoftmax(x!, c.options.axis as number),
   softmax: ({ x }, c) => softmax(x!, c.options.axis as number),
   crossEntropy: ({ logits }, c) => crossEntropy(logits!, c.target!, { reduction: c.options.reduction as Reduction }),
