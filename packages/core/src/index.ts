@@ -18,3 +18,5 @@ export type { Primitive, PrimitiveDefinition, VjpContext, GraphNode } from './pr
 export * from './composite/index.js';
 export { formatShape, broadcastShapes, normalizeAxis, normalizeAxes } from './composite/validate.js';
 export { variance as var } from './composite/reduce.js';
+export { toDot } from './to-dot.js';
+export type { ToDotOptions } from './to-dot.js';
