@@ -3,6 +3,7 @@ import { toContiguous } from './kernels/layout.js';
 import { formatShape } from './composite/validate.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';
+import { primitives } from './ops/index.js';
 
 /** Every tensor with history reachable from the roots, inputs before the tensors made from them. */
 function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
@@ -168,7 +169,14 @@ function evaluateWithGradient(
     if (!(argument instanceof Tensor)) {
       throw new Error(`${operation}: argument ${argnum} must be a Tensor to differentiate with respect to it, got ${typeof argument}`);
     }
-    if (argument.requiresGrad && outerGradEnabled) return argument;
+    if (argument.requiresGrad && outerGradEnabled) {
+      // Differentiate with respect to a fresh alias, not the argument itself: uses of the argument
+      // that reach fn another way (a closure over an outer grad's variable) must count as constants
+      // here, or nested grads confuse their perturbations (d/dx [d/dy (y·x) at y = x] would be 2, not 1).
+      const alias = enableGrad(() => primitives.reshape([argument], { shape: argument.shape }));
+      callArgs[argnum] = alias;
+      return alias;
+    }
     const leaf = argument.detach();
     leaf.requiresGrad = true;
     callArgs[argnum] = leaf;
