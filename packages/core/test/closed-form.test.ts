@@ -553,6 +553,10 @@ describe('shape ops', () => {
     const w = iota([3, 4]);
     expect(vjp((v) => v.pad([[1, 0], [0, 2]], 9), x, w)).toBeAllclose([[4, 5], [8, 9]], exact);
     expect(grad((v: Tensor) => v.pad([[2, 2], [2, 2]], 3).sum())(x)).toBeAllclose([[1, 1], [1, 1]], exact);
+    // ±Infinity (as max pooling pads) leaves the interior intact
+    expect(x.pad([[1, 1]], -Infinity)).toBeAllclose([[-Infinity, 1, 2, -Infinity], [-Infinity, 3, 4, -Infinity]], exact);
+    expect(x.pad([[0, 1], [1, 0]], Infinity).toArray()).toEqual([[Infinity, 1, 2], [Infinity, 3, 4], [Infinity, Infinity, Infinity]]);
+    expect(grad((v: Tensor) => v.pad([[1, 1], [1, 1]], -Infinity).max(-1).sum())(x)).toBeAllclose([[0, 1], [0, 1]], exact);
   });
 
   it('concat and stack: values, shapes and the pieces of the gradient', () => {

@@ -5,7 +5,7 @@ import { primitives } from '../ops/index.js';
 import { Tensor, type Axes, type SliceRange } from '../tensor.js';
 import type { DType } from '../dtype.js';
 import { isDType } from '../dtype.js';
-import { add } from './elementwise.js';
+import { where } from './elementwise.js';
 import { broadcastShapes, formatShape, normalizeAxes, normalizeAxis, sameShape } from './validate.js';
 
 /** A new shape for the same elements; one extent may be -1 (inferred). */
@@ -166,8 +166,9 @@ export function pad(x: Tensor, widths: readonly (readonly [number, number])[], v
   const steps = x.shape.map(() => 1);
   const placed = primitives.unslice([x], { shape, starts, steps });
   if (value === 0) return placed;
-  const border = noGrad(() => add(primitives.unslice([full(x.shape, -value, { dtype: x.dtype })], { shape, starts, steps }), value));
-  return add(placed, border);
+  // select rather than add a border, so that a value of ±Infinity (max pooling) leaves the interior intact
+  const inside = noGrad(() => primitives.unslice([full(x.shape, 1, { dtype: x.dtype })], { shape, starts, steps }));
+  return where(inside, placed, value);
 }
 
 export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
