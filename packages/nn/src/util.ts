@@ -34,6 +34,15 @@ export function assignInPlace(target: Tensor, source: Tensor): void {
   }
 }
 
+/** Every given tensor must have x's dtype (core does not mix dtypes); the error names op and tensor. */
+export function checkSameDtype(op: string, x: Tensor, others: Record<string, Tensor | null | undefined>): void {
+  for (const [name, t] of Object.entries(others)) {
+    if (t && t.dtype !== x.dtype) {
+      throw new Error(`${op}: ${name} has dtype ${t.dtype} but the input has dtype ${x.dtype} (shape ${formatShape(x.shape)}); convert one with .to(dtype)`);
+    }
+  }
+}
+
 /** Expands an int or [int, int] option into a pair, checking each is an integer >= min. */
 export function pair(op: string, name: string, value: number | readonly [number, number], min: number): [number, number] {
   const result: [number, number] = typeof value === 'number' ? [value, value] : [value[0], value[1]];

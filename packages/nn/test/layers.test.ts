@@ -124,13 +124,18 @@ describe('BatchNorm running statistics', () => {
 
 describe('Linear, Conv2d and pooling', () => {
   it('Linear and Conv2d validate shapes', () => {
-    expect(() => new Linear(3, 2).forward(zeros([4, 5]))).toThrow('linear: input of shape [4, 5] must end with inFeatures = 3 (weight shape [2, 3])');
+    expect(() => new Linear(3, 2).forward(zeros([4, 5]))).toThrow('Linear: input of shape [4, 5] must end with inFeatures = 3 (weight shape [2, 3])');
     expect(() => new Conv2d(3, 2, 3).forward(zeros([1, 2, 5, 5]))).toThrow(
-      'conv2d: expected input of shape (N, 3, H, W) or (3, H, W) for weight of shape [2, 3, 3, 3], got [1, 2, 5, 5]',
+      'Conv2d: expected input of shape (N, 3, H, W) or (3, H, W) for weight of shape [2, 3, 3, 3], got [1, 2, 5, 5]',
     );
     expect(() => conv2d(zeros([1, 1, 2, 2]), zeros([1, 1, 3, 3]))).toThrow('conv2d: kernel [3, 3] with padding [0, 0] is larger than the input plane [2, 2]');
     expect(() => maxPool2d(zeros([1, 1, 4, 4]), 2, { padding: 2 })).toThrow('maxPool2d: padding [2, 2] must be at most half the kernel [2, 2]');
     expect(() => new Conv2d(3, 2, 0)).toThrow('Conv2d: kernelSize must be an integer >= 1');
+    expect(() => new MaxPool2d(3).forward(zeros([1, 1, 2, 2]))).toThrow('MaxPool2d: kernel [3, 3] with padding [0, 0] is larger than the input plane [2, 2]');
+    expect(() => new Linear(3, 2).forward(zeros([4, 3], { dtype: 'float64' }))).toThrow(
+      'Linear: weight has dtype float32 but the input has dtype float64 (shape [4, 3]); convert one with .to(dtype)',
+    );
+    expect(() => new BatchNorm1d(3).forward(zeros([4, 3], { dtype: 'float64' }))).toThrow('BatchNorm1d: weight has dtype float32 but the input has dtype float64');
   });
 
   it('Conv2d uses PyTorch init bounds and handles unbatched input', () => {

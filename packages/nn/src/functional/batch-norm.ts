@@ -1,5 +1,5 @@
 import type { Tensor } from '@normgrad/core';
-import { formatShape, product, range } from '../util.js';
+import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelVector, checkEps, checkMomentum, standardize, updateRunningStats } from './normalize.js';
 
 export interface BatchNormOptions {
@@ -35,6 +35,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   checkChannelVector(op, 'runningMean', runningMean, channels, x);
   checkChannelVector(op, 'runningVar', runningVar, channels, x);
   if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must both be given or both be null`);
+  checkSameDtype(op, x, { weight, bias, runningMean, runningVar });
   checkEps(op, eps);
   checkMomentum(op, momentum);
 

@@ -1,5 +1,5 @@
 import { pad, stack, tensor, type Tensor } from '@normgrad/core';
-import { formatShape, pair } from '../util.js';
+import { checkSameDtype, formatShape, pair } from '../util.js';
 
 export interface Conv2dOptions {
   stride?: number | [number, number];
@@ -96,6 +96,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outChannels)) {
     throw new Error(`${op}: bias must have shape [${outChannels}], got ${formatShape(bias.shape)}`);
   }
+  checkSameDtype(op, x, { weight, bias });
   const geometry = windowGeometry(op, x.shape, [kh, kw], options.stride ?? 1, options.padding ?? 0);
   const batch = x.shape[0]!;
   const { outHeight, outWidth } = geometry;

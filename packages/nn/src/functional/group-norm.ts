@@ -1,5 +1,5 @@
 import type { Tensor } from '@normgrad/core';
-import { formatShape, product } from '../util.js';
+import { checkSameDtype, formatShape, product } from '../util.js';
 import { channelAffine, checkChannelVector, checkEps, standardize } from './normalize.js';
 
 export interface GroupNormOptions {
@@ -28,6 +28,7 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
   }
   checkChannelVector(op, 'weight', weight, channels, x);
   checkChannelVector(op, 'bias', bias, channels, x);
+  checkSameDtype(op, x, { weight, bias });
   checkEps(op, eps);
   // PyTorch's check (F.group_norm): N * C / G * prod(spatial) values must exceed one.
   const checkedSize = [(batch * channels) / numGroups, numGroups, ...x.shape.slice(2)];

@@ -1,5 +1,5 @@
 import type { Tensor } from '@normgrad/core';
-import { formatShape, range } from '../util.js';
+import { checkSameDtype, formatShape, range } from '../util.js';
 import { checkEps, standardize } from './normalize.js';
 
 export interface LayerNormOptions {
@@ -35,6 +35,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
       throw new Error(`${op}: ${name} must have shape ${formatShape(shape)} (normalizedShape), got ${formatShape(t.shape)}`);
     }
   }
+  checkSameDtype(op, x, { weight, bias });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
   const mean = x.mean(axes, true);

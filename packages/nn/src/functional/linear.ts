@@ -1,5 +1,5 @@
 import type { Tensor } from '@normgrad/core';
-import { formatShape } from '../util.js';
+import { checkSameDtype, formatShape } from '../util.js';
 
 /**
  * y = x W^T + b for x (*, inFeatures), weight (outFeatures, inFeatures), bias (outFeatures).
@@ -14,6 +14,7 @@ export function linear(x: Tensor, weight: Tensor, bias: Tensor | null = null): T
   if (bias && (bias.ndim !== 1 || bias.shape[0] !== outFeatures)) {
     throw new Error(`${op}: bias must have shape [${outFeatures}], got ${formatShape(bias.shape)}`);
   }
+  checkSameDtype(op, x, { weight, bias });
   const y = x.matmul(weight.transpose(0, 1));
   return bias ? y.add(bias) : y;
 }

@@ -1,5 +1,5 @@
 import { tensor, type Tensor } from '@normgrad/core';
-import { formatShape } from '../util.js';
+import { checkSameDtype, formatShape } from '../util.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
 
@@ -21,6 +21,7 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
   if (input.ndim !== target.ndim || input.shape.some((extent, i) => extent !== target.shape[i])) {
     throw new Error(`mseLoss: input shape ${formatShape(input.shape)} and target shape ${formatShape(target.shape)} must be equal`);
   }
+  checkSameDtype('mseLoss', input, { target });
   return reduce('mseLoss', input.sub(target).square(), options.reduction ?? 'mean');
 }
 

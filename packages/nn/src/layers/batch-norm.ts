@@ -2,7 +2,7 @@ import { full, noGrad, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
-import { assignInPlace, formatShape, renameOp } from '../util.js';
+import { assignInPlace, checkSameDtype, formatShape, renameOp } from '../util.js';
 import { constantBuffer, constantParameter } from './init.js';
 
 export interface BatchNormLayerOptions {
@@ -78,6 +78,7 @@ abstract class BatchNormBase extends Module {
         `${this.layerName}: expected ${this.numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`,
       );
     }
+    checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
     const useBatchStats = this.training || this.runningMean === null;
     if (useBatchStats) {
       const valuesPerChannel = x.size / this.numFeatures;

@@ -1,7 +1,7 @@
 import type { DType, Tensor } from '@normgrad/core';
 import { conv2d } from '../functional/conv.js';
 import { Module } from '../module.js';
-import { pair } from '../util.js';
+import { pair, renameOp } from '../util.js';
 import { uniformParameter } from './init.js';
 
 export interface Conv2dLayerOptions {
@@ -41,6 +41,10 @@ export class Conv2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    try {
+      return conv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding });
+    } catch (error) {
+      throw renameOp(error, 'conv2d', 'Conv2d');
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { DType, Tensor } from '@normgrad/core';
 import { linear } from '../functional/linear.js';
 import { Module } from '../module.js';
+import { renameOp } from '../util.js';
 import { uniformParameter } from './init.js';
 
 export interface LinearOptions {
@@ -32,6 +33,10 @@ export class Linear extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return linear(x, this.weight, this.bias);
+    try {
+      return linear(x, this.weight, this.bias);
+    } catch (error) {
+      throw renameOp(error, 'linear', 'Linear');
+    }
   }
 }

@@ -1,6 +1,7 @@
 import type { Tensor } from '@normgrad/core';
 import { avgPool2d, maxPool2d, type Pool2dOptions } from '../functional/pooling.js';
 import { Module } from '../module.js';
+import { renameOp } from '../util.js';
 
 /** Max over kernel windows of (N, C, H, W); stride defaults to the kernel size. */
 export class MaxPool2d extends Module {
@@ -9,7 +10,11 @@ export class MaxPool2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return maxPool2d(x, this.kernelSize, this.options);
+    try {
+      return maxPool2d(x, this.kernelSize, this.options);
+    } catch (error) {
+      throw renameOp(error, 'maxPool2d', 'MaxPool2d');
+    }
   }
 }
 
@@ -20,6 +25,10 @@ export class AvgPool2d extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    return avgPool2d(x, this.kernelSize, this.options);
+    try {
+      return avgPool2d(x, this.kernelSize, this.options);
+    } catch (error) {
+      throw renameOp(error, 'avgPool2d', 'AvgPool2d');
+    }
   }
 }
