@@ -1,16 +1,16 @@
-import { mapBinary } from '../kernels/elementwise.js';
+import { mapElementwise } from '../kernels/elementwise.js';
 import { primitive, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the two-input, shape-exact elementwise primitives. */
+/** Shared shape of the two-input, shape-exact elementwise primitives: the kernel as an expression in `a` and `b`. */
 export function binaryPrimitive(
   name: string,
-  kernel: (left: number, right: number) => number,
+  expression: string,
   vjp: (gradOut: Tensor, context: VjpContext<undefined>) => (Tensor | null)[],
 ): Primitive<undefined> {
   return primitive<undefined>({
     name,
-    forward: ([a, b]) => mapBinary(a!, b!, kernel),
+    forward: ([a, b]) => mapElementwise(expression, [a!, b!]),
     vjp,
   });
 }

@@ -1,4 +1,4 @@
 import { unaryPrimitive } from './unary.js';
 
 // d (1/x) = -dx / x² = -(1/x)² dx
-export const reciprocal = unaryPrimitive('reciprocal', (x) => 1 / x, (g, { out }) => g.mul(out).mul(out).neg());
+export const reciprocal = unaryPrimitive('reciprocal', '1 / a', (g, { out }) => g.mul(out).mul(out).neg());

@@ -1,0 +1,81 @@
+/**
+ * The fast kernels agree with the plain-JS fallbacks: WebAssembly SIMD matmul vs the JS loop
+ * (both dtypes, odd sizes that need padding, batches), and the compiled elementwise loops on
+ * strided and broadcast views vs element-by-element reference values.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as ng from '@normgrad/core';
+import { installMatchers } from '@normgrad/testing';
+import { getMatmulBackend, setMatmulBackend } from '../src/kernels/matmul.js';
+import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
+
+installMatchers();
+
+afterEach(() => setMatmulBackend('auto'));
+
+function productWith(backend: 'js' | 'wasm', a: ng.Tensor, b: ng.Tensor): ng.Tensor {
+  setMatmulBackend(backend);
+  return a.matmul(b);
+}
+
+describe('matmul kernels', () => {
+  it('has WebAssembly SIMD on this Node', () => {
+    expect(wasmMatmul()).not.toBeNull();
+    expect(getMatmulBackend()).toBe('auto');
+  });
+
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`wasm and js agree in ${dtype} on odd, padded and batched shapes`, () => {
+      const shapes: [number[], number[]][] = [
+        [[1, 1], [1, 1]],
+        [[3, 5], [5, 7]],
+        [[2, 64, 33], [2, 33, 17]],
+        [[17, 1], [1, 3]],
+        [[4, 9, 31], [31, 2]],
+        [[40, 40], [40, 40]],
+      ];
+      for (const [shapeA, shapeB] of shapes) {
+        const a = ng.randn(shapeA, { seed: 1, dtype });
+        const b = ng.randn(shapeB, { seed: 2, dtype });
+        const tolerance = dtype === 'float32' ? { rtol: 1e-5, atol: 1e-5 } : { rtol: 1e-12, atol: 1e-12 };
+        expect(productWith('wasm', a, b)).toBeAllclose(productWith('js', a, b), tolerance);
+      }
+    });
+  }
+
+  it('the JS fallback gives exact small products', () => {
+    const a = ng.tensor([[1, 2], [3, 4]], { dtype: 'float64' });
+    const b = ng.tensor([[5, 6], [7, 8]], { dtype: 'float64' });
+    expect(productWith('js', a, b).toArray()).toEqual([[19, 22], [43, 50]]);
+    expect(productWith('wasm', a, b).toArray()).toEqual([[19, 22], [43, 50]]);
+  });
+
+  it('rejects an unknown backend by name', () => {
+    expect(() => setMatmulBackend('gpu' as never)).toThrow(/setMatmulBackend: .*"gpu"/);
+  });
+});
+
+describe('compiled elementwise kernels on views', () => {
+  it('match per-element reference values on permuted, sliced and broadcast operands', () => {
+    const x = ng.randn([2, 3, 4, 5], { seed: 3, dtype: 'float64' });
+    const channel = ng.randn([1, 3, 1, 1], { seed: 4, dtype: 'float64' });
+    const permuted = x.permute([0, 2, 1, 3]).slice(null, [1, 4], null, [0, 5, 2]); // (2, 3, 3, 3) strided
+    const product = x.mul(channel);
+    const difference = permuted.sub(permuted.exp());
+    const xs = x.toArray() as number[][][][];
+    const cs = channel.toArray() as number[][][][];
+    const products = product.toArray() as number[][][][];
+    const differences = difference.toArray() as number[][][][];
+    for (let n = 0; n < 2; n++)
+      for (let c = 0; c < 3; c++)
+        for (let h = 0; h < 4; h++)
+          for (let w = 0; w < 5; w++) expect(products[n]![c]![h]![w]).toBe(xs[n]![c]![h]![w]! * cs[0]![c]![0]![0]!);
+    for (let n = 0; n < 2; n++)
+      for (let h = 0; h < 3; h++)
+        for (let c = 0; c < 3; c++)
+          for (let w = 0; w < 3; w++) {
+            const value = xs[n]![c]![h + 1]![w * 2]!;
+            expect(differences[n]![h]![c]![w]).toBe(value - Math.exp(value));
+          }
+  });
+});
