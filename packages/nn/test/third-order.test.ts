@@ -1,7 +1,8 @@
-import { grad, tensor, type Tensor } from '@normgrad/core';
+import { customOp, gradgradcheck, gradcheck, grad, noGrad, tensor, type Tensor } from '@normgrad/core';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { batchNorm, layerNorm } from '../src/index.js';
+import { standardize } from '../src/functional/normalize.js';
 import { seededTensor } from './helpers.js';
 
 /**
@@ -69,5 +70,38 @@ describe('third-order gradients match finite differences of the second-order gra
       }),
       { numRuns: RUNS, seed: 22 },
     );
+  });
+});
+
+/**
+ * The check has teeth: an rsqrt whose first and second derivatives are right but whose second
+ * derivative carries no history (the shape of PyTorch's bug: a hand-written double backward
+ * from saved, history-less statistics) passes gradcheck and gradgradcheck, yet fails here.
+ */
+describe('a norm that is right only to second order', () => {
+  const rsqrtDerivative = customOp({
+    name: 'rsqrtDerivative',
+    forward: (v) => noGrad(() => tensor(v).pow(-1.5).mul(-0.5)).data,
+    // d/dv (-v^-1.5 / 2) = 0.75 v^-2.5, computed from a detached v: no third derivative
+    vjp: (g, [v]) => [g.mul(v!.detach().pow(-2.5).mul(0.75))],
+  });
+  const rsqrtRightToSecondOrder = customOp({
+    name: 'rsqrtRightToSecondOrder',
+    forward: (v) => noGrad(() => tensor(v).rsqrt()).data,
+    vjp: (g, [v]) => [g.mul(rsqrtDerivative(v!))],
+  });
+  const fusedLikeBatchNorm = (x: Tensor) => {
+    const mean = x.mean([0, 2], true);
+    const variance = x.var([0, 2], { correction: 0, keepdims: true });
+    return x.sub(mean).mul(rsqrtRightToSecondOrder(variance.add(1e-3)));
+  };
+
+  it('passes gradcheck and gradgradcheck but fails the third-order check', () => {
+    const x = seededTensor([3, 2, 2], 5, { scale: 2 });
+    const reference = (xi: Tensor) => standardize(xi, xi.mean([0, 2], true), xi.var([0, 2], { correction: 0, keepdims: true }), 1e-3);
+    expect(gradcheck(fusedLikeBatchNorm, [x]).ok).toBe(true);
+    expect(gradgradcheck(fusedLikeBatchNorm, [x]).ok).toBe(true);
+    expect(thirdOrderCheck(reference, x, 5).maxError).toBeLessThan(1e-5);
+    expect(thirdOrderCheck(fusedLikeBatchNorm, x, 5).maxError).toBeGreaterThan(1e-2);
   });
 });
