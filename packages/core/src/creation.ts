@@ -93,20 +93,24 @@ function reshapeFlat(operation: string, storage: FloatArray, shape: readonly num
   return createNd(dtype, checked, storage);
 }
 
-export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
-  const checked = checkShape('full', shape);
-  const dtype = checkDType('full', options.dtype);
+function filled(operation: string, shape: readonly number[], value: number, options: CreationOptions): Tensor {
+  const checked = checkShape(operation, shape);
+  const dtype = checkDType(operation, options.dtype);
   const data = createNd(dtype, checked);
   data.data.fill(value);
   return leaf(data, options);
 }
 
+export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
+  return filled('full', shape, value, options);
+}
+
 export function zeros(shape: readonly number[], options: CreationOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled('zeros', shape, 0, options);
 }
 
 export function ones(shape: readonly number[], options: CreationOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled('ones', shape, 1, options);
 }
 
 export function zerosLike(like: Tensor, options: CreationOptions = {}): Tensor {

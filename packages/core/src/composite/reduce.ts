@@ -5,7 +5,7 @@ import { reshape } from './shape.js';
 import { formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
-  return normalizeAxes(operation, axes, x.ndim);
+  return normalizeAxes(operation, axes, x.ndim, x.shape);
 }
 
 function finish(x: Tensor, result: Tensor, axes: readonly number[], keepdims: boolean): Tensor {
@@ -32,15 +32,19 @@ export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
  * so float32 data with a large mean and a small spread does not cancel (never E[x²] − E[x]²).
  */
 export function variance(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
-  const axes = reduced('var', x, axis);
+  return varianceOf('var', x, axis, options);
+}
+
+function varianceOf(operation: string, x: Tensor, axis: Axes, options: { correction?: number; keepdims?: boolean }): Tensor {
+  const axes = reduced(operation, x, axis);
   const correction = options.correction ?? 1;
-  if (!Number.isFinite(correction) || correction < 0) throw new Error(`var: correction must be a non-negative number, got ${correction}`);
+  if (!Number.isFinite(correction) || correction < 0) throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
   const deviation = sub(x, mean(x, axes, true));
   return div(sum(mul(deviation, deviation), axes, options.keepdims ?? false), countOf(x, axes) - correction);
 }
 
 export function std(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
-  return sqrt(variance(x, axis, options));
+  return sqrt(varianceOf('std', x, axis, options));
 }
 
 function checkNonEmpty(operation: string, x: Tensor, axes: readonly number[]): void {
@@ -80,14 +84,14 @@ export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 
 /** exp(x) / Σ exp(x) along one axis, computed from x − max(x). */
 export function softmax(x: Tensor, axis = -1): Tensor {
-  const normalized = normalizeAxis('softmax', axis, x.ndim);
+  const normalized = normalizeAxis('softmax', axis, x.ndim, x.shape);
   const exponentials = exp(sub(x, stableShift(x, [normalized])));
   return div(exponentials, sum(exponentials, normalized, true));
 }
 
 /** x − logsumexp(x) along one axis. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const normalized = normalizeAxis('logSoftmax', axis, x.ndim);
+  const normalized = normalizeAxis('logSoftmax', axis, x.ndim, x.shape);
   const shifted = sub(x, stableShift(x, [normalized]));
   return sub(shifted, log(sum(exp(shifted), normalized, true)));
 }

@@ -24,7 +24,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
 }
 
 export function permute(x: Tensor, permutation: readonly number[]): Tensor {
-  const normalized = (permutation ?? []).map((axis) => normalizeAxis('permute', axis, x.ndim));
+  const normalized = (permutation ?? []).map((axis) => normalizeAxis('permute', axis, x.ndim, x.shape));
   if (normalized.length !== x.ndim || new Set(normalized).size !== x.ndim) {
     throw new Error(`permute: ${JSON.stringify(permutation)} is not a permutation of the ${x.ndim} axes of a tensor of shape ${formatShape(x.shape)}`);
   }
@@ -35,8 +35,8 @@ export function permute(x: Tensor, permutation: readonly number[]): Tensor {
 export function transpose(x: Tensor, ...axes: number[]): Tensor {
   if (axes.length === 0) return permute(x, x.shape.map((_, axis) => x.ndim - 1 - axis));
   if (axes.length === 2) {
-    const first = normalizeAxis('transpose', axes[0]!, x.ndim);
-    const second = normalizeAxis('transpose', axes[1]!, x.ndim);
+    const first = normalizeAxis('transpose', axes[0]!, x.ndim, x.shape);
+    const second = normalizeAxis('transpose', axes[1]!, x.ndim, x.shape);
     const permutation = x.shape.map((_, axis) => axis);
     permutation[first] = second;
     permutation[second] = first;
@@ -63,7 +63,7 @@ function broadcastShapesOrNull(left: readonly number[], right: readonly number[]
 }
 
 export function unsqueeze(x: Tensor, axis: number): Tensor {
-  const position = normalizeAxis('unsqueeze', axis, x.ndim + 1);
+  const position = normalizeAxis('unsqueeze', axis, x.ndim + 1, x.shape);
   const shape = [...x.shape];
   shape.splice(position, 0, 1);
   return reshape(x, shape);
@@ -71,15 +71,15 @@ export function unsqueeze(x: Tensor, axis: number): Tensor {
 
 /** Removes extent-1 axes: all of them, or the given ones (an axis whose extent is not 1 is left, as PyTorch). */
 export function squeeze(x: Tensor, axis?: Axes): Tensor {
-  const axes = axis === undefined || axis === null ? null : normalizeAxes('squeeze', axis, x.ndim);
+  const axes = axis === undefined || axis === null ? null : normalizeAxes('squeeze', axis, x.ndim, x.shape);
   return reshape(x, x.shape.filter((extent, index) => extent !== 1 || (axes !== null && !axes.includes(index))));
 }
 
 /** Merges axes startAxis..endAxis (inclusive) into one. */
 export function flatten(x: Tensor, startAxis = 0, endAxis = -1): Tensor {
   if (x.ndim === 0) return reshape(x, [1]);
-  const start = normalizeAxis('flatten', startAxis, x.ndim);
-  const end = normalizeAxis('flatten', endAxis, x.ndim);
+  const start = normalizeAxis('flatten', startAxis, x.ndim, x.shape);
+  const end = normalizeAxis('flatten', endAxis, x.ndim, x.shape);
   if (start > end) throw new Error(`flatten: startAxis ${startAxis} comes after endAxis ${endAxis} for shape ${formatShape(x.shape)}`);
   const merged = x.shape.slice(start, end + 1).reduce((product, extent) => product * extent, 1);
   return reshape(x, [...x.shape.slice(0, start), merged, ...x.shape.slice(end + 1)]);
@@ -111,7 +111,7 @@ export function slice(x: Tensor, ...ranges: SliceRange[]): Tensor {
       return;
     }
     const [start, end, step = 1] = range;
-    if (!Number.isInteger(step) || step <= 0) throw new Error(`slice: step must be a positive integer, got ${step} for axis ${axis}`);
+    if (!Number.isInteger(step) || step <= 0) throw new Error(`slice: step must be a positive integer, got ${step} for axis ${axis} of shape ${formatShape(x.shape)}`);
     for (const bound of [start, end]) {
       if (bound !== undefined && bound !== null && !Number.isInteger(bound)) throw new Error(`slice: bounds must be integers, got ${bound} for axis ${axis}`);
     }
@@ -133,7 +133,7 @@ export function slice(x: Tensor, ...ranges: SliceRange[]): Tensor {
 
 /** length elements of one axis starting at start (as PyTorch's narrow). */
 export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
-  const normalized = normalizeAxis('narrow', axis, x.ndim);
+  const normalized = normalizeAxis('narrow', axis, x.ndim, x.shape);
   const extent = x.shape[normalized]!;
   const first = start < 0 ? start + extent : start;
   if (!Number.isInteger(first) || !Number.isInteger(length) || first < 0 || length < 0 || first + length > extent) {
@@ -177,9 +177,11 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   }
   const first = tensors[0]!;
   if (first.ndim === 0) throw new Error('concat: cannot concatenate 0-d tensors; use stack');
-  const normalized = normalizeAxis('concat', axis, first.ndim);
+  const normalized = normalizeAxis('concat', axis, first.ndim, first.shape);
   for (const item of tensors) {
-    if (item.dtype !== first.dtype) throw new Error(`concat: dtype mismatch: ${first.dtype} and ${item.dtype}`);
+    if (item.dtype !== first.dtype) {
+      throw new Error(`concat: dtype mismatch: ${first.dtype} ${formatShape(first.shape)} and ${item.dtype} ${formatShape(item.shape)}`);
+    }
     const compatible = item.ndim === first.ndim && item.shape.every((extent, index) => index === normalized || extent === first.shape[index]);
     if (!compatible) {
       throw new Error(`concat: shapes ${tensors.map((t) => formatShape(t.shape)).join(', ')} differ outside axis ${axis}`);
@@ -196,7 +198,7 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
   if (!tensors.every((item) => sameShape(item.shape, first.shape))) {
     throw new Error(`stack: all tensors must have the same shape, got ${tensors.map((t) => formatShape(t.shape)).join(', ')}`);
   }
-  const position = normalizeAxis('stack', axis, first.ndim + 1);
+  const position = normalizeAxis('stack', axis, first.ndim + 1, first.shape);
   return concat(tensors.map((item) => unsqueeze(item, position)), position);
 }
 

@@ -4,21 +4,31 @@ export function formatShape(shape: readonly number[]): string {
   return `[${shape.join(', ')}]`;
 }
 
-/** An axis in [-ndim, ndim) as a non-negative index. */
-export function normalizeAxis(operation: string, axis: number, ndim: number): number {
+/**
+ * An axis in [-ndim, ndim) as a non-negative index. Pass the tensor's shape so that the error
+ * names it (for unsqueeze/stack, ndim is one more than the shape's length).
+ */
+export function normalizeAxis(operation: string, axis: number, ndim: number, shape?: readonly number[]): number {
   if (!Number.isInteger(axis) || axis < -ndim || axis >= ndim) {
-    throw new Error(`${operation}: axis ${axis} is out of range for a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'}`);
+    const tensor = shape ? `a tensor of shape ${formatShape(shape)}` : `a tensor with ${ndim} dimension${ndim === 1 ? '' : 's'}`;
+    const valid = ndim > 0 ? ` (expected an integer in [${-ndim}, ${ndim - 1}])` : '';
+    throw new Error(`${operation}: axis ${axis} is out of range for ${tensor}${valid}`);
   }
   return axis < 0 ? axis + ndim : axis;
 }
 
 /** Axes as sorted, distinct, non-negative indices; null/undefined means every axis. */
-export function normalizeAxes(operation: string, axes: number | readonly number[] | null | undefined, ndim: number): number[] {
+export function normalizeAxes(
+  operation: string,
+  axes: number | readonly number[] | null | undefined,
+  ndim: number,
+  shape?: readonly number[],
+): number[] {
   if (axes === null || axes === undefined) return Array.from({ length: ndim }, (_, axis) => axis);
   const list = typeof axes === 'number' ? [axes] : [...axes];
-  const normalized = list.map((axis) => normalizeAxis(operation, axis, ndim));
+  const normalized = list.map((axis) => normalizeAxis(operation, axis, ndim, shape));
   if (new Set(normalized).size !== normalized.length) {
-    throw new Error(`${operation}: repeated axis in ${JSON.stringify(list)}`);
+    throw new Error(`${operation}: repeated axis in ${JSON.stringify(list)}${shape ? ` for a tensor of shape ${formatShape(shape)}` : ''}`);
   }
   return normalized.sort((a, b) => a - b);
 }
