@@ -33,6 +33,7 @@ describe(`norm layers match PyTorch ${fixtures.torch} (float64)`, () => {
       if (c.weight) assignInPlace(layer.weight!, fromFixture(c.weight));
       if (c.bias) assignInPlace(layer.bias!, fromFixture(c.bias));
     });
+    expect(Object.keys(layer.stateDict()), 'state dict keys').toEqual(c.stateDictKeys);
     expect(layer.weight === null).toBe(c.weight === null);
     expect(layer.bias === null).toBe(c.bias === null);
     layer.train();

@@ -24,6 +24,8 @@ export interface NormCase {
   layer: 'BatchNorm1d' | 'BatchNorm2d' | 'LayerNorm' | 'InstanceNorm1d' | 'InstanceNorm2d' | 'GroupNorm';
   args: (number | number[])[];
   options: Record<string, number | boolean | null>;
+  /** torch's state_dict() keys in camelCase. */
+  stateDictKeys: string[];
   weight: FixtureTensor | null;
   bias: FixtureTensor | null;
   train: NormStepRecord[];
