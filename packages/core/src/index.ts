@@ -8,6 +8,7 @@ export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';
 export { gradcheck, gradgradcheck } from './gradcheck.js';
+export { recordStopGradients, withFrozenStopGradients } from './stop-gradient.js';
 export type { GradcheckOptions, GradcheckResult, GradcheckWorst } from './gradcheck.js';
 export { customOp } from './custom-op.js';
 export type { CustomOpDefinition } from './custom-op.js';

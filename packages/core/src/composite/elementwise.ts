@@ -5,6 +5,7 @@ import type { Primitive } from '../primitive.js';
 import { Tensor, type Operand } from '../tensor.js';
 import { broadcastShapes, formatShape, sameShape } from './validate.js';
 import { broadcastTo } from './shape.js';
+import { stopGradientValue } from '../stop-gradient.js';
 
 function checkTensor(operation: string, value: unknown, position: string): Tensor {
   if (!(value instanceof Tensor)) throw new Error(`${operation}: ${position} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
@@ -103,5 +104,8 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
 /** A copy with its own storage; the gradient passes through unchanged. */
 export const clone = (x: Tensor): Tensor => mul(x, 1);
 
-/** The same values with no history: gradients do not flow back through it. */
-export const stopGradient = (x: Tensor): Tensor => checkTensor('stopGradient', x, 'input').detach();
+/**
+ * The same values with no history: gradients do not flow back through it. Unlike `.detach()`,
+ * it declares intent, so numerical checks hold its value fixed (see stop-gradient.ts).
+ */
+export const stopGradient = (x: Tensor): Tensor => stopGradientValue(checkTensor('stopGradient', x, 'input').detach());
