@@ -201,6 +201,21 @@ const specs: GradientSpec[] = [
     fn: (x: Tensor, y: Tensor) => ng.stack([x, y.mul(x)], axis).square(),
     label: `${ng.formatShape(a.shape)} axis ${axis}`,
   }))),
+  shaped('unfold', fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }), fc.integer({ min: 0, max: 1 }))
+    .chain(([kernel, stride, padding]) => tensorArbitrary([1, 2, 4, 3]).map((x) => ({
+      inputs: [x],
+      fn: (t: Tensor) => ng.unfold(t, kernel, { stride, padding }).square(),
+      label: `kernel ${kernel} stride ${stride} padding ${padding}`,
+    })))),
+  shaped('fold', fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 1, max: 2 }))
+    .chain(([kernel, stride]) => {
+      const positions = (Math.floor((4 - kernel) / stride) + 1) * (Math.floor((3 - kernel) / stride) + 1);
+      return tensorArbitrary([1, 2 * kernel * kernel, positions]).map((columns) => ({
+        inputs: [columns],
+        fn: (t: Tensor) => ng.fold(t, [4, 3], kernel, { stride }).square(),
+        label: `kernel ${kernel} stride ${stride}`,
+      }));
+    })),
   shaped('matmul', matmulCase.map(([a, b]) => ({ inputs: [a, b], fn: (x: Tensor, y: Tensor) => x.matmul(y), label: `${ng.formatShape(a.shape)} @ ${ng.formatShape(b.shape)}` }))),
 ];
 

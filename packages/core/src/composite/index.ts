@@ -1,3 +1,4 @@
 export * from './elementwise.js';
 export * from './reduce.js';
 export * from './shape.js';
+export * from './windows.js';

@@ -8,6 +8,7 @@ import { concat } from './concat.js';
 import { cos } from './cos.js';
 import { div } from './div.js';
 import { exp } from './exp.js';
+import { fold } from './fold.js';
 import { log } from './log.js';
 import { matmul } from './matmul.js';
 import { max } from './max.js';
@@ -26,6 +27,7 @@ import { sqrt } from './sqrt.js';
 import { sub } from './sub.js';
 import { sum } from './sum.js';
 import { tanh } from './tanh.js';
+import { unfold } from './unfold.js';
 import { unslice } from './unslice.js';
 import { where } from './where.js';
 
@@ -35,7 +37,7 @@ export const primitives = {
   add, sub, mul, div, pow, maximum, compare, where,
   sum, max,
   reshape, broadcastTo, permute, slice, unslice, concat,
-  matmul, cast,
+  matmul, unfold, fold, cast,
 } satisfies Record<string, Primitive<any>>;
 
 export type PrimitiveName = keyof typeof primitives;

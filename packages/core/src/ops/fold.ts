@@ -1,0 +1,10 @@
+import { foldKernel, type WindowGeometry } from '../kernels/windows.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { unfold } from './unfold.js';
+
+// d fold(cols) = unfold(dy): fold is the adjoint of unfold
+export const fold: Primitive<WindowGeometry & { channels: number }> = primitive<WindowGeometry & { channels: number }>({
+  name: 'fold',
+  forward: ([columns], { channels, ...geometry }) => foldKernel(columns!, channels, geometry),
+  vjp: (g, { params: { channels: _channels, ...geometry } }) => [unfold([g], geometry)],
+});
