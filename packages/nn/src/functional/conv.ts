@@ -1,4 +1,4 @@
-import { pad, stack, tensor, type Tensor } from '@normgrad/core';
+import { pad, stack, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, pair } from '../util.js';
 
 export interface Conv2dOptions {
@@ -59,20 +59,7 @@ export function windows(paddedInput: Tensor, geometry: WindowGeometry): Tensor {
 /** Pads the last two axes (H, W) of x by `padding` on both sides with `value` (may be -Infinity). */
 export function padPlane(x: Tensor, padding: [number, number], value = 0): Tensor {
   if (padding[0] === 0 && padding[1] === 0) return x;
-  const widths: [number, number][] = [[padding[0], padding[0]], [padding[1], padding[1]]];
-  if (Number.isFinite(value)) return pad(x, widths, value);
-  // Workaround: core's pad(x, widths, ±Infinity) turns the interior into NaN (it adds
-  // -value + value there). Pad with zeros, then add a constant that is `value` on the border.
-  const padded = pad(x, widths, 0);
-  const [height, width] = [padded.shape[padded.ndim - 2]!, padded.shape[padded.ndim - 1]!];
-  const border = new Float64Array(height * width);
-  for (let i = 0; i < height; i++) {
-    for (let j = 0; j < width; j++) {
-      const inside = i >= padding[0] && i < height - padding[0] && j >= padding[1] && j < width - padding[1];
-      border[i * width + j] = inside ? 0 : value;
-    }
-  }
-  return padded.add(tensor(border, { shape: [height, width], dtype: x.dtype }));
+  return pad(x, [[padding[0], padding[0]], [padding[1], padding[1]]], value);
 }
 
 /**
