@@ -10,3 +10,7 @@ export { LayerNorm, type LayerNormLayerOptions } from './layers/layer-norm.js';
 export { GroupNorm, type GroupNormLayerOptions } from './layers/group-norm.js';
 export * as functional from './functional/index.js';
 export * from './functional/index.js';
+export { BatchRenorm1d, BatchRenorm2d, type BatchRenormLayerOptions } from './layers/batch-renorm.js';
+export { RMSNorm, type RMSNormLayerOptions } from './layers/rms-norm.js';
+export { SwitchableNorm1d, SwitchableNorm2d, type SwitchableNormLayerOptions } from './layers/switchable-norm.js';
+export { WSConv2d, type WSConv2dLayerOptions } from './layers/weight-standardization.js';

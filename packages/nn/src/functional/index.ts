@@ -7,3 +7,7 @@ export { conv2d, type Conv2dOptions } from './conv.js';
 export { maxPool2d, avgPool2d, type Pool2dOptions } from './pooling.js';
 export { relu, softmax, logSoftmax, dropout, type DropoutOptions } from './activation.js';
 export { mseLoss, crossEntropy, type Reduction } from './loss.js';
+export { batchRenorm, type BatchRenormOptions } from './batch-renorm.js';
+export { rmsNorm, machineEpsilon, type RMSNormOptions } from './rms-norm.js';
+export { switchableNorm, type SwitchableNormOptions } from './switchable-norm.js';
+export { standardizeWeight, weightStandardizedConv2d, type WeightStandardizedConv2dOptions } from './weight-standardization.js';

@@ -1,0 +1,49 @@
+import type { DType, Tensor } from '@normgrad/core';
+import { checkSameDtype, formatShape, range } from '../util.js';
+import { checkEps } from './normalize.js';
+
+export interface RMSNormOptions {
+  weight?: Tensor | null;
+  /** Added to the mean square; null or undefined: the dtype's machine epsilon (PyTorch's default). */
+  eps?: number | null;
+}
+
+/** Machine epsilon of a dtype, as torch.finfo(dtype).eps: 2^-23 for float32, 2^-52 for float64. */
+export function machineEpsilon(dtype: DType): number {
+  return dtype === 'float32' ? 2 ** -23 : 2 ** -52;
+}
+
+/**
+ * Root mean square layer normalization (Zhang & Sennrich 2019, https://arxiv.org/abs/1910.07467)
+ * with PyTorch's `nn.RMSNorm` semantics: x (*, ...normalizedShape) is rescaled over its trailing
+ * normalizedShape.length axes, without centring,
+ *
+ *   y = x / sqrt(mean(x²) + eps) · weight
+ *
+ * with weight elementwise, shaped like normalizedShape, and eps by default the machine epsilon of
+ * x's dtype. A plain composite of core ops.
+ */
+export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], options: RMSNormOptions = {}): Tensor {
+  const op = 'rmsNorm';
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  const weight = options.weight ?? null;
+  const eps = options.eps ?? machineEpsilon(x.dtype);
+  if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
+    throw new Error(`${op}: normalizedShape must be a non-empty list of positive integers, got ${formatShape(shape)}`);
+  }
+  const trailing = x.shape.slice(x.ndim - shape.length);
+  if (x.ndim < shape.length || trailing.some((extent, i) => extent !== shape[i])) {
+    throw new Error(
+      `${op}: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(shape)} ` +
+        `(expected input of shape [*, ${shape.join(', ')}])`,
+    );
+  }
+  if (weight && (weight.ndim !== shape.length || weight.shape.some((extent, i) => extent !== shape[i]))) {
+    throw new Error(`${op}: weight must have shape ${formatShape(shape)} (normalizedShape), got ${formatShape(weight.shape)}`);
+  }
+  checkSameDtype(op, x, { weight });
+  checkEps(op, eps);
+  const axes = range(x.ndim - shape.length, x.ndim);
+  const y = x.mul(x.square().mean(axes, true).add(eps).rsqrt());
+  return weight ? y.mul(weight) : y;
+}

@@ -1,0 +1,113 @@
+import type { DType, Tensor } from '@normgrad/core';
+import { checkEps, checkMomentum } from '../functional/normalize.js';
+import { switchableNorm } from '../functional/switchable-norm.js';
+import { Module } from '../module.js';
+import { checkSameDtype, formatShape, renameOp } from '../util.js';
+import { constantBuffer, constantParameter } from './init.js';
+
+export interface SwitchableNormLayerOptions {
+  eps?: number;
+  /** Weight of each new batch in the BN branch's running statistics. Default 0.1. */
+  momentum?: number;
+  affine?: boolean;
+  /** Include the BN branch (mixing weights of shape [3]); false mixes IN and LN only ([2]). Default true. */
+  usingBatchStats?: boolean;
+  /** Keep running statistics for the BN branch and use them in eval (else batch statistics always). Default true. */
+  trackRunningStats?: boolean;
+  dtype?: DType;
+}
+
+/**
+ * Shared by SwitchableNorm1d and SwitchableNorm2d (Luo et al. 2018, https://arxiv.org/abs/1806.10779):
+ * learns mixing logits `meanWeight` and `varWeight` (ones, so the mix starts uniform) whose
+ * softmaxes weight the IN, LN and BN statistics (see the functional `switchableNorm`), a
+ * per-channel affine weight/bias, and the BN branch's runningMean/runningVar/numBatchesTracked.
+ */
+abstract class SwitchableNormBase extends Module {
+  readonly numFeatures: number;
+  readonly eps: number;
+  readonly momentum: number;
+  readonly affine: boolean;
+  readonly usingBatchStats: boolean;
+  readonly trackRunningStats: boolean;
+  meanWeight: Tensor;
+  varWeight: Tensor;
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+  numBatchesTracked = 0;
+
+  protected abstract readonly layerName: string;
+  protected abstract readonly rank: number;
+  protected abstract readonly expectedLayout: string;
+
+  constructor(numFeatures: number, options: SwitchableNormLayerOptions = {}) {
+    super();
+    const name = new.target.name;
+    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    const { eps = 1e-5, momentum = 0.1, affine = true, usingBatchStats = true, trackRunningStats = true, dtype = 'float32' } = options;
+    checkEps(name, eps);
+    checkMomentum(name, momentum);
+    this.numFeatures = numFeatures;
+    this.eps = eps;
+    this.momentum = momentum;
+    this.affine = affine;
+    this.usingBatchStats = usingBatchStats;
+    this.trackRunningStats = usingBatchStats && trackRunningStats;
+    const branches = usingBatchStats ? 3 : 2;
+    this.meanWeight = constantParameter([branches], 1, dtype);
+    this.varWeight = constantParameter([branches], 1, dtype);
+    this.weight = affine ? constantParameter([numFeatures], 1, dtype) : null;
+    this.bias = affine ? constantParameter([numFeatures], 0, dtype) : null;
+    this.runningMean = this.trackRunningStats ? constantBuffer([numFeatures], 0, dtype) : null;
+    this.runningVar = this.trackRunningStats ? constantBuffer([numFeatures], 1, dtype) : null;
+  }
+
+  protected override numericState(): string[] {
+    return this.trackRunningStats ? ['numBatchesTracked'] : [];
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== this.rank) {
+      throw new Error(`${this.layerName}: expected ${this.expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
+    }
+    if (x.shape[1] !== this.numFeatures) {
+      throw new Error(
+        `${this.layerName}: expected ${this.numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`,
+      );
+    }
+    checkSameDtype(this.layerName, x, { weight: this.weight, meanWeight: this.meanWeight });
+    const updateStats = this.training && this.trackRunningStats;
+    if (updateStats) this.numBatchesTracked += 1;
+    try {
+      return switchableNorm(x, {
+        meanWeights: this.meanWeight.softmax(0),
+        varWeights: this.varWeight.softmax(0),
+        runningMean: this.runningMean,
+        runningVar: this.runningVar,
+        weight: this.weight,
+        bias: this.bias,
+        training: this.training,
+        momentum: this.momentum,
+        eps: this.eps,
+      });
+    } catch (error) {
+      throw renameOp(error, 'switchableNorm', this.layerName);
+    }
+  }
+}
+
+/** Switchable normalization over (N, C, L) inputs (https://arxiv.org/abs/1806.10779). */
+export class SwitchableNorm1d extends SwitchableNormBase {
+  protected readonly layerName = 'SwitchableNorm1d';
+  protected readonly rank = 3;
+  protected readonly expectedLayout = '3D (N, C, L)';
+}
+
+/** Switchable normalization over (N, C, H, W) inputs (https://arxiv.org/abs/1806.10779). */
+export class SwitchableNorm2d extends SwitchableNormBase {
+  protected readonly layerName = 'SwitchableNorm2d';
+  protected readonly rank = 4;
+  protected readonly expectedLayout = '4D (N, C, H, W)';
+}
