@@ -8,7 +8,7 @@ import { formatShape } from './composite/validate.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
-export type SliceRange = null | number | readonly [number?, number?, number?];
+export type SliceRange = null | number | readonly [(number | null)?, (number | null)?, (number | null)?];
 export type Operand = Tensor | number;
 
 /**

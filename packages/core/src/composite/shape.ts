@@ -110,7 +110,8 @@ export function slice(x: Tensor, ...ranges: SliceRange[]): Tensor {
       dropped.push(axis);
       return;
     }
-    const [start, end, step = 1] = range;
+    const [start, end] = range;
+    const step = range[2] ?? 1;
     if (!Number.isInteger(step) || step <= 0) throw new Error(`slice: step must be a positive integer, got ${step} for axis ${axis} of shape ${formatShape(x.shape)}`);
     for (const bound of [start, end]) {
       if (bound !== undefined && bound !== null && !Number.isInteger(bound)) throw new Error(`slice: bounds must be integers, got ${bound} for axis ${axis}`);
