@@ -161,6 +161,17 @@ describe('elementwise unary ops: values and derivatives', () => {
     expect(grad((v: Tensor) => v.sin().sum())(x)).toBeAllclose([1, 0, -1], { atol: 1e-6 });
   });
 
+  it('pow at 0: d/dx x⁰ = 0 at x = 0 (as PyTorch), also at higher orders; d/dx √x = ∞ at 0', () => {
+    const x = f64([0, 2]);
+    expect(x.pow(0)).toBeAllclose([1, 1], exact);
+    expect(grad((v: Tensor) => v.pow(0).sum())(x)).toBeAllclose([0, 0], exact);
+    expect(grad((v: Tensor) => grad((u: Tensor) => u.pow(0).sum())(v).sum())(x)).toBeAllclose([0, 0], exact);
+    expect(grad((v: Tensor) => v.pow(f64([0, 1])).sum())(f64([0, 0]))).toBeAllclose([0, 1], exact);
+    expect(grad((v: Tensor) => v.pow(2).sum())(f64([0]))).toBeAllclose([0], exact);
+    expect(grad((v: Tensor) => grad((u: Tensor) => u.pow(2).sum())(v).sum())(f64([0]))).toBeAllclose([2], exact);
+    expect(grad((v: Tensor) => v.pow(0.5).sum())(f64([0])).item()).toBe(Infinity);
+  });
+
   it('pow: d/db aᵇ = aᵇ·log a, and 0 where a = 0 (as PyTorch)', () => {
     const a = f64([2, 0, 3]);
     const b = f64([3, 2, 0.5]);

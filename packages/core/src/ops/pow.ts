@@ -1,8 +1,13 @@
 import { binaryPrimitive } from './binary.js';
 
-// d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·log(a) db   (the db term taken as 0 where a = 0, as PyTorch)
+// d(aᵇ) = b·aᵇ⁻¹ da + aᵇ·log(a) db   (the da term taken as 0 where a = b = 0, and the db term
+// as 0 where a = 0, as PyTorch; aᵇ⁻¹ = 0⁻¹ is avoided rather than masked, so every order stays finite)
 export const pow = binaryPrimitive('pow', 'Math.pow(a, b)', (g, { inputs: [a, b], out, needsGrad }) => {
-  const gradBase = needsGrad[0] ? g.mul(b!).mul(a!.pow(b!.sub(1))) : null;
+  let gradBase = null;
+  if (needsGrad[0]) {
+    const bothZero = a!.eq(0).mul(b!.eq(0));
+    gradBase = g.mul(b!).mul(a!.pow(b!.where(bothZero.eq(0), 1).sub(1)));
+  }
   let gradExponent = null;
   if (needsGrad[1]) {
     const baseIsZero = a!.eq(0);
