@@ -23,7 +23,7 @@ export const DEFAULT_OPTIONS: StudyOptions = {
   batchSizes: [32, 2],
   epochs: 1,
   seed: 0,
-  trainSize: 4000,
+  trainSize: 8000,
   testSize: 2000,
   imageSize: 14,
   channels: [8, 16],
