@@ -11,3 +11,5 @@ export { checkVjp } from './check-vjp.js';
 export type { CheckVjpOptions, CheckVjpResult } from './check-vjp.js';
 export { allclose, toBeAllclose, installMatchers } from './allclose.js';
 export type { AllcloseOptions, AllcloseReport, Comparable } from './allclose.js';
+export { checkLayer } from './check-layer.js';
+export type { CheckableLayer, CheckLayerOptions, CheckLayerReport, CheckLayerFailure, LayerMode } from './check-layer.js';
