@@ -1,4 +1,4 @@
-import { pad, stack, type Tensor } from '@normgrad/core';
+import { pad, unfold, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, pair } from '../util.js';
 
 export interface Conv2dOptions {
@@ -38,22 +38,14 @@ export function windowGeometry(
 }
 
 /**
- * The kernel-position views of x (N, C, H, W) already padded: one strided slice per kernel offset
- * (i, j), each (N, C, outHeight, outWidth), stacked on a new axis 2 in row-major (i, j) order:
- * (N, C, kh * kw, outHeight, outWidth). Built from slice and stack only, so it is differentiable
- * to any order.
+ * The kernel windows of x (N, C, H, W), already padded, as (N, C, kh * kw, outHeight, outWidth)
+ * in row-major (i, j) kernel order: core's unfold (im2col, one pass) viewed per channel. unfold's
+ * gradient is fold and fold's is unfold, so this is differentiable to any order.
  */
 export function windows(paddedInput: Tensor, geometry: WindowGeometry): Tensor {
   const { kernel, stride, outHeight, outWidth } = geometry;
-  const views: Tensor[] = [];
-  for (let i = 0; i < kernel[0]; i++) {
-    for (let j = 0; j < kernel[1]; j++) {
-      views.push(
-        paddedInput.slice(null, null, [i, i + stride[0] * (outHeight - 1) + 1, stride[0]], [j, j + stride[1] * (outWidth - 1) + 1, stride[1]]),
-      );
-    }
-  }
-  return stack(views, 2);
+  const [batch, channels] = paddedInput.shape as [number, number];
+  return unfold(paddedInput, kernel, { stride }).reshape([batch, channels, kernel[0] * kernel[1], outHeight, outWidth]);
 }
 
 /** Pads the last two axes (H, W) of x by `padding` on both sides with `value` (may be -Infinity). */
@@ -65,7 +57,7 @@ export function padPlane(x: Tensor, padding: [number, number], value = 0): Tenso
 /**
  * 2-D cross-correlation (PyTorch's conv2d) of x (N, Cin, H, W) or (Cin, H, W) with weight
  * (Cout, Cin, kh, kw), as im2col + matmul:
- *   cols = windows(pad(x))            (N, Cin * kh * kw, outH * outW)
+ *   cols = unfold(x, kernel, stride, padding)   (N, Cin * kh * kw, outH * outW)
  *   y    = weight.reshape(Cout, -1) @ cols + bias
  * All ops are differentiable core ops, so gradients w.r.t. input and weight have derivatives too.
  */
@@ -87,7 +79,7 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const geometry = windowGeometry(op, x.shape, [kh, kw], options.stride ?? 1, options.padding ?? 0);
   const batch = x.shape[0]!;
   const { outHeight, outWidth } = geometry;
-  const columns = windows(padPlane(x, geometry.padding), geometry).reshape([batch, inChannels * kh * kw, outHeight * outWidth]);
+  const columns = unfold(x, [kh, kw], { stride: geometry.stride, padding: geometry.padding });
   const y = weight.reshape([outChannels, inChannels * kh * kw]).matmul(columns).reshape([batch, outChannels, outHeight, outWidth]);
   return bias ? y.add(bias.reshape([1, outChannels, 1, 1])) : y;
 }
