@@ -109,7 +109,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
         const absError = Math.abs(exact - numeric);
         const relError = absError / Math.max(Math.abs(numeric), Number.MIN_VALUE);
         const tolerance = atol + rtol * Math.abs(numeric);
-        const passes = absError <= tolerance || (Number.isNaN(exact) && Number.isNaN(numeric));
+        const passes = absError <= tolerance; // NaN never passes (as PyTorch: allclose without equalNan)
         if (!passes) ok = false;
         maxAbsError = Math.max(maxAbsError, Number.isNaN(absError) ? Infinity : absError);
         if (absError > atol) maxRelError = Math.max(maxRelError, relError);

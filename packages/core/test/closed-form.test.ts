@@ -959,3 +959,12 @@ describe('autodiff behaviour', () => {
     expect(gradcheck((u) => u.mul(2), [x]).maxAbsError).toBeLessThan(1e-8);
   });
 });
+
+describe('gradcheck and NaN', () => {
+  it('fails when the analytic and the numeric derivative are both NaN', () => {
+    const x = tensor([-1, 2], { dtype: 'float64' });
+    const result = gradcheck((t) => t.sqrt(), [x]);
+    expect(result.ok).toBe(false);
+    expect(result.worst?.elementIndex).toBe(0);
+  });
+});
