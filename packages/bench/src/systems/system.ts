@@ -1,0 +1,22 @@
+import type { Workload, WorkloadId } from '../workloads.js';
+
+export type Results = Record<string, Float32Array | Float64Array>;
+
+/** One workload set up on one system: its data already lives where the system keeps it. */
+export interface Case {
+  /** Runs one iteration on fresh state and returns its outputs and gradients by name (W4: loss and parameter gradients). */
+  check(): Promise<Results>;
+  /** One timed iteration; resolves when the work is done. */
+  step(): void | Promise<void>;
+  dispose(): void;
+}
+
+export interface System {
+  /** Column name in the table, e.g. 'tfjs-wasm'. */
+  name: string;
+  /** Why the system is not run on a workload, or null to run it. */
+  skipReason(workload: WorkloadId): string | null;
+  prepare(workload: Workload): Promise<Case>;
+  /** Frees whatever the system holds after the last workload. */
+  shutdown(): Promise<void>;
+}
