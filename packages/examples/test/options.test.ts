@@ -14,7 +14,7 @@ describe('study command line', () => {
   });
 
   it.each([
-    [['--norms', 'batch,weird'], /--norms: unknown normalization "weird"; choose from none, batch, group, layer, instance/],
+    [['--norms', 'batch,weird'], /--norms: unknown normalization "weird"; choose from none, batch, group, layer, instance, renorm/],
     [['--batch-sizes', '32,0'], /--batch-sizes expects a positive integer, got "0"/],
     [['--batch-sizes', '32,,2'], /without empty items/],
     [['--epochs', '1.5'], /--epochs expects a positive integer, got "1.5"/],

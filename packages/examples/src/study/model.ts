@@ -1,4 +1,4 @@
-import { BatchNorm2d, Conv2d, Flatten, GroupNorm, InstanceNorm2d, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, type Module } from '@normgrad/nn';
+import { BatchNorm2d, BatchRenorm2d, Conv2d, Flatten, GroupNorm, InstanceNorm2d, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, type Module } from '@normgrad/nn';
 
 /** One normalization the study compares: how to build it after a conv with `channels` outputs of size height x width. */
 export interface NormKind {
@@ -16,6 +16,7 @@ export const NORM_KINDS: readonly NormKind[] = [
   { key: 'group', label: 'GroupNorm', make: (channels) => new GroupNorm(Math.min(4, channels), channels) },
   { key: 'layer', label: 'LayerNorm', make: (channels, height, width) => new LayerNorm([channels, height, width]) },
   { key: 'instance', label: 'InstanceNorm', make: (channels) => new InstanceNorm2d(channels, { affine: true }) },
+  { key: 'renorm', label: 'BatchRenorm', make: (channels) => new BatchRenorm2d(channels, { momentum: 0.1, warmupSteps: 20 }) },
 ];
 
 export function normKind(key: string): NormKind {
