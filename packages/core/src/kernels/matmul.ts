@@ -76,42 +76,89 @@ function ensureMemory(wasm: WasmMatmul, bytes: number): void {
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
+/** From this many rows on, packing b for the blocked kernel pays for itself (measured: below it the row kernel wins). */
+const BLOCKED_MIN_ROWS = 128;
+
+const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
+
 /**
- * Copies the operands into WebAssembly memory (b and the output with columns padded to the
- * vector width), runs the SIMD kernel per batch element and copies the result out.
+ * Copies the operands into WebAssembly memory, zero-padded to the chosen kernel's shape
+ * requirements (and b packed in column panels for the blocked kernel), runs the SIMD kernel per
+ * batch element and copies the result out without the padding.
  */
 function matmulWasm(wasm: WasmMatmul, dtype: DType, left: FloatArray, right: FloatArray, batch: number, rows: number, inner: number, columns: number): FloatArray {
   const elementBytes = dtype === 'float64' ? 8 : 4;
-  const lanes = 16 / elementBytes;
-  const padded = Math.ceil(columns / lanes) * lanes;
-  const leftBytes = align16(batch * rows * inner * elementBytes);
-  const rightBytes = align16(batch * inner * padded * elementBytes);
-  const outBytes = batch * rows * padded * elementBytes;
+  const vectorColumns = 16 / elementBytes;
+  const blocked = rows >= BLOCKED_MIN_ROWS;
+  const paddedColumns = roundUp(columns, blocked ? 2 * vectorColumns : vectorColumns);
+  const paddedRows = blocked ? roundUp(rows, 4) : rows;
+  const leftBytes = align16(batch * paddedRows * inner * elementBytes);
+  const rightBytes = align16(batch * inner * paddedColumns * elementBytes);
+  const outBytes = batch * paddedRows * paddedColumns * elementBytes;
   ensureMemory(wasm, leftBytes + rightBytes + outBytes);
   const View = dtype === 'float64' ? Float64Array : Float32Array;
   const buffer = wasm.memory.buffer;
-  new View(buffer, 0, left.length).set(left);
-  const rightView = new View(buffer, leftBytes, batch * inner * padded);
-  if (padded === columns) rightView.set(right);
+  const leftView = new View(buffer, 0, batch * paddedRows * inner);
+  const rightView = new View(buffer, leftBytes, batch * inner * paddedColumns);
+  const outView = new View(buffer, leftBytes + rightBytes, batch * paddedRows * paddedColumns);
+  copyPadded(left, leftView, batch, rows, inner, paddedRows, inner);
+  if (blocked) packPanels(right, rightView, batch, inner, columns, paddedColumns, 2 * vectorColumns);
   else {
-    rightView.fill(0);
-    for (let row = 0; row < batch * inner; row++) rightView.set(right.subarray(row * columns, (row + 1) * columns), row * padded);
+    copyPadded(right, rightView, batch, inner, columns, inner, paddedColumns);
+    outView.fill(0);
   }
-  const outView = new View(buffer, leftBytes + rightBytes, batch * rows * padded);
-  outView.fill(0);
-  const kernel = dtype === 'float64' ? wasm.matmulFloat64 : wasm.matmulFloat32;
+  const kernel = blocked
+    ? dtype === 'float64' ? wasm.blockedFloat64 : wasm.blockedFloat32
+    : dtype === 'float64' ? wasm.rowFloat64 : wasm.rowFloat32;
   for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
     kernel(
-      batchIndex * rows * inner * elementBytes,
-      leftBytes + batchIndex * inner * padded * elementBytes,
-      leftBytes + rightBytes + batchIndex * rows * padded * elementBytes,
-      rows,
+      batchIndex * paddedRows * inner * elementBytes,
+      leftBytes + batchIndex * inner * paddedColumns * elementBytes,
+      leftBytes + rightBytes + batchIndex * paddedRows * paddedColumns * elementBytes,
+      paddedRows,
       inner,
-      padded,
+      paddedColumns,
     );
   }
+  if (paddedRows === rows && paddedColumns === columns) return outView.slice();
   const out = allocate(dtype, batch * rows * columns);
-  if (padded === columns) out.set(outView);
-  else for (let row = 0; row < batch * rows; row++) out.set(outView.subarray(row * padded, row * padded + columns), row * columns);
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    for (let row = 0; row < rows; row++) {
+      const start = (batchIndex * paddedRows + row) * paddedColumns;
+      out.set(outView.subarray(start, start + columns), (batchIndex * rows + row) * columns);
+    }
+  }
   return out;
+}
+
+/** Copies batch × (rows × columns) matrices into a zero-padded batch × (paddedRows × paddedColumns) layout. */
+function copyPadded(source: FloatArray, target: FloatArray, batch: number, rows: number, columns: number, paddedRows: number, paddedColumns: number): void {
+  if (rows === paddedRows && columns === paddedColumns) {
+    target.set(source);
+    return;
+  }
+  target.fill(0);
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    for (let row = 0; row < rows; row++) {
+      const start = (batchIndex * rows + row) * columns;
+      target.set(source.subarray(start, start + columns), (batchIndex * paddedRows + row) * paddedColumns);
+    }
+  }
+}
+
+/** Packs batch × (inner × columns) matrices into column panels of `panelColumns`, zero-padded to paddedColumns. */
+function packPanels(source: FloatArray, target: FloatArray, batch: number, inner: number, columns: number, paddedColumns: number, panelColumns: number): void {
+  let position = 0;
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    const sourceBase = batchIndex * inner * columns;
+    for (let firstColumn = 0; firstColumn < paddedColumns; firstColumn += panelColumns) {
+      const width = Math.max(0, Math.min(panelColumns, columns - firstColumn));
+      for (let k = 0; k < inner; k++) {
+        const from = sourceBase + k * columns + firstColumn;
+        let column = 0;
+        for (; column < width; column++) target[position++] = source[from + column]!;
+        for (; column < panelColumns; column++) target[position++] = 0;
+      }
+    }
+  }
 }

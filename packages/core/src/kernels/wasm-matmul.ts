@@ -1,12 +1,18 @@
 /**
- * A WebAssembly SIMD matrix-product kernel, assembled at run time from the instructions below
- * (no toolchain, no committed binary). One function per dtype:
+ * WebAssembly SIMD matrix-product kernels, assembled at run time from the instructions below
+ * (no toolchain, no committed binary). Two kernels per dtype, each
  *
- *   matmul(a, b, c, rows, inner, columns)   // byte offsets into memory; c += a · b
+ *   kernel(a, b, c, rows, inner, columns)   // byte offsets into memory
  *
- * a is rows×inner, b is inner×columns, c is rows×columns, all row-major; columns must be a
- * multiple of the vector width (4 float32 or 2 float64 lanes): the caller pads. The loop order is
- * i-k-j with k unrolled by two: c[i, j:j+w] += a[i,k]·b[k, j:j+w] + a[i,k+1]·b[k+1, j:j+w].
+ * with a rows×inner, c rows×columns, row-major:
+ * - the row kernel, c += a·b, b row-major: i-k-j order with k unrolled by two,
+ *   c[i, j:j+w] += a[i,k]·b[k, j:j+w] + a[i,k+1]·b[k+1, j:j+w]; columns a multiple of one vector.
+ *   Best for few rows (conv layers' weight × columns), where b is used too few times to pack.
+ * - the blocked kernel, c = a·b, b packed in panels (for each strip of two vectors of columns,
+ *   its inner rows one after another): a 4-row × 2-vector block of c stays in eight SIMD
+ *   registers for the whole k loop, so per k it loads two vectors of b and four scalars of a for
+ *   eight multiply-adds. rows a multiple of 4, columns of two vectors, inner at least 1.
+ * The caller pads with zeros (matmul.ts).
  */
 
 const I32 = 0x7f;
@@ -70,8 +76,8 @@ interface Lanes {
 const float32: Lanes = { bytes: 4, width: 4, loadScalar: [0x2a, 2, 0], splat: simd(0x13), addVectors: simd(0xe4), mulVectors: simd(0xe6) };
 const float64: Lanes = { bytes: 8, width: 2, loadScalar: [0x2b, 3, 0], splat: simd(0x14), addVectors: simd(0xf0), mulVectors: simd(0xf2) };
 
-/** The body of matmul(a, b, c, rows, inner, columns) for one element type. */
-function matmulBody(lanes: Lanes): number[] {
+/** The row kernel: c += a · b with the i-k-j loop order (c must start at zero). */
+function rowKernelBody(lanes: Lanes): number[] {
   // params 0..5: a b c rows inner columns; i32 locals 6..: i k j cRow aRow bRow rowBytes bNext; v128 locals: x y
   const [a, b, c, rows, inner, columns] = [0, 1, 2, 3, 4, 5];
   const [i, k, j, cRow, aRow, bRow, rowBytes, bNext, x, y] = [6, 7, 8, 9, 10, 11, 12, 13, 14, 15];
@@ -129,15 +135,76 @@ function matmulBody(lanes: Lanes): number[] {
   return [...unsignedLeb(body.length), ...body];
 }
 
+/** The blocked kernel: c = a · b with a 4-row × 2-vector register block over packed b. */
+function blockedKernelBody(lanes: Lanes): number[] {
+  // params: a b c rows inner columns; i32 locals: i j kLeft aPointer bPointer cPointer rowBytes aRowBytes;
+  // v128 locals: eight accumulators (row r, vector v at 16 + 2r + v), bLow, bHigh, splatted
+  const [a, b, c, rows, inner] = [0, 1, 2, 3, 4];
+  const columns = 5;
+  const [i, j, kLeft, aPointer, bPointer, cPointer, rowBytes, aRowBytes] = [6, 7, 8, 9, 10, 11, 12, 13];
+  const accumulator = (row: number, half: number) => 14 + 2 * row + half;
+  const [bLow, bHigh, splatted] = [22, 23, 24];
+  const load = (offset: number) => simd(0x00, 4, ...unsignedLeb(offset));
+  const store = (offset: number) => simd(0x0b, 4, ...unsignedLeb(offset));
+  const zeroVector = simd(0x0c, ...new Array<number>(16).fill(0));
+  const rows4 = [0, 1, 2, 3];
+  const multiplyAdd = (row: number) => [
+    // splatted = a[i + row][k]; acc[row] += splatted · (bLow, bHigh)
+    get(aPointer), ...(row === 0 ? [] : [get(aRowBytes), constant(row), mul, add]), lanes.loadScalar, lanes.splat, set(splatted),
+    get(accumulator(row, 0)), get(splatted), get(bLow), lanes.mulVectors, lanes.addVectors, set(accumulator(row, 0)),
+    get(accumulator(row, 1)), get(splatted), get(bHigh), lanes.mulVectors, lanes.addVectors, set(accumulator(row, 1)),
+  ].flat();
+  const storeRow = (row: number) => [
+    get(cPointer), ...(row === 0 ? [] : [get(rowBytes), constant(row), mul, add]), get(accumulator(row, 0)), store(0),
+    get(cPointer), ...(row === 0 ? [] : [get(rowBytes), constant(row), mul, add]), get(accumulator(row, 1)), store(16),
+  ].flat();
+  const code = [
+    get(columns), constant(lanes.bytes), mul, set(rowBytes),
+    get(inner), constant(lanes.bytes), mul, set(aRowBytes),
+    constant(0), set(i),
+    loop,
+      constant(0), set(j),
+      loop,
+        ...rows4.flatMap((row) => [zeroVector, set(accumulator(row, 0)), zeroVector, set(accumulator(row, 1))]).flat(),
+        get(a), get(i), get(aRowBytes), mul, add, set(aPointer),
+        get(b), get(j), get(inner), mul, add, set(bPointer),
+        get(inner), set(kLeft),
+        loop,
+          get(bPointer), load(0), set(bLow),
+          get(bPointer), load(16), set(bHigh),
+          ...rows4.flatMap(multiplyAdd),
+          get(aPointer), constant(lanes.bytes), add, set(aPointer),
+          get(bPointer), constant(32), add, set(bPointer),
+          get(kLeft), constant(1), [0x6b] /* i32.sub */, [0x22, kLeft] /* local.tee */, repeatIf,
+        end,
+        get(c), get(i), get(rowBytes), mul, add, get(j), add, set(cPointer),
+        ...rows4.flatMap(storeRow),
+        get(j), constant(32), add, set(j),
+        get(j), get(rowBytes), lessThan, repeatIf,
+      end,
+      get(i), constant(4), add, set(i),
+      get(i), get(rows), lessThan, repeatIf,
+    end,
+  ].flat();
+  const locals = vector([[...unsignedLeb(8), I32], [...unsignedLeb(11), V128]]);
+  const body = [...locals, ...code, ...end];
+  return [...unsignedLeb(body.length), ...body];
+}
+
 function matmulModuleBytes(): Uint8Array {
   const functionType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
     ...section(1, vector([functionType])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, ...unsignedLeb(1)]])),
-    ...section(3, vector([[0], [0]])),
-    ...section(7, vector([[...name('matmulFloat32'), 0x00, 0], [...name('matmulFloat64'), 0x00, 1]])),
-    ...section(10, vector([matmulBody(float32), matmulBody(float64)])),
+    ...section(3, vector([[0], [0], [0], [0]])),
+    ...section(7, vector([
+      [...name('rowFloat32'), 0x00, 0],
+      [...name('rowFloat64'), 0x00, 1],
+      [...name('blockedFloat32'), 0x00, 2],
+      [...name('blockedFloat64'), 0x00, 3],
+    ])),
+    ...section(10, vector([rowKernelBody(float32), rowKernelBody(float64), blockedKernelBody(float32), blockedKernelBody(float64)])),
   ];
   return Uint8Array.from(bytes);
 }
@@ -159,8 +226,10 @@ interface WebAssemblyApi {
 
 export interface WasmMatmul {
   memory: WasmMemory;
-  matmulFloat32: MatmulExport;
-  matmulFloat64: MatmulExport;
+  rowFloat32: MatmulExport;
+  rowFloat64: MatmulExport;
+  blockedFloat32: MatmulExport;
+  blockedFloat64: MatmulExport;
 }
 
 let instance: WasmMatmul | null | undefined;
@@ -178,7 +247,7 @@ export function wasmMatmul(): WasmMatmul | null {
     const memory = new WebAssembly.Memory({ initial: 1 });
     const module = new WebAssembly.Module(bytes);
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'memory'>;
-    instance = { memory, matmulFloat32: exports.matmulFloat32, matmulFloat64: exports.matmulFloat64 };
+    instance = { memory, ...exports };
   } catch {
     instance = null;
   }
