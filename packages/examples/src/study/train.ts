@@ -15,6 +15,12 @@ const ACCURACY_POINTS = 8;
 /** Test digits evaluated for the accuracy curve (the final accuracy uses the whole test set). */
 const CURVE_TEST_DIGITS = 500;
 const EVAL_BATCH = 250;
+/** The final training loss is the mean over this last fraction of the steps. */
+const FINAL_LOSS_FRACTION = 0.05;
+
+function mean(values: readonly number[]): number {
+  return values.reduce((total, value) => total + value, 0) / values.length;
+}
 
 export interface RunConfig {
   norm: NormKind;
@@ -40,7 +46,7 @@ export interface RunResult {
   /** Time in training steps (forward, backward, Adam), without evaluation. */
   trainSeconds: number;
   examplesPerSecond: number;
-  /** Mean training loss over the last curve window (about the last 2% of steps). */
+  /** Mean training loss over the last 5% of the steps. */
   finalTrainLoss: number;
   /** Accuracy on the whole test set after training, in [0, 1]. */
   testAccuracy: number;
@@ -111,6 +117,7 @@ export function trainRun(config: RunConfig, train: Digits, test: Digits, output:
   const accuracyCurve: CurvePoint[] = [{ epoch: 0, value: evaluate(model, test, CURVE_TEST_DIGITS) }];
   let [windowLoss, windowCorrect, windowSteps] = [0, 0, 0];
   let [recentLoss, recentAccuracy] = [NaN, NaN];
+  const stepLosses: number[] = [];
   let trainMilliseconds = 0;
   let step = 0;
   for (let epoch = 0; epoch < config.epochs; epoch++) {
@@ -126,7 +133,8 @@ export function trainRun(config: RunConfig, train: Digits, test: Digits, output:
       trainMilliseconds += performance.now() - started;
       step++;
 
-      windowLoss += loss.item();
+      stepLosses.push(loss.item());
+      windowLoss += stepLosses.at(-1)!;
       windowCorrect += countCorrect(logits, labels) / config.batchSize;
       windowSteps++;
       const epochsDone = step / stepsPerEpoch;
@@ -163,7 +171,7 @@ export function trainRun(config: RunConfig, train: Digits, test: Digits, output:
     examples: totalSteps * config.batchSize,
     trainSeconds,
     examplesPerSecond: (totalSteps * config.batchSize) / trainSeconds,
-    finalTrainLoss: recentLoss,
+    finalTrainLoss: mean(stepLosses.slice(-Math.max(1, Math.round(totalSteps * FINAL_LOSS_FRACTION)))),
     testAccuracy,
     lossCurve,
     accuracyCurve,
