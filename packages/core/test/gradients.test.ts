@@ -165,6 +165,10 @@ const specs: GradientSpec[] = [
   overAxes('mean', (x, axes, keepdims) => x.mean(axes, keepdims)),
   overAxes('var (correction 0)', (x, axes, keepdims) => x.var(axes, { correction: 0, keepdims })),
   overAxes('var (correction 1)', (x, axes, keepdims) => x.var(axes, { correction: 1, keepdims }), { minCount: 2 }),
+  overAxes('moments', (x, axes) => {
+    const { mean, variance, deviation } = ng.moments(x, axes, { correction: 0 });
+    return deviation.mul(variance.add(0.1).rsqrt()).add(mean);
+  }),
   overAxes('std', (x, axes, keepdims) => x.std(axes, { correction: 0, keepdims }).add(x.mean()), { separate: true, minCount: 2 }),
   overAxes('max', (x, axes, keepdims) => x.max(axes, keepdims), { separate: true }),
   overAxes('min', (x, axes, keepdims) => x.min(axes, keepdims), { separate: true }),

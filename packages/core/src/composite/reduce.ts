@@ -42,15 +42,38 @@ export function variance(x: Tensor, axis?: Axes, options: { correction?: number;
 }
 
 function varianceOf(operation: string, x: Tensor, axis: Axes, options: { correction?: number; keepdims?: boolean }): Tensor {
+  const result = momentsOf(operation, x, axis, options.correction).variance;
+  return options.keepdims ? result : reshape(result, x.shape.filter((_, index) => !reduced(operation, x, axis).includes(index)));
+}
+
+export interface Moments {
+  /** The mean over the axes, keepdims shape. */
+  mean: Tensor;
+  /** The variance over the axes (corrected two-pass, see var), keepdims shape. */
+  variance: Tensor;
+  /** x − mean, the shape of x. */
+  deviation: Tensor;
+}
+
+/**
+ * Mean, variance and deviations over the axes from one shared mean: what every normalization
+ * needs, (x − mean) / sqrt(variance + eps), without computing the mean or the deviations twice.
+ * correction as in var (default 1; normalization layers use 0).
+ */
+export function moments(x: Tensor, axis?: Axes, options: { correction?: number } = {}): Moments {
+  return momentsOf('moments', x, axis, options.correction);
+}
+
+function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Moments {
   const axes = reduced(operation, x, axis);
-  const correction = options.correction ?? 1;
   if (!Number.isFinite(correction) || correction < 0) throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
   const count = countOf(x, axes);
-  const keepdims = options.keepdims ?? false;
-  const deviation = sub(x, mean(x, axes, true));
-  const deviationSum = sum(deviation, axes, keepdims);
-  const squaredSum = sum(mul(deviation, deviation), axes, keepdims);
-  return div(sub(squaredSum, div(mul(deviationSum, deviationSum), count)), count - correction);
+  const average = mean(x, axes, true);
+  const deviation = sub(x, average);
+  const deviationSum = sum(deviation, axes, true);
+  const squaredSum = sum(mul(deviation, deviation), axes, true);
+  const variance = div(sub(squaredSum, div(mul(deviationSum, deviationSum), count)), count - correction);
+  return { mean: average, variance, deviation };
 }
 
 export function std(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
