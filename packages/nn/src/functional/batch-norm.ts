@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum, standardize, updateRunningStats } from './normalize.js';
+import { formatShape, range } from '../util.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, updateRunningStats, valuesPerChannel } from './normalize.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -30,26 +30,17 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const { weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
-  checkChannelVector(op, 'weight', weight, channels, x);
-  checkChannelVector(op, 'bias', bias, channels, x);
-  checkChannelVector(op, 'runningMean', runningMean, channels, x);
-  checkChannelVector(op, 'runningVar', runningVar, channels, x);
-  if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must both be given or both be null`);
-  checkSameDtype(op, x, { weight, bias, runningMean, runningVar });
-  checkEps(op, eps);
-  checkMomentum(op, momentum);
+  checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);
 
   const statAxes = [0, ...range(2, x.ndim)];
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
   if (training) {
-    const valuesPerChannel = x.shape[0]! * product(x.shape.slice(2));
-    if (valuesPerChannel === 1) {
-      throw new Error(`${op}: Expected more than 1 value per channel when training, got input size ${formatShape(x.shape)}`);
-    }
+    checkMoreThanOneValuePerChannel(op, x);
     const mean = x.mean(statAxes, true);
     const variance = x.var(statAxes, { correction: 0, keepdims: true });
     if (runningMean && runningVar) {
-      const unbiased = variance.mul(valuesPerChannel / (valuesPerChannel - 1));
+      const n = valuesPerChannel(x);
+      const unbiased = variance.mul(n / (n - 1));
       updateRunningStats(runningMean, runningVar, mean.reshape([channels]), unbiased.reshape([channels]), momentum);
     }
     return channelAffine(standardize(x, mean, variance, eps), weight, bias);

@@ -1,6 +1,6 @@
 import { stopGradient, type Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum, standardize, updateRunningStats } from './normalize.js';
+import { formatShape, range } from '../util.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, updateRunningStats, valuesPerChannel } from './normalize.js';
 
 export interface BatchRenormOptions {
   weight?: Tensor | null;
@@ -39,13 +39,7 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
   if (!runningMean || !runningVar) throw new Error(`${op}: runningMean and runningVar are required (r and d compare the batch with them)`);
-  checkChannelVector(op, 'weight', weight, channels, x);
-  checkChannelVector(op, 'bias', bias, channels, x);
-  checkChannelVector(op, 'runningMean', runningMean, channels, x);
-  checkChannelVector(op, 'runningVar', runningVar, channels, x);
-  checkSameDtype(op, x, { weight, bias, runningMean, runningVar });
-  checkEps(op, eps);
-  checkMomentum(op, momentum);
+  checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);
   checkClipping(op, rMax, dMax);
 
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
@@ -53,16 +47,14 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
   const sigma = runningVar.reshape(channelShape).add(eps).sqrt();
   if (!training) return channelAffine(standardize(x, mu, runningVar.reshape(channelShape), eps), weight, bias);
 
-  const valuesPerChannel = x.shape[0]! * product(x.shape.slice(2));
-  if (valuesPerChannel === 1) {
-    throw new Error(`${op}: Expected more than 1 value per channel when training, got input size ${formatShape(x.shape)}`);
-  }
+  checkMoreThanOneValuePerChannel(op, x);
   const statAxes = [0, ...range(2, x.ndim)];
   const batchMean = x.mean(statAxes, true);
   const batchVar = x.var(statAxes, { correction: 0, keepdims: true });
   const r = stopGradient(batchVar.add(eps).sqrt().div(sigma).clamp(1 / rMax, rMax));
   const d = stopGradient(batchMean.sub(mu).div(sigma).clamp(-dMax, dMax));
-  const unbiasedVar = batchVar.mul(valuesPerChannel / (valuesPerChannel - 1));
+  const n = valuesPerChannel(x);
+  const unbiasedVar = batchVar.mul(n / (n - 1));
   updateRunningStats(runningMean, runningVar, batchMean.reshape([channels]), unbiasedVar.reshape([channels]), momentum);
   return channelAffine(standardize(x, batchMean, batchVar, eps).mul(r).add(d), weight, bias);
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum, standardize, updateRunningStats } from './normalize.js';
+import { formatShape, product, range } from '../util.js';
+import { channelAffine, checkRunningNormArgs, standardize, updateRunningStats } from './normalize.js';
 
 export interface InstanceNormOptions {
   runningMean?: Tensor | null;
@@ -30,14 +30,7 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
   const { runningMean = null, runningVar = null, weight = null, bias = null, useInputStats = true, momentum = 0.1, eps = 1e-5 } = options;
   if (x.ndim < 3) throw new Error(`${op}: expected an input of shape (N, C, *spatial) with at least 3 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
-  checkChannelVector(op, 'weight', weight, channels, x);
-  checkChannelVector(op, 'bias', bias, channels, x);
-  checkChannelVector(op, 'runningMean', runningMean, channels, x);
-  checkChannelVector(op, 'runningVar', runningVar, channels, x);
-  if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must both be given or both be null`);
-  checkSameDtype(op, x, { weight, bias, runningMean, runningVar });
-  checkEps(op, eps);
-  checkMomentum(op, momentum);
+  checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);
 
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
   if (!useInputStats) {

@@ -1,5 +1,5 @@
 import { noGrad, type Tensor } from '@normgrad/core';
-import { assignInPlace, checkPositiveFinite, formatShape } from '../util.js';
+import { assignInPlace, checkPositiveFinite, checkSameDtype, formatShape, product } from '../util.js';
 
 /** (x - mean) / sqrt(variance + eps), all ordinary differentiable ops. */
 export function standardize(x: Tensor, mean: Tensor, variance: Tensor, eps: number): Tensor {
@@ -23,6 +23,43 @@ export function checkChannelVector(op: string, name: string, t: Tensor | null | 
   if (!t) return;
   if (t.ndim !== 1 || t.shape[0] !== channels) {
     throw new Error(`${op}: ${name} must have shape [${channels}] for input of shape ${formatShape(input.shape)}, got ${formatShape(t.shape)}`);
+  }
+}
+
+/** The per-channel tensors of a norm over x (N, C, *); each may be null. */
+export type ChannelTensors = {
+  weight: Tensor | null;
+  bias: Tensor | null;
+  runningMean: Tensor | null;
+  runningVar: Tensor | null;
+};
+
+/** Each of weight, bias, runningMean, runningVar is null or has shape [C]; the running statistics come as a pair. */
+export function checkChannelTensors(op: string, x: Tensor, tensors: ChannelTensors): void {
+  const channels = x.shape[1]!;
+  for (const [name, t] of Object.entries(tensors)) checkChannelVector(op, name, t, channels, x);
+  if ((tensors.runningMean === null) !== (tensors.runningVar === null)) {
+    throw new Error(`${op}: runningMean and runningVar must both be given or both be null`);
+  }
+}
+
+/** The arguments of a norm with running statistics: checkChannelTensors, the same dtype as x, eps and momentum. */
+export function checkRunningNormArgs(op: string, x: Tensor, tensors: ChannelTensors, eps: number, momentum: number): void {
+  checkChannelTensors(op, x, tensors);
+  checkSameDtype(op, x, tensors);
+  checkEps(op, eps);
+  checkMomentum(op, momentum);
+}
+
+/** N · prod(spatial): how many values of x (N, C, *) each channel's batch statistics are taken over. */
+export function valuesPerChannel(x: Tensor): number {
+  return x.shape[0]! * product(x.shape.slice(2));
+}
+
+/** PyTorch's check before batch statistics: one value per channel has no variance. */
+export function checkMoreThanOneValuePerChannel(op: string, x: Tensor): void {
+  if (valuesPerChannel(x) === 1) {
+    throw new Error(`${op}: Expected more than 1 value per channel when training, got input size ${formatShape(x.shape)}`);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
+import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
 
 export interface SwitchableNormOptions {
   /** Mixing weights of the IN, LN (and BN) means: non-negative, shape [3] (or [2] without BN). */
@@ -38,7 +38,6 @@ export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tenso
   const op = 'switchableNorm';
   const { meanWeights, varWeights, runningMean = null, runningVar = null, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
   if (x.ndim < 3) throw new Error(`${op}: expected an input of shape (N, C, *spatial) with at least 3 dimensions, got ${formatShape(x.shape)}`);
-  const channels = x.shape[1]!;
   for (const [name, w] of [['meanWeights', meanWeights], ['varWeights', varWeights]] as const) {
     if (!w || w.ndim !== 1 || (w.shape[0] !== 3 && w.shape[0] !== 2)) {
       throw new Error(`${op}: ${name} must have shape [3] (IN, LN, BN) or [2] (IN, LN), got ${w ? formatShape(w.shape) : String(w)}`);
@@ -47,11 +46,7 @@ export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tenso
   if (meanWeights.shape[0] !== varWeights.shape[0]) {
     throw new Error(`${op}: meanWeights and varWeights must have the same shape, got ${formatShape(meanWeights.shape)} and ${formatShape(varWeights.shape)}`);
   }
-  checkChannelVector(op, 'weight', weight, channels, x);
-  checkChannelVector(op, 'bias', bias, channels, x);
-  checkChannelVector(op, 'runningMean', runningMean, channels, x);
-  checkChannelVector(op, 'runningVar', runningVar, channels, x);
-  if ((runningMean === null) !== (runningVar === null)) throw new Error(`${op}: runningMean and runningVar must both be given or both be null`);
+  checkChannelTensors(op, x, { weight, bias, runningMean, runningVar });
   checkSameDtype(op, x, { meanWeights, varWeights, weight, bias, runningMean, runningVar });
   checkEps(op, eps);
   checkMomentum(op, momentum);
