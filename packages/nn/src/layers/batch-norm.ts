@@ -1,9 +1,9 @@
 import { full, noGrad, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { checkEps } from '../functional/normalize.js';
+import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
-import { assignInPlace, checkSameDtype, formatShape, renameOp } from '../util.js';
-import { constantBuffer, constantParameter } from './init.js';
+import { assignInPlace, checkSameDtype, renameOp } from '../util.js';
+import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface BatchNormLayerOptions {
   eps?: number;
@@ -38,7 +38,7 @@ abstract class BatchNormBase extends Module {
   constructor(numFeatures: number, options: BatchNormLayerOptions = {}) {
     super();
     const name = new.target.name;
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    checkNumFeatures(name, numFeatures);
     const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
     if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1] or null, got ${momentum}`);
@@ -47,10 +47,8 @@ abstract class BatchNormBase extends Module {
     this.momentum = momentum;
     this.affine = affine;
     this.trackRunningStats = trackRunningStats;
-    this.weight = affine ? constantParameter([numFeatures], 1, dtype) : null;
-    this.bias = affine ? constantParameter([numFeatures], 0, dtype) : null;
-    this.runningMean = trackRunningStats ? constantBuffer([numFeatures], 0, dtype) : null;
-    this.runningVar = trackRunningStats ? constantBuffer([numFeatures], 1, dtype) : null;
+    [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
+    [this.runningMean, this.runningVar] = trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
   }
 
   protected override numericState(): string[] {
@@ -70,22 +68,11 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (!this.acceptedRanks.includes(x.ndim)) {
-      throw new Error(`${this.layerName}: expected ${this.expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
-    }
-    if (x.shape[1] !== this.numFeatures) {
-      throw new Error(
-        `${this.layerName}: expected ${this.numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`,
-      );
-    }
+    checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
+    checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
     const useBatchStats = this.training || this.runningMean === null;
-    if (useBatchStats) {
-      const valuesPerChannel = x.size / this.numFeatures;
-      if (valuesPerChannel === 1) {
-        throw new Error(`${this.layerName}: Expected more than 1 value per channel when training, got input size ${formatShape(x.shape)}`);
-      }
-    }
+    if (useBatchStats) checkMoreThanOneValuePerChannel(this.layerName, x);
     let momentum = this.momentum ?? 0;
     const updateStats = this.training && this.trackRunningStats;
     if (updateStats) {

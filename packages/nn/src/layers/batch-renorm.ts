@@ -1,9 +1,9 @@
 import type { DType, Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
-import { checkEps, checkMomentum } from '../functional/normalize.js';
+import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
-import { checkSameDtype, formatShape, renameOp } from '../util.js';
-import { constantBuffer, constantParameter } from './init.js';
+import { checkSameDtype, renameOp } from '../util.js';
+import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface BatchRenormLayerOptions {
   /** Clip of r = σ_B / σ to [1 / rMax, rMax]. Default 3. Also a public mutable field. */
@@ -51,7 +51,7 @@ abstract class BatchRenormBase extends Module {
   constructor(numFeatures: number, options: BatchRenormLayerOptions = {}) {
     super();
     const name = new.target.name;
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    checkNumFeatures(name, numFeatures);
     const { rMax = 3, dMax = 5, momentum = 0.01, eps = 1e-3, affine = true, warmupSteps = 0, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);
@@ -64,10 +64,8 @@ abstract class BatchRenormBase extends Module {
     this.warmupSteps = warmupSteps;
     this.rMax = rMax;
     this.dMax = dMax;
-    this.weight = affine ? constantParameter([numFeatures], 1, dtype) : null;
-    this.bias = affine ? constantParameter([numFeatures], 0, dtype) : null;
-    this.runningMean = constantBuffer([numFeatures], 0, dtype);
-    this.runningVar = constantBuffer([numFeatures], 1, dtype);
+    [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
+    [this.runningMean, this.runningVar] = runningStatBuffers(numFeatures, dtype);
   }
 
   protected override numericState(): string[] {
@@ -75,18 +73,10 @@ abstract class BatchRenormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (!this.acceptedRanks.includes(x.ndim)) {
-      throw new Error(`${this.layerName}: expected ${this.expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
-    }
-    if (x.shape[1] !== this.numFeatures) {
-      throw new Error(
-        `${this.layerName}: expected ${this.numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`,
-      );
-    }
+    checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
+    checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
-    if (this.training && x.size / this.numFeatures === 1) {
-      throw new Error(`${this.layerName}: Expected more than 1 value per channel when training, got input size ${formatShape(x.shape)}`);
-    }
+    if (this.training) checkMoreThanOneValuePerChannel(this.layerName, x);
     let [rMax, dMax] = [this.rMax, this.dMax];
     if (this.training) {
       this.numBatchesTracked += 1;

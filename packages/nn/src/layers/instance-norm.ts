@@ -3,7 +3,7 @@ import { instanceNorm } from '../functional/instance-norm.js';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { formatShape, renameOp } from '../util.js';
-import { constantBuffer, constantParameter } from './init.js';
+import { affineParameters, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface InstanceNormLayerOptions {
   eps?: number;
@@ -40,7 +40,7 @@ abstract class InstanceNormBase extends Module {
   constructor(numFeatures: number, options: InstanceNormLayerOptions = {}) {
     super();
     const name = new.target.name;
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    checkNumFeatures(name, numFeatures);
     const { eps = 1e-5, momentum = 0.1, affine = false, trackRunningStats = false, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);
@@ -49,10 +49,8 @@ abstract class InstanceNormBase extends Module {
     this.momentum = momentum;
     this.affine = affine;
     this.trackRunningStats = trackRunningStats;
-    this.weight = affine ? constantParameter([numFeatures], 1, dtype) : null;
-    this.bias = affine ? constantParameter([numFeatures], 0, dtype) : null;
-    this.runningMean = trackRunningStats ? constantBuffer([numFeatures], 0, dtype) : null;
-    this.runningVar = trackRunningStats ? constantBuffer([numFeatures], 1, dtype) : null;
+    [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
+    [this.runningMean, this.runningVar] = trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
   }
 
   protected override numericState(): string[] {
@@ -60,10 +58,8 @@ abstract class InstanceNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    checkInputRank(this.layerName, x, [this.batchedRank - 1, this.batchedRank], this.expectedLayout);
     const unbatched = x.ndim === this.batchedRank - 1;
-    if (x.ndim !== this.batchedRank && !unbatched) {
-      throw new Error(`${this.layerName}: expected ${this.expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
-    }
     const batched = unbatched ? x.unsqueeze(0) : x;
     if (batched.shape[1] !== this.numFeatures) {
       throw new Error(

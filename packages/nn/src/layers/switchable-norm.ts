@@ -2,8 +2,9 @@ import type { DType, Tensor } from '@normgrad/core';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { switchableNorm } from '../functional/switchable-norm.js';
 import { Module } from '../module.js';
-import { checkSameDtype, formatShape, renameOp } from '../util.js';
-import { constantBuffer, constantParameter } from './init.js';
+import { checkSameDtype, renameOp } from '../util.js';
+import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
+import { constantParameter } from './init.js';
 
 export interface SwitchableNormLayerOptions {
   eps?: number;
@@ -45,7 +46,7 @@ abstract class SwitchableNormBase extends Module {
   constructor(numFeatures: number, options: SwitchableNormLayerOptions = {}) {
     super();
     const name = new.target.name;
-    if (!Number.isInteger(numFeatures) || numFeatures < 1) throw new Error(`${name}: numFeatures must be a positive integer, got ${numFeatures}`);
+    checkNumFeatures(name, numFeatures);
     const { eps = 1e-5, momentum = 0.1, affine = true, usingBatchStats = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);
@@ -58,10 +59,8 @@ abstract class SwitchableNormBase extends Module {
     const branches = usingBatchStats ? 3 : 2;
     this.meanWeight = constantParameter([branches], 1, dtype);
     this.varWeight = constantParameter([branches], 1, dtype);
-    this.weight = affine ? constantParameter([numFeatures], 1, dtype) : null;
-    this.bias = affine ? constantParameter([numFeatures], 0, dtype) : null;
-    this.runningMean = this.trackRunningStats ? constantBuffer([numFeatures], 0, dtype) : null;
-    this.runningVar = this.trackRunningStats ? constantBuffer([numFeatures], 1, dtype) : null;
+    [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
+    [this.runningMean, this.runningVar] = this.trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
   }
 
   protected override numericState(): string[] {
@@ -69,14 +68,8 @@ abstract class SwitchableNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
-    if (x.ndim !== this.rank) {
-      throw new Error(`${this.layerName}: expected ${this.expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
-    }
-    if (x.shape[1] !== this.numFeatures) {
-      throw new Error(
-        `${this.layerName}: expected ${this.numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`,
-      );
-    }
+    checkInputRank(this.layerName, x, [this.rank], this.expectedLayout);
+    checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, meanWeight: this.meanWeight });
     const updateStats = this.training && this.trackRunningStats;
     if (updateStats) this.numBatchesTracked += 1;
