@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, range } from '../util.js';
-import { checkEps, standardize } from './normalize.js';
+import { checkSameDtype, range } from '../util.js';
+import { checkElementwiseTensor, checkEps, standardize, trailingNormalizedShape } from './normalize.js';
 
 export interface LayerNormOptions {
   weight?: Tensor | null;
@@ -18,23 +18,10 @@ export interface LayerNormOptions {
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
   const op = 'layerNorm';
-  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const { weight = null, bias = null, eps = 1e-5 } = options;
-  if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
-    throw new Error(`${op}: normalizedShape must be a non-empty list of positive integers, got ${formatShape(shape)}`);
-  }
-  const trailing = x.shape.slice(x.ndim - shape.length);
-  if (x.ndim < shape.length || trailing.some((extent, i) => extent !== shape[i])) {
-    throw new Error(
-      `${op}: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(shape)} ` +
-        `(expected input of shape [*, ${shape.join(', ')}])`,
-    );
-  }
-  for (const [name, t] of [['weight', weight], ['bias', bias]] as const) {
-    if (t && (t.ndim !== shape.length || t.shape.some((extent, i) => extent !== shape[i]))) {
-      throw new Error(`${op}: ${name} must have shape ${formatShape(shape)} (normalizedShape), got ${formatShape(t.shape)}`);
-    }
-  }
+  const shape = trailingNormalizedShape(op, x, normalizedShape);
+  checkElementwiseTensor(op, 'weight', weight, shape);
+  checkElementwiseTensor(op, 'bias', bias, shape);
   checkSameDtype(op, x, { weight, bias });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);

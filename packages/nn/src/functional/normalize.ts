@@ -63,6 +63,32 @@ export function checkMoreThanOneValuePerChannel(op: string, x: Tensor): void {
   }
 }
 
+/**
+ * normalizedShape as a list, checked to be non-empty positive integers that x's shape ends with
+ * (the normalized axes of layerNorm and rmsNorm).
+ */
+export function trailingNormalizedShape(op: string, x: Tensor, normalizedShape: number | readonly number[]): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
+    throw new Error(`${op}: normalizedShape must be a non-empty list of positive integers, got ${formatShape(shape)}`);
+  }
+  const trailing = x.shape.slice(x.ndim - shape.length);
+  if (x.ndim < shape.length || trailing.some((extent, i) => extent !== shape[i])) {
+    throw new Error(
+      `${op}: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(shape)} ` +
+        `(expected input of shape [*, ${shape.join(', ')}])`,
+    );
+  }
+  return shape;
+}
+
+/** An optional elementwise weight or bias has shape normalizedShape. */
+export function checkElementwiseTensor(op: string, name: string, t: Tensor | null, normalizedShape: readonly number[]): void {
+  if (t && (t.ndim !== normalizedShape.length || t.shape.some((extent, i) => extent !== normalizedShape[i]))) {
+    throw new Error(`${op}: ${name} must have shape ${formatShape(normalizedShape)} (normalizedShape), got ${formatShape(t.shape)}`);
+  }
+}
+
 export function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new Error(`${op}: eps must be a finite number >= 0, got ${eps}`);
 }

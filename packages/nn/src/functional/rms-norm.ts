@@ -1,6 +1,6 @@
 import type { DType, Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, range } from '../util.js';
-import { checkEps } from './normalize.js';
+import { checkSameDtype, range } from '../util.js';
+import { checkElementwiseTensor, checkEps, trailingNormalizedShape } from './normalize.js';
 
 export interface RMSNormOptions {
   weight?: Tensor | null;
@@ -25,22 +25,10 @@ export function machineEpsilon(dtype: DType): number {
  */
 export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], options: RMSNormOptions = {}): Tensor {
   const op = 'rmsNorm';
-  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
   const weight = options.weight ?? null;
   const eps = options.eps ?? machineEpsilon(x.dtype);
-  if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
-    throw new Error(`${op}: normalizedShape must be a non-empty list of positive integers, got ${formatShape(shape)}`);
-  }
-  const trailing = x.shape.slice(x.ndim - shape.length);
-  if (x.ndim < shape.length || trailing.some((extent, i) => extent !== shape[i])) {
-    throw new Error(
-      `${op}: input of shape ${formatShape(x.shape)} does not end with normalizedShape ${formatShape(shape)} ` +
-        `(expected input of shape [*, ${shape.join(', ')}])`,
-    );
-  }
-  if (weight && (weight.ndim !== shape.length || weight.shape.some((extent, i) => extent !== shape[i]))) {
-    throw new Error(`${op}: weight must have shape ${formatShape(shape)} (normalizedShape), got ${formatShape(weight.shape)}`);
-  }
+  const shape = trailingNormalizedShape(op, x, normalizedShape);
+  checkElementwiseTensor(op, 'weight', weight, shape);
   checkSameDtype(op, x, { weight });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
