@@ -41,6 +41,11 @@ function affineParams(shape: number[], seed: number): { weight: Tensor; bias: Te
   return { weight: seededTensor(shape, seed + 101, { scale: 0.5, offset: 1 }), bias: seededTensor(shape, seed + 202, { scale: 0.5 }) };
 }
 
+/** Running statistics for the norms that take them (runningVar positive). */
+function runningStats(shape: number[], seed: number): { runningMean: Tensor; runningVar: Tensor } {
+  return { runningMean: seededTensor(shape, seed + 303, { scale: 0.5 }), runningVar: seededTensor(shape, seed + 404, { scale: 0.5, offset: 1 }) };
+}
+
 export interface ChannelConfig {
   batch: number;
   channels: number;
@@ -65,8 +70,7 @@ export const batchNormSpec: NormSpec<ChannelConfig> = {
   modes: ['train', 'eval'],
   build(c, mode, seed) {
     const shape = [c.batch, c.channels, ...c.spatial];
-    const runningMean = seededTensor([c.channels], seed + 303, { scale: 0.5 });
-    const runningVar = seededTensor([c.channels], seed + 404, { scale: 0.5, offset: 1 });
+    const { runningMean, runningVar } = runningStats([c.channels], seed);
     return problem(`batchNorm ${mode} x${JSON.stringify(shape)} ${JSON.stringify(c)}`, inputTensor(shape, seed), c.affine ? affineParams([c.channels], seed) : null, (x, weight, bias) =>
       batchNorm(x, runningMean, runningVar, { weight, bias, training: mode === 'train', momentum: c.momentum, eps: c.eps }),
     );
@@ -88,8 +92,7 @@ export const instanceNormSpec: NormSpec<ChannelConfig> = {
   modes: ['train', 'eval'],
   build(c, mode, seed) {
     const shape = [c.batch, c.channels, ...c.spatial];
-    const runningMean = seededTensor([c.channels], seed + 303, { scale: 0.5 });
-    const runningVar = seededTensor([c.channels], seed + 404, { scale: 0.5, offset: 1 });
+    const { runningMean, runningVar } = runningStats([c.channels], seed);
     return problem(`instanceNorm ${mode} x${JSON.stringify(shape)} ${JSON.stringify(c)}`, inputTensor(shape, seed), c.affine ? affineParams([c.channels], seed) : null, (x, weight, bias) =>
       instanceNorm(x, { runningMean, runningVar, weight, bias, useInputStats: mode === 'train', momentum: c.momentum, eps: c.eps }),
     );
