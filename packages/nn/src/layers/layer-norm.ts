@@ -13,6 +13,15 @@ export interface LayerNormLayerOptions {
   dtype?: DType;
 }
 
+/** A layer's normalizedShape argument as a list, checked (LayerNorm and RMSNorm). */
+export function normalizedShapeOption(layer: string, normalizedShape: number | number[]): number[] {
+  const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
+  if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
+    throw new Error(`${layer}: normalizedShape must be a positive integer or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
+  }
+  return shape;
+}
+
 /** Layer normalization over the trailing normalizedShape axes (https://arxiv.org/abs/1607.06450). */
 export class LayerNorm extends Module {
   readonly normalizedShape: number[];
@@ -23,10 +32,7 @@ export class LayerNorm extends Module {
 
   constructor(normalizedShape: number | number[], options: LayerNormLayerOptions = {}) {
     super();
-    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-    if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
-      throw new Error(`LayerNorm: normalizedShape must be a positive integer or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
-    }
+    const shape = normalizedShapeOption('LayerNorm', normalizedShape);
     const { eps = 1e-5, elementwiseAffine = true, bias = true, dtype = 'float32' } = options;
     checkEps('LayerNorm', eps);
     this.normalizedShape = shape;

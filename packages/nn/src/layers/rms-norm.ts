@@ -4,6 +4,7 @@ import { rmsNorm } from '../functional/rms-norm.js';
 import { Module } from '../module.js';
 import { renameOp } from '../util.js';
 import { constantParameter } from './init.js';
+import { normalizedShapeOption } from './layer-norm.js';
 
 export interface RMSNormLayerOptions {
   /** Added to the mean square; null (default): the input dtype's machine epsilon, as PyTorch. */
@@ -25,10 +26,7 @@ export class RMSNorm extends Module {
 
   constructor(normalizedShape: number | number[], options: RMSNormLayerOptions = {}) {
     super();
-    const shape = typeof normalizedShape === 'number' ? [normalizedShape] : [...normalizedShape];
-    if (shape.length === 0 || shape.some((extent) => !Number.isInteger(extent) || extent < 1)) {
-      throw new Error(`RMSNorm: normalizedShape must be a positive integer or a non-empty list of them, got ${JSON.stringify(normalizedShape)}`);
-    }
+    const shape = normalizedShapeOption('RMSNorm', normalizedShape);
     const { eps = null, elementwiseAffine = true, dtype = 'float32' } = options;
     if (eps !== null) checkEps('RMSNorm', eps);
     this.normalizedShape = shape;
