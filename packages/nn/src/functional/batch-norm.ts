@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, updateRunningStats, valuesPerChannel } from './normalize.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel } from './normalize.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -36,14 +36,13 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
   if (training) {
     checkMoreThanOneValuePerChannel(op, x);
-    const mean = x.mean(statAxes, true);
-    const variance = x.var(statAxes, { correction: 0, keepdims: true });
+    const { normalized, mean, variance } = standardizeOver(x, statAxes, eps);
     if (runningMean && runningVar) {
       const n = valuesPerChannel(x);
       const unbiased = variance.mul(n / (n - 1));
       updateRunningStats(runningMean, runningVar, mean.reshape([channels]), unbiased.reshape([channels]), momentum);
     }
-    return channelAffine(standardize(x, mean, variance, eps), weight, bias);
+    return channelAffine(normalized, weight, bias);
   }
   if (!runningMean || !runningVar) throw new Error(`${op}: runningMean and runningVar must be given when training is false`);
   const y = standardize(x, runningMean.reshape(channelShape), runningVar.reshape(channelShape), eps);

@@ -1,6 +1,6 @@
 import { stopGradient, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, updateRunningStats, valuesPerChannel } from './normalize.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel } from './normalize.js';
 
 export interface BatchRenormOptions {
   weight?: Tensor | null;
@@ -49,14 +49,13 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
 
   checkMoreThanOneValuePerChannel(op, x);
   const statAxes = [0, ...range(2, x.ndim)];
-  const batchMean = x.mean(statAxes, true);
-  const batchVar = x.var(statAxes, { correction: 0, keepdims: true });
+  const { normalized, mean: batchMean, variance: batchVar } = standardizeOver(x, statAxes, eps);
   const r = stopGradient(batchVar.add(eps).sqrt().div(sigma).clamp(1 / rMax, rMax));
   const d = stopGradient(batchMean.sub(mu).div(sigma).clamp(-dMax, dMax));
   const n = valuesPerChannel(x);
   const unbiasedVar = batchVar.mul(n / (n - 1));
   updateRunningStats(runningMean, runningVar, batchMean.reshape([channels]), unbiasedVar.reshape([channels]), momentum);
-  return channelAffine(standardize(x, batchMean, batchVar, eps).mul(r).add(d), weight, bias);
+  return channelAffine(normalized.mul(r).add(d), weight, bias);
 }
 
 /** rMax >= 1 and dMax >= 0, both finite. */

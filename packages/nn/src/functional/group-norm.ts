@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, standardize } from './normalize.js';
+import { channelAffine, checkChannelVector, checkEps, standardizeOver } from './normalize.js';
 
 export interface GroupNormOptions {
   weight?: Tensor | null;
@@ -36,8 +36,6 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
     throw new Error(`${op}: Expected more than 1 value per channel when training, got input size ${formatShape(checkedSize)}`);
   }
   const grouped = x.reshape([batch, numGroups, x.size / (batch * numGroups)]);
-  const mean = grouped.mean(2, true);
-  const variance = grouped.var(2, { correction: 0, keepdims: true });
-  const y = standardize(grouped, mean, variance, eps).reshape(x.shape);
+  const y = standardizeOver(grouped, [2], eps).normalized.reshape(x.shape);
   return channelAffine(y, weight, bias);
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
 import { formatShape, product, range } from '../util.js';
-import { channelAffine, checkRunningNormArgs, standardize, updateRunningStats } from './normalize.js';
+import { channelAffine, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats } from './normalize.js';
 
 export interface InstanceNormOptions {
   runningMean?: Tensor | null;
@@ -42,12 +42,11 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
     throw new Error(`${op}: Expected more than 1 spatial element when training, got input size ${formatShape(x.shape)}`);
   }
   const spatialAxes = range(2, x.ndim);
-  const mean = x.mean(spatialAxes, true); // (N, C, 1, ...)
-  const variance = x.var(spatialAxes, { correction: 0, keepdims: true });
+  const { normalized, mean, variance } = standardizeOver(x, spatialAxes, eps); // statistics (N, C, 1, ...)
   if (runningMean && runningVar) {
     const batchMean = mean.mean(0).reshape([channels]);
     const batchUnbiasedVar = variance.mul(spatialSize / (spatialSize - 1)).mean(0).reshape([channels]);
     updateRunningStats(runningMean, runningVar, batchMean, batchUnbiasedVar, momentum);
   }
-  return channelAffine(standardize(x, mean, variance, eps), weight, bias);
+  return channelAffine(normalized, weight, bias);
 }

@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
-import { checkElementwiseTensor, checkEps, standardize, trailingNormalizedShape } from './normalize.js';
+import { checkElementwiseTensor, checkEps, standardizeOver, trailingNormalizedShape } from './normalize.js';
 
 export interface LayerNormOptions {
   weight?: Tensor | null;
@@ -25,9 +25,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   checkSameDtype(op, x, { weight, bias });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
-  const mean = x.mean(axes, true);
-  const variance = x.var(axes, { correction: 0, keepdims: true });
-  let y = standardize(x, mean, variance, eps);
+  let y = standardizeOver(x, axes, eps).normalized;
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;

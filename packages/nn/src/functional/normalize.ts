@@ -1,7 +1,16 @@
-import { noGrad, type Tensor } from '@normgrad/core';
+import { moments, noGrad, type Tensor } from '@normgrad/core';
 import { assignInPlace, checkPositiveFinite, checkSameDtype, formatShape, product } from '../util.js';
 
-/** (x - mean) / sqrt(variance + eps), all ordinary differentiable ops. */
+/**
+ * The statistics over `axes` and x standardized with them, (x − mean) / sqrt(variance + eps),
+ * biased variance; built on core's moments, so the mean and the deviations are computed once.
+ */
+export function standardizeOver(x: Tensor, axes: number[], eps: number): { normalized: Tensor; mean: Tensor; variance: Tensor } {
+  const { mean, variance, deviation } = moments(x, axes, { correction: 0 });
+  return { normalized: deviation.mul(variance.add(eps).rsqrt()), mean, variance };
+}
+
+/** (x - mean) / sqrt(variance + eps) with given statistics (e.g. running ones), all ordinary differentiable ops. */
 export function standardize(x: Tensor, mean: Tensor, variance: Tensor, eps: number): Tensor {
   return x.sub(mean).mul(variance.add(eps).rsqrt());
 }

@@ -1,7 +1,7 @@
 import type { Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
 import { conv2d, type Conv2dOptions } from './conv.js';
-import { checkEps, standardize } from './normalize.js';
+import { checkEps, standardizeOver } from './normalize.js';
 
 /**
  * Weight standardization (Qiao, Wang, Liu, Shen & Yuille 2019, https://arxiv.org/abs/1903.10520):
@@ -18,7 +18,7 @@ export function standardizeWeight(weight: Tensor, eps = 1e-5): Tensor {
   if (weight.ndim < 2) throw new Error(`${op}: expected a weight of shape (Cout, Cin, *kernel), got ${formatShape(weight.shape)}`);
   checkEps(op, eps);
   const axes = range(1, weight.ndim);
-  return standardize(weight, weight.mean(axes, true), weight.var(axes, { correction: 0, keepdims: true }), eps);
+  return standardizeOver(weight, axes, eps).normalized;
 }
 
 export interface WeightStandardizedConv2dOptions extends Conv2dOptions {
