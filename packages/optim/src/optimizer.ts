@@ -1,5 +1,5 @@
 import { Tensor, enableGrad, noGrad } from '@normgrad/core';
-import { readElements, storagePositions, writeElements, type FloatArray } from './strided.js';
+import { readElements, writeElements, type FloatArray } from './strided.js';
 
 /** Hyperparameters every optimizer has. */
 export interface BaseOptions {
@@ -139,8 +139,7 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
               `${this.name}: gradient of shape [${grad.shape.join(', ')}] does not match parameter of shape [${param.shape.join(', ')}] (param group ${groupIndex}, parameter ${paramIndex})`,
             );
           }
-          const positions = storagePositions(param.data);
-          const values = readElements(param.data, positions);
+          const values = readElements(param.data);
           let state = this.state.get(param);
           if (state === undefined) {
             state = {} as S;
@@ -156,7 +155,7 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
             zerosLike: () => (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)),
           };
           this.updateParam(slot, group);
-          writeElements(param.data, values, positions);
+          writeElements(param.data, values);
         }
       }
     });

@@ -59,19 +59,34 @@ export function storagePositions(view: StridedView): Int32Array {
   return positions;
 }
 
+/** The view's elements as a typed subarray when they are contiguous in typed storage (the common case), else null. */
+function contiguousElements(view: StridedView): FloatArray | null {
+  if (!(view.data instanceof Float32Array || view.data instanceof Float64Array) || !isRowMajorContiguous(view)) return null;
+  return view.data.subarray(view.offset, view.offset + elementCount(view.shape));
+}
+
 /** A row-major float64 copy of the elements of `view`. */
-export function readElements(view: StridedView, positions = storagePositions(view)): Float64Array {
+export function readElements(view: StridedView, positions?: Int32Array): Float64Array {
+  const contiguous = positions === undefined ? contiguousElements(view) : null;
+  if (contiguous !== null) {
+    const values = new Float64Array(contiguous.length);
+    values.set(contiguous); // one native converting copy
+    return values;
+  }
+  positions ??= storagePositions(view);
   const values = new Float64Array(positions.length);
   for (let k = 0; k < positions.length; k++) values[k] = view.data[positions[k]!]!;
   return values;
 }
 
 /** Writes row-major `values` into the elements of `view`, in place. */
-export function writeElements(
-  view: StridedView,
-  values: ArrayLike<number>,
-  positions = storagePositions(view),
-): void {
+export function writeElements(view: StridedView, values: ArrayLike<number>, positions?: Int32Array): void {
+  const contiguous = positions === undefined ? contiguousElements(view) : null;
+  if (contiguous !== null && values.length === contiguous.length) {
+    contiguous.set(values); // rounds to the storage dtype exactly as element-wise assignment does
+    return;
+  }
+  positions ??= storagePositions(view);
   if (values.length !== positions.length) {
     throw new Error(`writeElements: ${values.length} values for a view of ${positions.length} elements`);
   }
