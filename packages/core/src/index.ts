@@ -4,6 +4,7 @@ export type { NestedArray, Axes, SliceRange, Operand } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, randn, rand } from './creation.js';
 export type { CreationOptions, TensorOptions, RandomOptions } from './creation.js';
 export { manualSeed, RandomGenerator } from './kernels/random.js';
+export { setMatmulBackend, getMatmulBackend, type MatmulBackend } from './kernels/matmul.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';

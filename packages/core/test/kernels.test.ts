@@ -6,7 +6,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { installMatchers } from '@normgrad/testing';
-import { getMatmulBackend, setMatmulBackend } from '../src/kernels/matmul.js';
+import { getMatmulBackend, setMatmulBackend } from '@normgrad/core';
 import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
 installMatchers();
