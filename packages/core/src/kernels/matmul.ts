@@ -36,14 +36,31 @@ export function matmulKernel(a: FloatNdArray, b: FloatNdArray): FloatNdArray {
   const batchShape = a.shape.slice(0, rank - 2);
   const batch = sizeOf(batchShape);
   const dtype = dtypeOfNd(a);
-  const left = contiguousData(a);
-  const right = contiguousData(b);
   const wasm = backend === 'js' ? null : wasmMatmul();
   const useWasm = wasm !== null && (backend === 'wasm' || rows * inner * columns >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
   const out = useWasm
-    ? matmulWasm(wasm, dtype, left, right, batch, rows, inner, columns)
-    : matmulJs(dtype, left, right, batch, rows, inner, columns);
+    ? matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns)
+    : matmulJs(dtype, contiguousData(a), contiguousData(b), batch, rows, inner, columns);
   return createNd(dtype, [...batchShape, rows, columns], out);
+}
+
+/** A batch of matrices read through strides: transposed and broadcast operands need no contiguous copy. */
+interface StridedMatrices {
+  data: FloatArray;
+  /** Where each batch element's matrix starts in data. */
+  offsets: number[];
+  rowStride: number;
+  columnStride: number;
+}
+
+function matrices(array: FloatNdArray, batchShape: readonly number[]): StridedMatrices {
+  const rank = array.shape.length;
+  let offsets = [array.offset];
+  batchShape.forEach((extent, axis) => {
+    const stride = array.stride[axis]!;
+    offsets = offsets.flatMap((offset) => Array.from({ length: extent }, (_, index) => offset + index * stride));
+  });
+  return { data: array.data, offsets, rowStride: array.stride[rank - 2]!, columnStride: array.stride[rank - 1]! };
 }
 
 /** i-k-j loops so the innermost loop walks b and the output contiguously; rows accumulate in float64. */
@@ -86,7 +103,7 @@ const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple)
  * requirements (and b packed in column panels for the blocked kernel), runs the SIMD kernel per
  * batch element and copies the result out without the padding.
  */
-function matmulWasm(wasm: WasmMatmul, dtype: DType, left: FloatArray, right: FloatArray, batch: number, rows: number, inner: number, columns: number): FloatArray {
+function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): FloatArray {
   const elementBytes = dtype === 'float64' ? 8 : 4;
   const vectorColumns = 16 / elementBytes;
   const blocked = rows >= BLOCKED_MIN_ROWS;
@@ -101,10 +118,10 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: FloatArray, right: Flo
   const leftView = new View(buffer, 0, batch * paddedRows * inner);
   const rightView = new View(buffer, leftBytes, batch * inner * paddedColumns);
   const outView = new View(buffer, leftBytes + rightBytes, batch * paddedRows * paddedColumns);
-  copyPadded(left, leftView, batch, rows, inner, paddedRows, inner);
-  if (blocked) packPanels(right, rightView, batch, inner, columns, paddedColumns, 2 * vectorColumns);
+  copyPadded(left, leftView, rows, inner, paddedRows, inner);
+  if (blocked) packPanels(right, rightView, inner, columns, paddedColumns, 2 * vectorColumns);
   else {
-    copyPadded(right, rightView, batch, inner, columns, inner, paddedColumns);
+    copyPadded(right, rightView, inner, columns, inner, paddedColumns);
     outView.fill(0);
   }
   const kernel = blocked
@@ -131,32 +148,31 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: FloatArray, right: Flo
   return out;
 }
 
-/** Copies batch × (rows × columns) matrices into a zero-padded batch × (paddedRows × paddedColumns) layout. */
-function copyPadded(source: FloatArray, target: FloatArray, batch: number, rows: number, columns: number, paddedRows: number, paddedColumns: number): void {
-  if (rows === paddedRows && columns === paddedColumns) {
-    target.set(source);
-    return;
-  }
-  target.fill(0);
-  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+/** Copies each (rows × columns) matrix into a zero-padded (paddedRows × paddedColumns) block of target, batch after batch. */
+function copyPadded(source: StridedMatrices, target: FloatArray, rows: number, columns: number, paddedRows: number, paddedColumns: number): void {
+  if (rows !== paddedRows || columns !== paddedColumns) target.fill(0);
+  const { data, rowStride, columnStride } = source;
+  source.offsets.forEach((offset, batchIndex) => {
     for (let row = 0; row < rows; row++) {
-      const start = (batchIndex * rows + row) * columns;
-      target.set(source.subarray(start, start + columns), (batchIndex * paddedRows + row) * paddedColumns);
+      const from = offset + row * rowStride;
+      const to = (batchIndex * paddedRows + row) * paddedColumns;
+      if (columnStride === 1) target.set(data.subarray(from, from + columns), to);
+      else for (let column = 0; column < columns; column++) target[to + column] = data[from + column * columnStride]!;
     }
-  }
+  });
 }
 
-/** Packs batch × (inner × columns) matrices into column panels of `panelColumns`, zero-padded to paddedColumns. */
-function packPanels(source: FloatArray, target: FloatArray, batch: number, inner: number, columns: number, paddedColumns: number, panelColumns: number): void {
+/** Packs each (inner × columns) matrix into column panels of `panelColumns`, zero-padded to paddedColumns. */
+function packPanels(source: StridedMatrices, target: FloatArray, inner: number, columns: number, paddedColumns: number, panelColumns: number): void {
+  const { data, rowStride, columnStride } = source;
   let position = 0;
-  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
-    const sourceBase = batchIndex * inner * columns;
+  for (const offset of source.offsets) {
     for (let firstColumn = 0; firstColumn < paddedColumns; firstColumn += panelColumns) {
       const width = Math.max(0, Math.min(panelColumns, columns - firstColumn));
       for (let k = 0; k < inner; k++) {
-        const from = sourceBase + k * columns + firstColumn;
+        const from = offset + k * rowStride + firstColumn * columnStride;
         let column = 0;
-        for (; column < width; column++) target[position++] = source[from + column]!;
+        for (; column < width; column++) target[position++] = data[from + column * columnStride]!;
         for (; column < panelColumns; column++) target[position++] = 0;
       }
     }
