@@ -171,5 +171,7 @@ export class Tensor {
   narrow(axis: number, start: number, length: number): Tensor { return composite.narrow(this, axis, start, length); }
   pad(widths: readonly (readonly [number, number])[], value = 0): Tensor { return composite.pad(this, widths, value); }
   concat(others: readonly Tensor[], axis = 0): Tensor { return composite.concat([this, ...others], axis); }
+  /** stack([this, ...others], axis): joins along a new axis (the free function is stack(tensors, axis)). */
+  stack(others: readonly Tensor[], axis = 0): Tensor { return composite.stack([this, ...others], axis); }
   matmul(other: Tensor): Tensor { return composite.matmul(this, other); }
 }
