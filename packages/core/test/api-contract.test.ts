@@ -4,7 +4,7 @@
  * behaves as PyTorch (or JAX, for grad) does. API.md says: never rename or drop these names,
  * so a failure here is a broken promise to users, not a refactoring detail.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
 import * as core from '@normgrad/core';
@@ -48,6 +48,36 @@ describe('package.json: ESM, built to dist/, with exports and types', () => {
     expect(root.types).toBe('./dist/index.d.ts');
     expect(root.default).toBe('./dist/index.js');
     expect((manifest.scripts as Record<string, string>).build).toBeDefined();
+  });
+});
+
+describe('every workspace package: ESM, built to dist/ by pnpm build, with exports and types', () => {
+  const packagesDir = new URL('../../', import.meta.url);
+  const names = readdirSync(packagesDir).filter((name) => existsSync(new URL(`${name}/package.json`, packagesDir)));
+
+  it('finds the packages', () => {
+    expect(names).toEqual(expect.arrayContaining(['core', 'nn', 'optim', 'testing', 'examples', 'bench']));
+  });
+
+  it.each(names)('packages/%s', (name) => {
+    const read = (file: string): Record<string, unknown> => JSON.parse(readFileSync(new URL(`${name}/${file}`, packagesDir), 'utf8')) as Record<string, unknown>;
+    const manifest = read('package.json');
+    expect(manifest.type).toBe('module');
+    expect((manifest.scripts as Record<string, string>).build).toBe('tsc -b');
+    expect((read('tsconfig.json').compilerOptions as Record<string, string>).outDir).toBe('dist');
+    const types = manifest.types as string;
+    expect(types).toMatch(/^\.\/dist\/.*\.d\.ts$/);
+    const root = (manifest.exports as Record<string, Record<string, string>>)['.']!;
+    expect(root.types).toBe(types);
+    expect(root.default).toBe(types.replace(/\.d\.ts$/, '.js'));
+    expect(existsSync(new URL(`${name}/${root['@normgrad/source']}`, packagesDir))).toBe(true);
+  });
+
+  it('pnpm build runs turbo over every package’s build', () => {
+    const root = JSON.parse(readFileSync(new URL('../package.json', packagesDir), 'utf8')) as { scripts: Record<string, string> };
+    expect(root.scripts.build).toBe('turbo run build');
+    const turbo = JSON.parse(readFileSync(new URL('../turbo.json', packagesDir), 'utf8')) as { tasks: Record<string, { outputs?: string[] }> };
+    expect(turbo.tasks.build!.outputs).toContain('dist/**');
   });
 });
 
