@@ -367,6 +367,16 @@ describe('elementwise ops: values as PyTorch, plain-number operands, NumPy broad
     expectClose(grad((t: Tensor) => t.relu().sum())(f64([-1, 0, 2])), [0, 0, 1]);
   });
 
+  it('gradient conventions at kinks and ties, as PyTorch', () => {
+    expectClose(grad((t: Tensor) => t.abs().sum())(f64([0])), [0]);
+    expectClose(grad((t: Tensor) => t.clamp(0, 1).sum())(f64([0, 1])), [1, 1]); // bounds inclusive
+    expectClose(grad((t: Tensor) => t.pow(2).sum())(f64([0])), [0]);
+    expectClose(grad((t: Tensor) => t.max())(f64([1, 1, 0])), [0.5, 0.5, 0]); // amax: ties split evenly
+    expectClose(grad((t: Tensor) => t.maximum(1).sum())(f64([1])), [0.5]);
+    expectClose(grad((t: Tensor) => t.minimum(1).sum())(f64([1])), [0.5]);
+    expect(Number.isNaN(f64([3]).var().item())).toBe(true); // one value, correction 1: NaN
+  });
+
   it('a dtype mix is an error naming the op', () => {
     expect(() => tensor([1]).add(f64([1]))).toThrow(/add: dtype mismatch/);
   });
@@ -428,6 +438,8 @@ describe('shape ops', () => {
     expect(cube.transpose(0, 2).shape).toEqual([4, 3, 2]);
     expect(cube.transpose(-1, 0).shape).toEqual([4, 3, 2]);
     expect(cube.permute([1, 2, 0]).shape).toEqual([3, 4, 2]);
+    // transpose(...perm): a full permutation, as permute
+    expect(cube.transpose(2, 0, 1).toArray()).toEqual(cube.permute([2, 0, 1]).toArray());
     expect(core.permute(cube, [2, 0, 1]).shape).toEqual([4, 2, 3]);
     expect(core.transpose(x).shape).toEqual([3, 2]);
     expect(core.reshape(x, [6]).shape).toEqual([6]);
@@ -504,6 +516,10 @@ describe('grad(f, { argnums }) and valueAndGrad(f, opts)', () => {
     expectClose(both[0]!, [3, 4]);
     expectClose(both[1]!, [1, 2]);
     expect(grad(f, { argnums: [1] })(a, b)).toHaveLength(1);
+  });
+
+  it('an argument f does not use gets a zero gradient of its shape (as JAX)', () => {
+    expect(grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: 1 })(f64([1]), f64([[1, 2]])).toArray()).toEqual([[0, 0]]);
   });
 
   it('does not touch .grad of its arguments and works on arguments without requiresGrad', () => {

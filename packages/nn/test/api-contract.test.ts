@@ -366,6 +366,20 @@ describe('BatchNorm semantics (PyTorch)', () => {
     expect(bn.numBatchesTracked).toBe(0);
   });
 
+  it('without tracked running statistics, batch statistics normalize in eval too', () => {
+    const bn = new BatchNorm1d(1, { trackRunningStats: false, dtype: 'float64' }).eval();
+    expectClose(bn.forward(x), [-3, -1, 1, 3].map((d) => d / Math.sqrt(5 + 1e-5)));
+  });
+
+  it('gradients flow to weight and bias (parameters) but not into the running statistics', () => {
+    const bn = new BatchNorm1d(1, { dtype: 'float64' });
+    bn.forward(x).mul(f64([[1], [2], [3], [4]])).sum().backward();
+    expectClose(bn.bias!.grad!, [10]);
+    expectClose(bn.weight!.grad!, [[-3, -1, 1, 3].reduce((acc, d, i) => acc + (d / Math.sqrt(5 + 1e-5)) * (i + 1), 0)]);
+    expect(bn.runningMean!.requiresGrad).toBe(false);
+    expect(bn.runningMean!.grad).toBeNull();
+  });
+
   it('momentum null is the cumulative average of the batch statistics', () => {
     const bn = new BatchNorm1d(1, { momentum: null, dtype: 'float64' });
     bn.forward(x);
