@@ -1,5 +1,8 @@
 /** The six workloads of ../shared/BENCHMARKS.md, their sizes, and the seeded float32 data every system shares. */
 
+// core's seeded generator (mulberry32, Box–Muller normals) makes the data every system gets
+import { RandomGenerator as SeededRandom } from '@normgrad/core';
+
 export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6';
 export const allWorkloadIds: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'];
 
@@ -66,25 +69,6 @@ export interface Workload {
   /** W4 only: class indices of the batch. */
   labels?: Int32Array;
   throughput?: Throughput;
-}
-
-/** Deterministic generator (mulberry32) with normal samples by Box–Muller. */
-export class SeededRandom {
-  private state: number;
-  constructor(seed: number) {
-    this.state = seed >>> 0;
-  }
-  uniform(): number {
-    this.state = (this.state + 0x6d2b79f5) >>> 0;
-    let t = this.state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  normal(): number {
-    const u = 1 - this.uniform();
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * this.uniform());
-  }
 }
 
 const sizeOf = (shape: readonly number[]): number => shape.reduce((product, extent) => product * extent, 1);
