@@ -1,4 +1,4 @@
 import { binaryPrimitive } from './binary.js';
 
 // d(a + b) = da + db
-export const add = binaryPrimitive('add', 'a + b', (g) => [g, g]);
+export const add = binaryPrimitive('add', '$0 + $1', (g) => [g, g]);

@@ -2,7 +2,7 @@ import { mapElementwise } from '../kernels/elementwise.js';
 import { primitive, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the two-input, shape-exact elementwise primitives: the kernel as an expression in `a` and `b`. */
+/** Shared shape of the two-input, shape-exact elementwise primitives: the kernel as an expression in `$0` and `$1`. */
 export function binaryPrimitive(
   name: string,
   expression: string,

@@ -4,12 +4,12 @@ import { primitive } from '../primitive.js';
 export type Comparison = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 
 const comparisons: Record<Comparison, string> = {
-  lt: '(a < b ? 1 : 0)',
-  le: '(a <= b ? 1 : 0)',
-  gt: '(a > b ? 1 : 0)',
-  ge: '(a >= b ? 1 : 0)',
-  eq: '(a === b ? 1 : 0)',
-  ne: '(a !== b ? 1 : 0)',
+  lt: '($0 < $1 ? 1 : 0)',
+  le: '($0 <= $1 ? 1 : 0)',
+  gt: '($0 > $1 ? 1 : 0)',
+  ge: '($0 >= $1 ? 1 : 0)',
+  eq: '($0 === $1 ? 1 : 0)',
+  ne: '($0 !== $1 ? 1 : 0)',
 };
 
 // comparisons are piecewise constant: zero gradient

@@ -1,4 +1,4 @@
 import { unaryPrimitive } from './unary.js';
 
 // d cos(x) = -sin(x) dx
-export const cos = unaryPrimitive('cos', 'Math.cos(a)', (g, { inputs: [x] }) => g.mul(x!.sin()).neg());
+export const cos = unaryPrimitive('cos', 'Math.cos($0)', (g, { inputs: [x] }) => g.mul(x!.sin()).neg());

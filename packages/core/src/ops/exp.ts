@@ -1,4 +1,4 @@
 import { unaryPrimitive } from './unary.js';
 
 // d exp(x) = exp(x) dx
-export const exp = unaryPrimitive('exp', 'Math.exp(a)', (g, { out }) => g.mul(out));
+export const exp = unaryPrimitive('exp', 'Math.exp($0)', (g, { out }) => g.mul(out));

@@ -1,4 +1,4 @@
 import { unaryPrimitive } from './unary.js';
 
 // d(-x) = -dx
-export const neg = unaryPrimitive('neg', '-a', (g) => g.neg());
+export const neg = unaryPrimitive('neg', '-$0', (g) => g.neg());

@@ -1,4 +1,4 @@
 import { unaryPrimitive } from './unary.js';
 
 // d sqrt(x) = dx / (2 sqrt(x))
-export const sqrt = unaryPrimitive('sqrt', 'Math.sqrt(a)', (g, { out }) => g.div(out.mul(2)));
+export const sqrt = unaryPrimitive('sqrt', 'Math.sqrt($0)', (g, { out }) => g.div(out.mul(2)));

@@ -1,4 +1,4 @@
 import { binaryPrimitive } from './binary.js';
 
 // d(a - b) = da - db
-export const sub = binaryPrimitive('sub', 'a - b', (g, { needsGrad }) => [g, needsGrad[1] ? g.neg() : null]);
+export const sub = binaryPrimitive('sub', '$0 - $1', (g, { needsGrad }) => [g, needsGrad[1] ? g.neg() : null]);

@@ -2,7 +2,7 @@ import { mapElementwise } from '../kernels/elementwise.js';
 import { primitive, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the one-input elementwise primitives: the kernel as an expression in `a`, and a VJP. */
+/** Shared shape of the one-input elementwise primitives: the kernel as an expression in `$0`, and a VJP. */
 export function unaryPrimitive(
   name: string,
   expression: string,

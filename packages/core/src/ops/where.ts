@@ -6,7 +6,7 @@ import { where as whereOperands } from '../composite/elementwise.js';
 // d where(c, a, b) = where(c, da, 0) + where(c, 0, db)
 export const where = primitive<undefined>({
   name: 'where',
-  forward: ([condition, a, b]) => mapElementwise('(a !== 0 ? b : c)', [condition!, a!, b!], dtypeOfNd(a!)),
+  forward: ([condition, a, b]) => mapElementwise('($0 !== 0 ? $1 : $2)', [condition!, a!, b!], dtypeOfNd(a!)),
   vjp: (g, { inputs: [condition], needsGrad }) => {
     return [null, needsGrad[1] ? g.where(condition!, 0) : null, needsGrad[2] ? whereOperands(condition!, 0, g) : null];
   },
