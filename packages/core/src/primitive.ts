@@ -1,6 +1,7 @@
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { Tensor } from './tensor.js';
+import { fuse, isElementwiseFusionEnabled } from './fusion.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -18,6 +19,11 @@ export interface VjpContext<Params> {
 export interface PrimitiveDefinition<Params> {
   name: string;
   forward(inputs: readonly FloatNdArray[], params: Params): FloatNdArray;
+  /**
+   * For elementwise primitives: the kernel as an expression over the inputs' elements $0, $1, …,
+   * and which input gives the output dtype (default 0). Such results are fused lazily (fusion.ts).
+   */
+  elementwise?: { expression(params: Params): string; dtypeFrom?: number };
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
 }
 
@@ -36,9 +42,14 @@ export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => 
 
 export function primitive<Params = undefined>(definition: PrimitiveDefinition<Params>): Primitive<Params> {
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
-    const outData = definition.forward(inputs.map((input) => input.data), params);
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record ? { definition, inputs: [...inputs], params, freed: false } : null;
+    const elementwise = definition.elementwise;
+    if (elementwise && isElementwiseFusionEnabled()) {
+      const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
+      return Tensor.fromPending(pending, { node, requiresGrad: record });
+    }
+    const outData = definition.forward(inputs.map((input) => input.data), params);
     return Tensor.fromNd(outData, { node, requiresGrad: record });
   };
   return Object.assign(apply, { definition });

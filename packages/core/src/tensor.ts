@@ -5,6 +5,7 @@ import type { GraphNode } from './primitive.js';
 import * as composite from './composite/index.js';
 import { backwardIntoLeaves } from './autodiff.js';
 import { formatShape } from './composite/validate.js';
+import { materialize, type PendingElementwise } from './fusion.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
@@ -17,7 +18,9 @@ export type Operand = Tensor | number;
  * Every method is also a free function of the package.
  */
 export class Tensor {
-  readonly data: FloatNdArray;
+  #data: FloatNdArray | null;
+  /** An elementwise result not computed yet (see fusion.ts); null once data exists. */
+  #pending: PendingElementwise | null;
   readonly shape: number[];
   readonly dtype: DType;
   readonly size: number;
@@ -27,10 +30,11 @@ export class Tensor {
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
 
-  private constructor(data: FloatNdArray, node: GraphNode | null, requiresGrad: boolean) {
-    this.data = data;
-    this.shape = data.shape.slice();
-    this.dtype = dtypeOfNd(data);
+  private constructor(data: FloatNdArray | null, pending: PendingElementwise | null, node: GraphNode | null, requiresGrad: boolean) {
+    this.#data = data;
+    this.#pending = pending;
+    this.shape = data ? data.shape.slice() : pending!.shape.slice();
+    this.dtype = data ? dtypeOfNd(data) : pending!.dtype;
     this.size = sizeOf(this.shape);
     this.ndim = this.shape.length;
     this.node = node;
@@ -39,7 +43,26 @@ export class Tensor {
 
   /** Wraps an ndarray (not copied). Library-internal; users call `tensor(...)`. */
   static fromNd(data: NdArray<FloatArray>, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
-    return new Tensor(data as FloatNdArray, options.node ?? null, options.requiresGrad ?? false);
+    return new Tensor(data as FloatNdArray, null, options.node ?? null, options.requiresGrad ?? false);
+  }
+
+  /** A tensor whose elementwise result is computed on first use (fusion.ts). Library-internal. */
+  static fromPending(pending: PendingElementwise, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
+    return new Tensor(null, pending, options.node ?? null, options.requiresGrad ?? false);
+  }
+
+  /** The underlying scijs ndarray (computed now if this is a pending elementwise result). */
+  get data(): FloatNdArray {
+    if (this.#data === null) {
+      this.#data = materialize(this.#pending!);
+      this.#pending = null;
+    }
+    return this.#data;
+  }
+
+  /** The pending elementwise expression, or null once the data exists. Library-internal (fusion). */
+  get pendingElementwise(): PendingElementwise | null {
+    return this.#pending;
   }
 
   /** True for tensors the user made (no recorded history). */
@@ -101,7 +124,7 @@ export class Tensor {
 
   /** The same values without history: a new leaf that does not require grad (shares data). */
   detach(): Tensor {
-    return new Tensor(this.data, null, false);
+    return new Tensor(this.data, null, null, false);
   }
 
   /** A contiguous copy (with history). */

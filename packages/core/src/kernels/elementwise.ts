@@ -19,23 +19,34 @@ type ElementwiseKernel = (
 
 const compiledKernels = new Map<string, ElementwiseKernel>();
 
+/** How an operand is read along the innermost axis: 'unit' stride, stride 'zero' (broadcast), or 'any'. */
+type StrideKind = 'unit' | 'zero' | 'any';
+
+const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
+
 /**
- * The compiled loop `out[k] = expression` for `arity` operands, cached by expression. Per operand
- * it takes its data, offset, innermost stride and the strides of the outer axes.
+ * The compiled loop `out[k] = expression`, cached by expression and by how each operand is read
+ * along the innermost axis (a broadcast operand is read once per row, a unit-stride one without
+ * a multiply). Per operand it takes its data, offset, innermost stride and outer-axis strides.
  */
-function elementwiseKernel(expression: string, arity: number): ElementwiseKernel {
-  const key = `${arity}:${expression}`;
+function elementwiseKernel(expression: string, kinds: readonly StrideKind[]): ElementwiseKernel {
+  const key = `${kinds.join(',')}:${expression}`;
   let kernel = compiledKernels.get(key);
   if (kernel === undefined) {
-    const operands = Array.from({ length: arity }, (_, k) => k);
+    const operands = kinds.map((_, k) => k);
     const parameters = operands.flatMap((k) => [`data${k}`, `offset${k}`, `stride${k}`, `outerStrides${k}`]);
-    const reads = operands.map((k) => `const $${k} = data${k}[offset${k} + i * stride${k}];`).join(' ');
+    const rowReads = operands.filter((k) => kinds[k] === 'zero').map((k) => `const $${k} = data${k}[offset${k}];`).join(' ');
+    const elementReads = operands
+      .filter((k) => kinds[k] !== 'zero')
+      .map((k) => `const $${k} = data${k}[offset${k} + ${kinds[k] === 'unit' ? 'i' : `i * stride${k}`}];`)
+      .join(' ');
     const advance = operands.map((k) => `offset${k} += outerStrides${k}[axis];`).join(' ');
     const rewind = operands.map((k) => `offset${k} -= outerStrides${k}[axis] * outerShape[axis];`).join(' ');
     const body = `
       const counter = new Array(outerShape.length).fill(0);
       for (let start = 0; start < size; start += inner) {
-        for (let i = 0; i < inner; i++) { ${reads} out[start + i] = ${expression}; }
+        ${rowReads}
+        for (let i = 0; i < inner; i++) { ${elementReads} out[start + i] = ${expression}; }
         for (let axis = outerShape.length - 1; axis >= 0; axis--) {
           counter[axis]++; ${advance}
           if (counter[axis] < outerShape[axis]) break;
@@ -81,11 +92,9 @@ export function mapElementwise(expression: string, inputs: readonly FloatNdArray
   const rank = merged.shape.length;
   const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
   const outerShape = merged.shape.slice(0, Math.max(0, rank - 1));
-  const operands = inputs.flatMap((input, k) => {
-    const strides = merged.strides[k]!;
-    return [input.data, input.offset, rank === 0 ? 0 : strides[rank - 1]!, strides.slice(0, Math.max(0, rank - 1))];
-  });
-  elementwiseKernel(expression, inputs.length)(out, size, inner, outerShape, ...operands);
+  const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
+  const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, merged.strides[k]!.slice(0, Math.max(0, rank - 1))]);
+  elementwiseKernel(expression, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
   return createNd(dtype, shape, out);
 }
 

@@ -11,6 +11,7 @@ export function binaryPrimitive(
   return primitive<undefined>({
     name,
     forward: ([a, b]) => mapElementwise(expression, [a!, b!]),
+    elementwise: { expression: () => expression },
     vjp,
   });
 }

@@ -16,5 +16,6 @@ const comparisons: Record<Comparison, string> = {
 export const compare = primitive<{ comparison: Comparison }>({
   name: 'compare',
   forward: ([a, b], { comparison }) => mapElementwise(comparisons[comparison], [a!, b!]),
+  elementwise: { expression: ({ comparison }) => comparisons[comparison] },
   vjp: () => [null, null],
 });

@@ -11,6 +11,7 @@ export function unaryPrimitive(
   return primitive<undefined>({
     name,
     forward: ([x]) => mapElementwise(expression, [x!]),
+    elementwise: { expression: () => expression },
     vjp: (gradOut, context) => [vjp(gradOut, context)],
   });
 }

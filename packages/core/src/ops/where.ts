@@ -7,6 +7,7 @@ import { where as whereOperands } from '../composite/elementwise.js';
 export const where = primitive<undefined>({
   name: 'where',
   forward: ([condition, a, b]) => mapElementwise('($0 !== 0 ? $1 : $2)', [condition!, a!, b!], dtypeOfNd(a!)),
+  elementwise: { expression: () => '($0 !== 0 ? $1 : $2)', dtypeFrom: 1 },
   vjp: (g, { inputs: [condition], needsGrad }) => {
     return [null, needsGrad[1] ? g.where(condition!, 0) : null, needsGrad[2] ? whereOperands(condition!, 0, g) : null];
   },
