@@ -1,4 +1,4 @@
-import type { DType } from './dtype.js';
+import { allocate, type DType, type FloatArray } from './dtype.js';
 import { mapElementwise } from './kernels/elementwise.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import type { Tensor } from './tensor.js';
@@ -69,4 +69,23 @@ export function fuse(expression: string, inputs: readonly Tensor[], dtype: DType
 /** Computes a pending result: one pass over its operands. */
 export function materialize(pending: PendingElementwise): FloatNdArray {
   return mapElementwise(pending.expression, pending.operands, pending.dtype);
+}
+
+const scratch: Partial<Record<DType, FloatArray>> = {};
+
+/**
+ * Computes a pending result into a scratch buffer reused from call to call, for an op that only
+ * reads its input during the call (a reduction): no fresh array, no page faults. The view is
+ * valid until the next call; the pending tensor is marked consumed, so a later reader computes it
+ * again in its own array.
+ */
+export function materializeIntoScratch(pending: PendingElementwise): FloatNdArray {
+  const size = pending.shape.reduce((product, extent) => product * extent, 1);
+  let buffer = scratch[pending.dtype];
+  if (buffer === undefined || buffer.length < size) {
+    buffer = allocate(pending.dtype, Math.max(size, 2 * (buffer?.length ?? 0)));
+    scratch[pending.dtype] = buffer;
+  }
+  pending.inlined = true;
+  return mapElementwise(pending.expression, pending.operands, pending.dtype, buffer);
 }

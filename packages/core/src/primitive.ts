@@ -1,7 +1,7 @@
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { Tensor } from './tensor.js';
-import { fuse, isElementwiseFusionEnabled } from './fusion.js';
+import { fuse, isElementwiseFusionEnabled, materializeIntoScratch } from './fusion.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -24,6 +24,11 @@ export interface PrimitiveDefinition<Params> {
    * and which input gives the output dtype (default 0). Such results are fused lazily (fusion.ts).
    */
   elementwise?: { expression(params: Params): string; dtypeFrom?: number };
+  /**
+   * The forward only reads input 0 during the call (reductions): when that input is a pending
+   * elementwise result not consumed yet, it is computed into reused scratch memory (fusion.ts).
+   */
+  transientInput?: boolean;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
 }
 
@@ -49,8 +54,13 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
       return Tensor.fromPending(pending, { node, requiresGrad: record });
     }
-    const outData = definition.forward(inputs.map((input) => input.data), params);
+    const outData = definition.forward(inputs.map((input, index) => readInput(input, index === 0 && definition.transientInput === true)), params);
     return Tensor.fromNd(outData, { node, requiresGrad: record });
   };
   return Object.assign(apply, { definition });
+}
+
+function readInput(input: Tensor, transient: boolean): FloatNdArray {
+  const pending = input.pendingElementwise;
+  return transient && pending !== null && !pending.inlined && isElementwiseFusionEnabled() ? materializeIntoScratch(pending) : input.data;
 }

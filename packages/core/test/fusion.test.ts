@@ -87,4 +87,21 @@ describe('elementwise fusion', () => {
     expect(x.mul(2).add(1).slice(null, [1, 3]).toArray()).toEqual([[3, 5], [9, 11]]);
     expect(x.add(1).broadcastTo([2, 2, 3]).mul(x).sum().item()).toBe(2 * (0 * 1 + 1 * 2 + 2 * 3 + 3 * 4 + 4 * 5 + 5 * 6));
   });
+
+  it('reduces a pending result in scratch memory and still computes it correctly when read again', () => {
+    const x = ng.arange(6, { dtype: 'float64' }).reshape([2, 3]);
+    const product = x.mul(x); // pending [[0, 1, 4], [9, 16, 25]]
+    const rowSums = product.sum(1); // computed into scratch
+    const columnMax = x.add(1).max(0); // reuses the scratch buffer: rowSums must be unaffected
+    expect(rowSums.toArray()).toEqual([5, 50]);
+    expect(columnMax.toArray()).toEqual([4, 5, 6]);
+    expect(product.toArray()).toEqual([[0, 1, 4], [9, 16, 25]]); // read again: computed in its own array
+  });
+
+  it('differentiates max of a pending input (its VJP reads the input again)', () => {
+    const x = ng.tensor([[1, 5, 2], [7, 0, 7]], { dtype: 'float64' });
+    const gradient = ng.grad((t: Tensor) => t.mul(2).max(1).sum())(x);
+    expect(gradient.toArray()).toEqual([[0, 2, 0], [1, 0, 1]]);
+  });
 });
+

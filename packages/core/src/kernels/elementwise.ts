@@ -82,11 +82,14 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
   return { shape: mergedShape, strides: mergedStrides };
 }
 
-/** out = expression (over $0, $1, …) applied elementwise to same-shaped inputs (any strides), in `dtype`. */
-export function mapElementwise(expression: string, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!)): FloatNdArray {
+/**
+ * out = expression (over $0, $1, …) applied elementwise to same-shaped inputs (any strides), in
+ * `dtype`: a fresh array, or the front of `target` when given (it must be of `dtype` and long enough).
+ */
+export function mapElementwise(expression: string, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!), target?: FloatArray): FloatNdArray {
   const shape = inputs[0]!.shape;
   const size = sizeOf(shape);
-  const out = allocate(dtype, size);
+  const out = target ? target.subarray(0, size) : allocate(dtype, size);
   if (size === 0) return createNd(dtype, shape, out);
   const merged = coalesce(shape, inputs.map((input) => input.stride));
   const rank = merged.shape.length;

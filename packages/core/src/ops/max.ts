@@ -6,6 +6,7 @@ import { keptShape } from '../composite/validate.js';
 export const max = primitive<{ axes: number[] }>({
   name: 'max',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
+  transientInput: true,
   vjp: (g, { inputs: [x], out, params: { axes } }) => {
     const kept = keptShape(x!.shape, axes);
     const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));

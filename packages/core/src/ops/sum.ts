@@ -6,5 +6,6 @@ import { keptShape } from '../composite/validate.js';
 export const sum = primitive<{ axes: number[] }>({
   name: 'sum',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'sum'),
+  transientInput: true,
   vjp: (g, { inputs: [x], params: { axes } }) => [g.reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
 });
