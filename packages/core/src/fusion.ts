@@ -24,14 +24,32 @@ export interface PendingElementwise {
 
 let fusionEnabled = true;
 
-/** Turns lazy elementwise fusion on (the default) or off, e.g. to compare both paths. */
-export function setElementwiseFusion(enabled: boolean): void {
+/**
+ * Below this many elements an op is computed at once by default: composing expressions costs more
+ * than the pass it saves (measured on the demo's batch-2 runs, which slowed by a third when every
+ * op fused).
+ */
+const DEFAULT_MINIMUM_SIZE = 4096;
+let minimumSize = DEFAULT_MINIMUM_SIZE;
+
+/**
+ * Turns lazy elementwise fusion on (the default) or off, e.g. to compare both paths.
+ * `minimumSize` (default 4096) is the smallest result that is fused rather than computed at once.
+ */
+export function setElementwiseFusion(enabled: boolean, options: { minimumSize?: number } = {}): void {
   if (typeof enabled !== 'boolean') throw new Error(`setElementwiseFusion: expected a boolean, got ${JSON.stringify(enabled)}`);
+  const size = options.minimumSize ?? DEFAULT_MINIMUM_SIZE;
+  if (!Number.isInteger(size) || size < 1) throw new Error(`setElementwiseFusion: minimumSize must be a positive integer, got ${size}`);
   fusionEnabled = enabled;
+  minimumSize = size;
 }
 
 export function isElementwiseFusionEnabled(): boolean {
   return fusionEnabled;
+}
+
+export function worthFusing(input: Tensor): boolean {
+  return input.size >= minimumSize;
 }
 
 /** Bounds that keep fused loops small enough to compile quickly and to stay register-friendly. */

@@ -1,7 +1,7 @@
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { Tensor } from './tensor.js';
-import { fuse, isElementwiseFusionEnabled, materializeIntoScratch } from './fusion.js';
+import { fuse, isElementwiseFusionEnabled, materializeIntoScratch, worthFusing } from './fusion.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -50,7 +50,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record ? { definition, inputs: [...inputs], params, freed: false } : null;
     const elementwise = definition.elementwise;
-    if (elementwise && isElementwiseFusionEnabled()) {
+    if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
       return Tensor.fromPending(pending, { node, requiresGrad: record });
     }

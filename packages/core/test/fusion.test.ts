@@ -4,21 +4,23 @@
  * to rounding (a fused chain rounds to float32 once instead of after every op).
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import type { Tensor } from '@normgrad/core';
 import { installMatchers, shapeArbitrary, tensorArbitrary } from '@normgrad/testing';
 
 installMatchers();
 
+// fuse every size here, so the small tensors of these tests take the fused path
+beforeEach(() => ng.setElementwiseFusion(true, { minimumSize: 1 }));
 afterEach(() => ng.setElementwiseFusion(true));
 
 function withFusion<T>(enabled: boolean, fn: () => T): T {
-  ng.setElementwiseFusion(enabled);
+  ng.setElementwiseFusion(enabled, { minimumSize: 1 });
   try {
     return fn();
   } finally {
-    ng.setElementwiseFusion(true);
+    ng.setElementwiseFusion(true, { minimumSize: 1 });
   }
 }
 
@@ -36,6 +38,13 @@ describe('elementwise fusion', () => {
     ng.setElementwiseFusion(false);
     expect(ng.isElementwiseFusionEnabled()).toBe(false);
     expect(() => ng.setElementwiseFusion('yes' as never)).toThrow(/setElementwiseFusion: expected a boolean/);
+    expect(() => ng.setElementwiseFusion(true, { minimumSize: 0 })).toThrow(/setElementwiseFusion: minimumSize .* 0/);
+  });
+
+  it('computes small results at once by default and fuses large ones', () => {
+    ng.setElementwiseFusion(true);
+    expect(ng.ones([10]).mul(2).pendingElementwise).toBeNull();
+    expect(ng.ones([4096]).mul(2).pendingElementwise).not.toBeNull();
   });
 
   it('gives bit-identical float64 values and gradients (first and second order)', () => {
@@ -69,6 +78,7 @@ describe('elementwise fusion', () => {
   it('computes a pending result used twice, and chains longer than the fusion limits', () => {
     const x = ng.tensor([1, 2, 3], { dtype: 'float64' });
     const shared = x.mul(2).add(1); // pending
+    expect(shared.pendingElementwise).not.toBeNull();
     const first = shared.mul(3); // inlines shared
     const second = shared.sub(1); // shared is consumed already: materialized instead
     expect(first.toArray()).toEqual([9, 15, 21]);
