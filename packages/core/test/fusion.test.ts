@@ -44,7 +44,8 @@ describe('elementwise fusion', () => {
   it('computes small results at once by default and fuses large ones', () => {
     ng.setElementwiseFusion(true);
     expect(ng.ones([10]).mul(2).pendingElementwise).toBeNull();
-    expect(ng.ones([4096]).mul(2).pendingElementwise).not.toBeNull();
+    expect(ng.ones([4096]).mul(2).pendingElementwise).toBeNull();
+    expect(ng.ones([65536]).mul(2).pendingElementwise).not.toBeNull();
   });
 
   it('gives bit-identical float64 values and gradients (first and second order)', () => {
