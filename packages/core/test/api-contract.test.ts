@@ -37,20 +37,6 @@ function expectClose(actual: Tensor | number, expected: NestedArray, digits = 5)
   wanted.forEach((value, index) => expect(values[index]).toBeCloseTo(value, digits));
 }
 
-describe('package.json: ESM, built to dist/, with exports and types', () => {
-  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-
-  it('@normgrad/core is an ESM package whose exports and types point into dist/', () => {
-    expect(manifest.name).toBe('@normgrad/core');
-    expect(manifest.type).toBe('module');
-    expect(manifest.types).toBe('./dist/index.d.ts');
-    const root = (manifest.exports as Record<string, Record<string, string>>)['.']!;
-    expect(root.types).toBe('./dist/index.d.ts');
-    expect(root.default).toBe('./dist/index.js');
-    expect((manifest.scripts as Record<string, string>).build).toBeDefined();
-  });
-});
-
 describe('every workspace package: ESM, built to dist/ by pnpm build, with exports and types', () => {
   const packagesDir = new URL('../../', import.meta.url);
   const names = readdirSync(packagesDir).filter((name) => existsSync(new URL(`${name}/package.json`, packagesDir)));

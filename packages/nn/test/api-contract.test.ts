@@ -5,7 +5,6 @@
  * PyTorch's semantics (momentum convention, momentum null = cumulative average, running variance
  * updated with the unbiased batch variance, normalization with the biased one).
  */
-import { readFileSync } from 'node:fs';
 import { Tensor, grad, manualSeed, ones, randn, tensor, zeros, type NestedArray } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import * as nn from '../src/index.js';
@@ -49,19 +48,6 @@ function expectClose(actual: Tensor | number, expected: NestedArray, digits = 5)
   expect(values.length).toBe(wanted.length);
   wanted.forEach((value, index) => expect(values[index]).toBeCloseTo(value, digits));
 }
-
-describe('package.json: ESM, built to dist/, with exports and types', () => {
-  it('@normgrad/nn is an ESM package whose exports and types point into dist/', () => {
-    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-    expect(manifest.name).toBe('@normgrad/nn');
-    expect(manifest.type).toBe('module');
-    expect(manifest.types).toBe('./dist/index.d.ts');
-    const root = (manifest.exports as Record<string, Record<string, string>>)['.']!;
-    expect(root.types).toBe('./dist/index.d.ts');
-    expect(root.default).toBe('./dist/index.js');
-    expect((manifest.scripts as Record<string, string>).build).toBeDefined();
-  });
-});
 
 describe('every listed name is exported', () => {
   const exported = nn as unknown as Record<string, unknown>;

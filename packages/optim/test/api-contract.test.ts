@@ -4,7 +4,6 @@
  * loadStateDict. Updates are compared, step for step, with a plain float64 transcription of
  * torch.optim's single-tensor update rules (_single_tensor_sgd, _single_tensor_adam(w)).
  */
-import { readFileSync } from 'node:fs';
 import { tensor, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import * as optim from '../src/index.js';
@@ -85,19 +84,6 @@ function run(optimizer: optim.Optimizer<optim.BaseOptions, object>, p: Tensor, s
 }
 
 const start = [0.5, -1.25, 2];
-
-describe('package.json: ESM, built to dist/, with exports and types', () => {
-  it('@normgrad/optim is an ESM package whose exports and types point into dist/', () => {
-    const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-    expect(manifest.name).toBe('@normgrad/optim');
-    expect(manifest.type).toBe('module');
-    expect(manifest.types).toBe('./dist/index.d.ts');
-    const root = (manifest.exports as Record<string, Record<string, string>>)['.']!;
-    expect(root.types).toBe('./dist/index.d.ts');
-    expect(root.default).toBe('./dist/index.js');
-    expect((manifest.scripts as Record<string, string>).build).toBeDefined();
-  });
-});
 
 describe('exports', () => {
   it.each(['SGD', 'Adam', 'AdamW'])('%s is a class with step, zeroGrad, stateDict, loadStateDict', (name) => {
