@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from './dtype.js';
+import type { DType } from './dtype.js';
 import { mapElementwise } from './kernels/elementwise.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import type { Tensor } from './tensor.js';
@@ -7,8 +7,9 @@ import type { Tensor } from './tensor.js';
  * Lazy elementwise fusion. An elementwise primitive does not compute its result at once: it
  * returns a tensor holding a pending expression over operand arrays. The first elementwise op
  * that consumes it inlines the expression into its own, so a chain like `x.mul(w).add(b)` runs as
- * one loop with no intermediate array. Anything else that reads the tensor's data — a reduction,
- * matmul, a second consumer, the user — materializes it with one pass. The graph is recorded as
+ * one loop with no intermediate array. A reduction reads the expression's operands
+ * directly (see `fusedForward`). Anything else that reads the tensor's data — matmul, a second
+ * elementwise consumer, the user — materializes it with one pass. The graph is recorded as
  * before, so autodiff does not see the difference; only the number of passes over memory changes.
  */
 export interface PendingElementwise {
@@ -18,7 +19,7 @@ export interface PendingElementwise {
   operands: FloatNdArray[];
   shape: number[];
   dtype: DType;
-  /** Set once a consumer has inlined the expression; later consumers read the materialized data. */
+  /** Set once a consumer has inlined the expression; unless it is plain arithmetic, later consumers read the computed data. */
   inlined: boolean;
 }
 
@@ -54,13 +55,20 @@ export function worthFusing(input: Tensor): boolean {
 }
 
 /** Bounds that keep fused loops small enough to compile quickly and to stay register-friendly. */
-const MAX_OPERANDS = 8;
+const MAX_OPERANDS = 16;
 const MAX_EXPRESSION_LENGTH = 400;
 
 /**
+ * Plain arithmetic (no Math.* call) costs less to compute again than to store and read back, so
+ * such a pending result is inlined by every elementwise consumer; one with a function call is
+ * inlined once, and later consumers read it computed.
+ */
+const isArithmetic = (expression: string): boolean => !expression.includes('Math.');
+
+/**
  * The pending result of `expression` (over the op's own inputs $0, $1, …) applied to `inputs`,
- * inlining each input that is itself pending and not yet consumed. Operand arrays are shared
- * when the same array appears twice (x·x reads x once).
+ * inlining each input that is itself pending (see `isArithmetic`) while the bounds allow.
+ * Operand arrays are shared when the same array appears twice (x·x reads x once).
  */
 export function fuse(expression: string, inputs: readonly Tensor[], dtype: DType): PendingElementwise {
   const operands: FloatNdArray[] = [];
@@ -71,7 +79,10 @@ export function fuse(expression: string, inputs: readonly Tensor[], dtype: DType
   };
   const parts = inputs.map((input) => {
     const pending = input.pendingElementwise;
-    const fits = pending !== null && !pending.inlined && operands.length + pending.operands.length <= MAX_OPERANDS && pending.expression.length <= MAX_EXPRESSION_LENGTH;
+    const fits = pending !== null
+      && (!pending.inlined || isArithmetic(pending.expression))
+      && pending.expression.length <= MAX_EXPRESSION_LENGTH
+      && operands.length + pending.operands.filter((operand) => !operands.includes(operand)).length <= MAX_OPERANDS;
     if (!fits) return operandName(input.data);
     pending.inlined = true;
     return `(${pending.expression.replace(/\$(\d+)/g, (_, index: string) => operandName(pending.operands[Number(index)]!))})`;
@@ -88,23 +99,4 @@ export function fuse(expression: string, inputs: readonly Tensor[], dtype: DType
 /** Computes a pending result: one pass over its operands. */
 export function materialize(pending: PendingElementwise): FloatNdArray {
   return mapElementwise(pending.expression, pending.operands, pending.dtype);
-}
-
-const scratch: Partial<Record<DType, FloatArray>> = {};
-
-/**
- * Computes a pending result into a scratch buffer reused from call to call, for an op that only
- * reads its input during the call (a reduction): no fresh array, no page faults. The view is
- * valid until the next call; the pending tensor is marked consumed, so a later reader computes it
- * again in its own array.
- */
-export function materializeIntoScratch(pending: PendingElementwise): FloatNdArray {
-  const size = pending.shape.reduce((product, extent) => product * extent, 1);
-  let buffer = scratch[pending.dtype];
-  if (buffer === undefined || buffer.length < size) {
-    buffer = allocate(pending.dtype, Math.max(size, 2 * (buffer?.length ?? 0)));
-    scratch[pending.dtype] = buffer;
-  }
-  pending.inlined = true;
-  return mapElementwise(pending.expression, pending.operands, pending.dtype, buffer);
 }

@@ -1,7 +1,7 @@
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { Tensor } from './tensor.js';
-import { fuse, isElementwiseFusionEnabled, materializeIntoScratch, worthFusing } from './fusion.js';
+import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -25,10 +25,12 @@ export interface PrimitiveDefinition<Params> {
    */
   elementwise?: { expression(params: Params): string; dtypeFrom?: number };
   /**
-   * The forward only reads input 0 during the call (reductions): when that input is a pending
-   * elementwise result not consumed yet, it is computed into reused scratch memory (fusion.ts).
+   * For reductions: the forward applied to input 0 given as a pending elementwise result
+   * (fusion.ts), reading the expression's operands directly, so the input needs no array. The
+   * input stays pending (an elementwise consumer may still inline it), and an input already
+   * inlined elsewhere is still reduced from its expression rather than computed into an array.
    */
-  transientInput?: boolean;
+  fusedForward?(input: PendingElementwise, params: Params): FloatNdArray;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
 }
 
@@ -54,13 +56,11 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
       return Tensor.fromPending(pending, { node, requiresGrad: record });
     }
-    const outData = definition.forward(inputs.map((input, index) => readInput(input, index === 0 && definition.transientInput === true)), params);
+    const pendingInput = inputs[0]!.pendingElementwise;
+    const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
+      ? definition.fusedForward(pendingInput, params)
+      : definition.forward(inputs.map((input) => input.data), params);
     return Tensor.fromNd(outData, { node, requiresGrad: record });
   };
   return Object.assign(apply, { definition });
-}
-
-function readInput(input: Tensor, transient: boolean): FloatNdArray {
-  const pending = input.pendingElementwise;
-  return transient && pending !== null && !pending.inlined && isElementwiseFusionEnabled() ? materializeIntoScratch(pending) : input.data;
 }

@@ -1,83 +1,152 @@
-import { allocate, type DType } from '../dtype.js';
-import { contiguousData, createNd, dtypeOfNd, type FloatNdArray } from './layout.js';
+import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 
 export type ReductionKind = 'sum' | 'max';
 
-interface MergedAxis {
-  extent: number;
-  reduced: boolean;
-  inputStride: number;
-  outputStride: number;
+/**
+ * Reductions. Like the elementwise kernels, the loop is compiled once per expression: the value
+ * reduced is a JavaScript expression over operand elements `$0`, `$1`, … , so a pending
+ * elementwise result (fusion.ts) is reduced straight from its operands without an array of its
+ * own. Plain `sum(x)` is the expression `$0`. Sums accumulate in float64 whatever the dtype, and
+ * a reduced inner axis uses four running totals (the add latency, not memory, bounds one chain).
+ */
+type ReductionKernel = (
+  accumulator: Float64Array,
+  size: number,
+  inner: number,
+  outerShape: readonly number[],
+  outerOutputStrides: readonly number[],
+  ...operands: (FloatArray | number | readonly number[])[]
+) => void;
+
+const compiledKernels = new Map<string, ReductionKernel>();
+
+/** How an operand is read along the innermost axis: 'unit' stride, stride 'zero' (broadcast), or 'any'. */
+type StrideKind = 'unit' | 'zero' | 'any';
+
+const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
+
+const combine = (kind: ReductionKind, total: string, value: string): string =>
+  kind === 'sum' ? `${total} + ${value}` : `Math.max(${total}, ${value})`;
+
+/**
+ * The compiled reduction of `expression`, cached by expression, kind, whether the innermost axis
+ * is reduced (one total per row) or kept (one total per element of the row), and how each
+ * operand is read along it.
+ */
+function reductionKernel(expression: string, kind: ReductionKind, innerReduced: boolean, kinds: readonly StrideKind[]): ReductionKernel {
+  const key = `${kind}:${innerReduced}:${kinds.join(',')}:${expression}`;
+  let kernel = compiledKernels.get(key);
+  if (kernel === undefined) {
+    const operands = kinds.map((_, k) => k);
+    const parameters = operands.flatMap((k) => [`data${k}`, `offset${k}`, `stride${k}`, `outerStrides${k}`]);
+    const rowReads = operands.filter((k) => kinds[k] === 'zero').map((k) => `const $${k} = data${k}[offset${k}];`).join(' ');
+    const elementReads = (index: string): string =>
+      operands
+        .filter((k) => kinds[k] !== 'zero')
+        .map((k) => `const $${k} = data${k}[offset${k} + ${kinds[k] === 'unit' ? index : `(${index}) * stride${k}`}];`)
+        .join(' ');
+    const initial = kind === 'sum' ? '0' : '-Infinity';
+    const row = innerReduced
+      ? `let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
+        let i = 0;
+        for (; i + 3 < inner; i += 4) {
+          ${[0, 1, 2, 3].map((lane) => `{ ${elementReads(`i + ${lane}`)} total${lane} = ${combine(kind, `total${lane}`, `(${expression})`)}; }`).join('\n')}
+        }
+        for (; i < inner; i++) { ${elementReads('i')} total0 = ${combine(kind, 'total0', `(${expression})`)}; }
+        accumulator[outputOffset] = ${combine(kind, 'accumulator[outputOffset]', combine(kind, combine(kind, 'total0', 'total1'), combine(kind, 'total2', 'total3')))};`
+      : `for (let i = 0; i < inner; i++) {
+          ${elementReads('i')}
+          accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', `(${expression})`)};
+        }`;
+    const advance = operands.map((k) => `offset${k} += outerStrides${k}[axis];`).join(' ');
+    const rewind = operands.map((k) => `offset${k} -= outerStrides${k}[axis] * outerShape[axis];`).join(' ');
+    const body = `
+      const counter = new Array(outerShape.length).fill(0);
+      let outputOffset = 0;
+      for (let start = 0; start < size; start += inner) {
+        ${rowReads}
+        ${row}
+        for (let axis = outerShape.length - 1; axis >= 0; axis--) {
+          counter[axis]++; ${advance} outputOffset += outerOutputStrides[axis];
+          if (counter[axis] < outerShape[axis]) break;
+          ${rewind} outputOffset -= outerOutputStrides[axis] * outerShape[axis]; counter[axis] = 0;
+        }
+      }`;
+    kernel = new Function('accumulator', 'size', 'inner', 'outerShape', 'outerOutputStrides', ...parameters, body) as ReductionKernel;
+    compiledKernels.set(key, kernel);
+  }
+  return kernel;
+}
+
+interface MergedAxes {
+  shape: number[];
+  reduced: boolean[];
+  /** Per operand, its stride along each merged axis. */
+  strides: number[][];
 }
 
 /**
- * Merges runs of neighbouring axes that are all reduced or all kept, after dropping extent-1
- * axes, so that e.g. reducing (N, H, W) of NCHW becomes the three-level loop N | C | H·W.
+ * Merges runs of neighbouring axes that are all reduced or all kept and over which every operand
+ * is laid out contiguously (dropping extent-1 axes), so that e.g. summing (N, H, W) of NCHW
+ * walks N | C | H·W.
  */
-function mergeAxes(shape: readonly number[], reducedAxes: ReadonlySet<number>): MergedAxis[] {
-  const runs: { extent: number; reduced: boolean }[] = [];
-  shape.forEach((extent, axis) => {
-    if (extent === 1) return;
+function mergeAxes(shape: readonly number[], reducedAxes: ReadonlySet<number>, strides: readonly (readonly number[])[]): MergedAxes {
+  const merged: MergedAxes = { shape: [], reduced: [], strides: strides.map(() => []) };
+  for (let axis = 0; axis < shape.length; axis++) {
+    const extent = shape[axis]!;
+    if (extent === 1) continue;
     const reduced = reducedAxes.has(axis);
-    const last = runs[runs.length - 1];
-    if (last && last.reduced === reduced) last.extent *= extent;
-    else runs.push({ extent, reduced });
-  });
-  const merged: MergedAxis[] = runs.map((run) => ({ ...run, inputStride: 0, outputStride: 0 }));
-  let inputStride = 1;
-  let outputStride = 1;
-  for (let level = merged.length - 1; level >= 0; level--) {
-    const axis = merged[level]!;
-    axis.inputStride = inputStride;
-    inputStride *= axis.extent;
-    if (!axis.reduced) {
-      axis.outputStride = outputStride;
-      outputStride *= axis.extent;
+    const last = merged.shape.length - 1;
+    const mergeable = last >= 0 && merged.reduced[last] === reduced && strides.every((stride, k) => merged.strides[k]![last] === stride[axis]! * extent);
+    if (mergeable) {
+      merged.shape[last]! *= extent;
+      strides.forEach((stride, k) => (merged.strides[k]![last] = stride[axis]!));
+    } else {
+      merged.shape.push(extent);
+      merged.reduced.push(reduced);
+      strides.forEach((stride, k) => merged.strides[k]!.push(stride[axis]!));
     }
   }
   return merged;
 }
 
 /**
- * Sums or maximizes over the given axes; the result has the kept axes only (no keepdims).
- * Sums accumulate in float64 whatever the dtype, so float32 data loses no precision to the
- * running total.
+ * Sums or maximizes `expression` (over $0, $1, … , the elements of same-shaped operands with any
+ * strides) over the given axes; the result, in `dtype`, has the kept axes only (no keepdims).
  */
-export function reduceAxes(x: FloatNdArray, axes: readonly number[], kind: ReductionKind, dtype: DType = dtypeOfNd(x)): FloatNdArray {
+export function reduceExpression(expression: string, operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind, dtype: DType): FloatNdArray {
+  const shape = operands[0]!.shape;
   const reducedAxes = new Set(axes);
-  const outShape = x.shape.filter((_, axis) => !reducedAxes.has(axis));
-  const outSize = outShape.reduce((product, extent) => product * extent, 1);
-  const input = contiguousData(x);
-  const initial = kind === 'sum' ? 0 : -Infinity;
-  const accumulator = new Float64Array(outSize).fill(initial);
-  if (input.length > 0) {
-    const merged = mergeAxes(x.shape, reducedAxes);
-    const walk = (level: number, inputOffset: number, outputOffset: number): void => {
-      const axis = merged[level];
-      if (axis === undefined) {
-        const value = input[inputOffset]!;
-        accumulator[outputOffset] = kind === 'sum' ? accumulator[outputOffset]! + value : Math.max(accumulator[outputOffset]!, value);
-        return;
-      }
-      const { extent, inputStride, outputStride, reduced } = axis;
-      if (level === merged.length - 1) {
-        if (reduced) {
-          let total = accumulator[outputOffset]!;
-          if (kind === 'sum') for (let i = 0; i < extent; i++) total += input[inputOffset + i]!;
-          else for (let i = 0; i < extent; i++) total = Math.max(total, input[inputOffset + i]!);
-          accumulator[outputOffset] = total;
-        } else if (kind === 'sum') {
-          for (let i = 0; i < extent; i++) accumulator[outputOffset + i] = accumulator[outputOffset + i]! + input[inputOffset + i]!;
-        } else {
-          for (let i = 0; i < extent; i++) accumulator[outputOffset + i] = Math.max(accumulator[outputOffset + i]!, input[inputOffset + i]!);
-        }
-        return;
-      }
-      for (let i = 0; i < extent; i++) walk(level + 1, inputOffset + i * inputStride, outputOffset + (reduced ? 0 : i * outputStride));
-    };
-    walk(0, 0, 0);
+  const outShape = shape.filter((_, axis) => !reducedAxes.has(axis));
+  const accumulator = new Float64Array(sizeOf(outShape));
+  if (kind === 'max') accumulator.fill(-Infinity);
+  const size = sizeOf(shape);
+  if (size > 0) {
+    const merged = mergeAxes(shape, reducedAxes, operands.map((operand) => operand.stride));
+    const rank = merged.shape.length;
+    // output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones
+    const outputStrides = new Array<number>(rank).fill(0);
+    for (let axis = rank - 1, stride = 1; axis >= 0; axis--) {
+      if (merged.reduced[axis]) continue;
+      outputStrides[axis] = stride;
+      stride *= merged.shape[axis]!;
+    }
+    const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
+    const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
+    const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
+    const outer = Math.max(0, rank - 1);
+    const operandArguments = operands.flatMap((operand, k) => [operand.data, operand.offset, innerStrides[k]!, merged.strides[k]!.slice(0, outer)]);
+    reductionKernel(expression, kind, innerReduced, innerStrides.map(strideKind))(
+      accumulator, size, inner, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
+    );
   }
-  const out = allocate(dtype, outSize);
-  out.set(accumulator);
+  const out = dtype === 'float64' ? accumulator : allocate(dtype, accumulator.length);
+  if (out !== accumulator) out.set(accumulator);
   return createNd(dtype, outShape, out);
+}
+
+/** Sums or maximizes x over the given axes; the result has the kept axes only (no keepdims). */
+export function reduceAxes(x: FloatNdArray, axes: readonly number[], kind: ReductionKind, dtype: DType = dtypeOfNd(x)): FloatNdArray {
+  return reduceExpression('$0', [x], axes, kind, dtype);
 }

@@ -1,4 +1,4 @@
-import { reduceAxes } from '../kernels/reduce.js';
+import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { primitive } from '../primitive.js';
 import { keptShape } from '../composite/validate.js';
 
@@ -6,7 +6,7 @@ import { keptShape } from '../composite/validate.js';
 export const max = primitive<{ axes: number[] }>({
   name: 'max',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
-  transientInput: true,
+  fusedForward: (pending, { axes }) => reduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype),
   vjp: (g, { inputs: [x], out, params: { axes } }) => {
     const kept = keptShape(x!.shape, axes);
     const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));

@@ -1,4 +1,4 @@
-import { reduceAxes } from '../kernels/reduce.js';
+import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { primitive } from '../primitive.js';
 import { keptShape } from '../composite/validate.js';
 
@@ -6,6 +6,6 @@ import { keptShape } from '../composite/validate.js';
 export const sum = primitive<{ axes: number[] }>({
   name: 'sum',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'sum'),
-  transientInput: true,
+  fusedForward: (pending, { axes }) => reduceExpression(pending.expression, pending.operands, axes, 'sum', pending.dtype),
   vjp: (g, { inputs: [x], params: { axes } }) => [g.reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
 });
