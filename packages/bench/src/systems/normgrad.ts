@@ -112,7 +112,8 @@ function elementwiseCase(workload: Workload, dtype: DType): Case {
       const [y, total] = iterate();
       return { y: y.toTypedArray(), sum: total.toTypedArray() };
     },
-    step: () => void iterate(),
+    // y is a lazily fused result: read its data, as the peers' steps compute y too
+    step: () => void iterate()[0].data,
     dispose() {},
   };
 }

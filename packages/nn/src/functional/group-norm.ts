@@ -1,6 +1,6 @@
 import type { Tensor } from '@normgrad/core';
-import { checkSameDtype, formatShape, product } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, standardizeOver } from './normalize.js';
+import { checkSameDtype, formatShape, product, range } from '../util.js';
+import { channelAffine, checkChannelVector, checkEps } from './normalize.js';
 
 export interface GroupNormOptions {
   weight?: Tensor | null;
@@ -16,7 +16,10 @@ export interface GroupNormOptions {
  *   y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias        (biased Var, per-channel affine)
  *
  * numGroups = 1 is LayerNorm over (C, *) with per-channel affine; numGroups = C is InstanceNorm.
- * A plain composite of core ops.
+ * A plain composite of core ops. The statistics are the corrected two-pass ones of core's
+ * `moments`, summed per channel and then per group, and are spread back to one value per
+ * channel: x and everything of its size keep the (N, C, *) layout, so the elementwise work fuses
+ * with the reductions as in batchNorm.
  */
 export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOptions = {}): Tensor {
   const op = 'groupNorm';
@@ -35,7 +38,15 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
   if (checkedSize[0]! * product(checkedSize.slice(2)) === 1) {
     throw new Error(`${op}: Expected more than 1 value per channel when training, got input size ${formatShape(checkedSize)}`);
   }
-  const grouped = x.reshape([batch, numGroups, x.size / (batch * numGroups)]);
-  const y = standardizeOver(grouped, [2], eps).normalized.reshape(x.shape);
+  const channelsPerGroup = channels / numGroups;
+  const spatialAxes = range(2, x.ndim);
+  const count = channelsPerGroup * product(x.shape.slice(2));
+  // (N, C, *) → per-(sample, group) sums (N, G, 1), and back to one value per channel (N, C, 1, …)
+  const groupSum = (t: Tensor): Tensor => (spatialAxes.length > 0 ? t.sum(spatialAxes) : t).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
+  const perChannel = (t: Tensor): Tensor => t.broadcastTo([batch, numGroups, channelsPerGroup]).reshape([batch, channels, ...spatialAxes.map(() => 1)]);
+  const deviation = x.sub(perChannel(groupSum(x).div(count)));
+  const deviationSum = groupSum(deviation);
+  const variance = groupSum(deviation.square()).sub(deviationSum.square().div(count)).div(count);
+  const y = deviation.mul(perChannel(variance.add(eps).rsqrt()));
   return channelAffine(y, weight, bias);
 }
