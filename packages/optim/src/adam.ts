@@ -77,29 +77,27 @@ function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: Par
   const step = (state.step ?? 0) + 1;
   state.step = step;
 
-  // g = ±∇
-  const grad = maximize ? slot.grad.map((g) => -g) : slot.grad;
-  if (variant === 'AdamW') {
-    // p = p·(1 − lr·λ)
-    const decay = 1 - lr * weightDecay;
-    for (let i = 0; i < n; i++) param[i] = param[i]! * decay;
-  } else if (weightDecay !== 0) {
-    // g = g + λ·p
-    for (let i = 0; i < n; i++) grad[i] = grad[i]! + weightDecay * param[i]!;
-  }
   const keep1 = 1 - beta1;
   const keep2 = 1 - beta2;
-  for (let i = 0; i < n; i++) {
-    // m = β1·m + (1 − β1)·g
-    expAvg[i] = expAvg[i]! * beta1 + keep1 * grad[i]!;
-    // v = β2·v + (1 − β2)·g·g
-    expAvgSq[i] = expAvgSq[i]! * beta2 + keep2 * grad[i]! * grad[i]!;
-  }
+  const decay = variant === 'AdamW' ? 1 - lr * weightDecay : 1;
+  const l2Penalty = variant === 'Adam' ? weightDecay : 0;
+  const sign = maximize ? -1 : 1;
   const biasCorrection1 = 1 - beta1 ** step;
   const biasCorrection2 = 1 - beta2 ** step;
   const stepSize = lr / biasCorrection1;
   const biasCorrection2Sqrt = Math.sqrt(biasCorrection2);
+  const grad = slot.grad;
+  // One pass per element, in torch's order of operations; moments are read back from their
+  // storage, so float32 state rounds exactly where torch's does.
   for (let i = 0; i < n; i++) {
+    // AdamW: p = p·(1 − lr·λ)
+    const decayed = decay === 1 ? param[i]! : param[i]! * decay;
+    // g = ±∇, then Adam's L2 penalty g = g + λ·p
+    const gradient = l2Penalty === 0 ? sign * grad[i]! : sign * grad[i]! + l2Penalty * decayed;
+    // m = β1·m + (1 − β1)·g
+    expAvg[i] = expAvg[i]! * beta1 + keep1 * gradient;
+    // v = β2·v + (1 − β2)·g·g
+    expAvgSq[i] = expAvgSq[i]! * beta2 + keep2 * gradient * gradient;
     let secondMoment = expAvgSq[i]!;
     if (maxExpAvgSq !== undefined) {
       // v̂max = max(v̂max, v)
@@ -108,7 +106,7 @@ function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: Par
     }
     // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
     const denominator = Math.sqrt(secondMoment) / biasCorrection2Sqrt + eps;
-    param[i] = param[i]! + (-stepSize * expAvg[i]!) / denominator;
+    param[i] = decayed + (-stepSize * expAvg[i]!) / denominator;
   }
 }
 
