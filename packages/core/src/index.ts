@@ -5,6 +5,7 @@ export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, 
 export type { CreationOptions, TensorOptions, RandomOptions } from './creation.js';
 export { manualSeed, RandomGenerator } from './kernels/random.js';
 export { setMatmulBackend, getMatmulBackend, type MatmulBackend } from './kernels/matmul.js';
+export { setMatmulThreads, getMatmulThreads } from './kernels/matmul-threads.js';
 export { setElementwiseFusion, isElementwiseFusionEnabled } from './fusion.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';

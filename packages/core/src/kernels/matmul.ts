@@ -1,6 +1,7 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
-import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
-import { wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
+import { contiguousData, createNd, dtypeOfNd, sizeOf, toContiguous, type FloatNdArray } from './layout.js';
+import { CONTROL_BYTES, runBlocked } from './matmul-threads.js';
+import { float32Block, float64Block, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
 
 export type MatmulBackend = 'auto' | 'wasm' | 'js';
 
@@ -54,6 +55,7 @@ interface StridedMatrices {
 }
 
 function matrices(array: FloatNdArray, batchShape: readonly number[]): StridedMatrices {
+  if (!isCompact(array)) array = toContiguous(array);
   const rank = array.shape.length;
   let offsets = [array.offset];
   batchShape.forEach((extent, axis) => {
@@ -61,6 +63,26 @@ function matrices(array: FloatNdArray, batchShape: readonly number[]): StridedMa
     offsets = offsets.flatMap((offset) => Array.from({ length: extent }, (_, index) => offset + index * stride));
   });
   return { data: array.data, offsets, rowStride: array.stride[rank - 2]!, columnStride: array.stride[rank - 1]! };
+}
+
+/**
+ * True when the view's elements fill most of the data range they span, with no negative stride:
+ * then that range is copied into WebAssembly memory as it is (else a contiguous copy is made first).
+ */
+function isCompact(array: FloatNdArray): boolean {
+  let span = 1;
+  for (let axis = 0; axis < array.shape.length; axis++) {
+    if (array.stride[axis]! < 0) return false;
+    span += (array.shape[axis]! - 1) * array.stride[axis]!;
+  }
+  return span <= 2 * sizeOf(array.shape) + 64;
+}
+
+/** The range of data a batch of matrices reads: [low, high). */
+function dataRange(source: StridedMatrices, rows: number, columns: number): { low: number; high: number } {
+  const low = Math.min(...source.offsets);
+  const high = Math.max(...source.offsets) + (rows - 1) * source.rowStride + (columns - 1) * source.columnStride + 1;
+  return { low, high };
 }
 
 /** i-k-j loops so the innermost loop walks b and the output contiguously; rows accumulate in float64. */
@@ -96,47 +118,26 @@ const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 /** From this many rows on, packing b for the blocked kernel pays for itself (measured: below it the row kernel wins). */
 const BLOCKED_MIN_ROWS = 128;
 
+/** The blocked kernel runs over blocks of this many inner indices, so that a block of packed b stays in cache. */
+const INNER_BLOCK = 256;
+
+/** Products of at least this many multiply-adds are shared with the worker thread when threads are on. */
+const THREADS_MIN_WORK = 1 << 22;
+
+/** The job format numbers chunks in 16 bits: larger batches run in slices of this many matrices. */
+const BATCH_SLICE = 4096;
+
 const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple) * multiple;
 
 /**
- * Copies the operands into WebAssembly memory, zero-padded to the chosen kernel's shape
- * requirements (and b packed in column panels for the blocked kernel), runs the SIMD kernel per
- * batch element and copies the result out without the padding.
+ * Copies the operands into WebAssembly memory in the layout the chosen kernel reads, runs it
+ * per batch element and copies the result out without the padding.
  */
 function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): FloatArray {
-  const elementBytes = dtype === 'float64' ? 8 : 4;
-  const vectorColumns = 16 / elementBytes;
-  const blocked = rows >= BLOCKED_MIN_ROWS;
-  const paddedColumns = roundUp(columns, blocked ? 2 * vectorColumns : vectorColumns);
-  const paddedRows = blocked ? roundUp(rows, 4) : rows;
-  const leftBytes = align16(batch * paddedRows * inner * elementBytes);
-  const rightBytes = align16(batch * inner * paddedColumns * elementBytes);
-  const outBytes = batch * paddedRows * paddedColumns * elementBytes;
-  ensureMemory(wasm, leftBytes + rightBytes + outBytes);
-  const View = dtype === 'float64' ? Float64Array : Float32Array;
-  const buffer = wasm.memory.buffer;
-  const leftView = new View(buffer, 0, batch * paddedRows * inner);
-  const rightView = new View(buffer, leftBytes, batch * inner * paddedColumns);
-  const outView = new View(buffer, leftBytes + rightBytes, batch * paddedRows * paddedColumns);
-  copyPadded(left, leftView, rows, inner, paddedRows, inner);
-  if (blocked) packPanels(right, rightView, inner, columns, paddedColumns, 2 * vectorColumns);
-  else {
-    copyPadded(right, rightView, inner, columns, inner, paddedColumns);
-    outView.fill(0);
-  }
-  const kernel = blocked
-    ? dtype === 'float64' ? wasm.blockedFloat64 : wasm.blockedFloat32
-    : dtype === 'float64' ? wasm.rowFloat64 : wasm.rowFloat32;
-  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
-    kernel(
-      batchIndex * paddedRows * inner * elementBytes,
-      leftBytes + batchIndex * inner * paddedColumns * elementBytes,
-      leftBytes + rightBytes + batchIndex * paddedRows * paddedColumns * elementBytes,
-      paddedRows,
-      inner,
-      paddedColumns,
-    );
-  }
+  const product = rows >= BLOCKED_MIN_ROWS
+    ? blockedProduct(wasm, dtype, left, right, batch, rows, inner, columns)
+    : rowProduct(wasm, dtype, left, right, batch, rows, inner, columns);
+  const { outView, paddedRows, paddedColumns } = product;
   if (paddedRows === rows && paddedColumns === columns) return outView.slice();
   const out = allocate(dtype, batch * rows * columns);
   for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
@@ -147,6 +148,99 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
   }
   return out;
 }
+
+interface PaddedProduct {
+  outView: FloatArray;
+  paddedRows: number;
+  paddedColumns: number;
+}
+
+/** The row kernel on row-major copies, b's rows padded to whole vectors. */
+function rowProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): PaddedProduct {
+  const elementBytes = dtype === 'float64' ? 8 : 4;
+  const paddedColumns = roundUp(columns, 16 / elementBytes);
+  const leftStart = CONTROL_BYTES;
+  const rightStart = leftStart + align16(batch * rows * inner * elementBytes);
+  const outStart = rightStart + align16(batch * inner * paddedColumns * elementBytes);
+  ensureMemory(wasm, outStart + batch * rows * paddedColumns * elementBytes);
+  const View = dtype === 'float64' ? Float64Array : Float32Array;
+  const buffer = wasm.memory.buffer;
+  const outView = new View(buffer, outStart, batch * rows * paddedColumns);
+  copyPadded(left, new View(buffer, leftStart, batch * rows * inner), rows, inner, rows, inner);
+  copyPadded(right, new View(buffer, rightStart, batch * inner * paddedColumns), inner, columns, inner, paddedColumns);
+  outView.fill(0);
+  const kernel = dtype === 'float64' ? wasm.rowFloat64 : wasm.rowFloat32;
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    kernel(
+      leftStart + batchIndex * rows * inner * elementBytes,
+      rightStart + batchIndex * inner * paddedColumns * elementBytes,
+      outStart + batchIndex * rows * paddedColumns * elementBytes,
+      rows,
+      inner,
+      paddedColumns,
+    );
+  }
+  return { outView, paddedRows: rows, paddedColumns };
+}
+
+/**
+ * The blocked kernel: the data range each operand spans is copied into memory as it is, packed
+ * there into panels (a in panels of the block's rows, b in panels of its columns, both cut into
+ * blocks of INNER_BLOCK inner indices), and the product is computed into a padded c.
+ */
+function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): PaddedProduct {
+  const elementBytes = dtype === 'float64' ? 8 : 4;
+  const block = dtype === 'float64' ? float64Block : float32Block;
+  const panelColumns = block.vectors * (16 / elementBytes);
+  const paddedRows = roundUp(rows, block.rows);
+  const paddedColumns = roundUp(columns, panelColumns);
+  const leftRange = dataRange(left, rows, inner);
+  const rightRange = dataRange(right, inner, columns);
+  const leftSource = CONTROL_BYTES;
+  const rightSource = leftSource + align16((leftRange.high - leftRange.low) * elementBytes);
+  const packedLeft = rightSource + align16((rightRange.high - rightRange.low) * elementBytes);
+  const packedRight = packedLeft + align16(batch * paddedRows * inner * elementBytes);
+  const outStart = packedRight + align16(batch * inner * paddedColumns * elementBytes);
+  ensureMemory(wasm, outStart + batch * paddedRows * paddedColumns * elementBytes);
+  const View = dtype === 'float64' ? Float64Array : Float32Array;
+  const buffer = wasm.memory.buffer;
+  new View(buffer, leftSource).set(left.data.subarray(leftRange.low, leftRange.high));
+  new View(buffer, rightSource).set(right.data.subarray(rightRange.low, rightRange.high));
+  if (paddedRows !== rows) new View(buffer, packedLeft, batch * paddedRows * inner).fill(0);
+  if (paddedColumns !== columns) new View(buffer, packedRight, batch * inner * paddedColumns).fill(0);
+  const pack = dtype === 'float64' ? wasm.packFloat64 : wasm.packFloat32;
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    pack(
+      leftSource + (left.offsets[batchIndex]! - leftRange.low) * elementBytes, packedLeft + batchIndex * paddedRows * inner * elementBytes,
+      inner, left.columnStride * elementBytes, rows, paddedRows, left.rowStride * elementBytes, block.rows, INNER_BLOCK,
+    );
+    pack(
+      rightSource + (right.offsets[batchIndex]! - rightRange.low) * elementBytes, packedRight + batchIndex * inner * paddedColumns * elementBytes,
+      inner, right.rowStride * elementBytes, columns, paddedColumns, right.columnStride * elementBytes, panelColumns, INNER_BLOCK,
+    );
+  }
+  const threaded = batch * rows * inner * columns >= THREADS_MIN_WORK;
+  for (let first = 0; first < batch; first += BATCH_SLICE) {
+    const count = Math.min(BATCH_SLICE, batch - first);
+    const chunksPerMatrix = threaded ? Math.max(1, Math.ceil(CHUNKS_PER_PRODUCT / count)) : 1;
+    runBlocked(wasm, {
+      dtype,
+      packedLeft: packedLeft + first * paddedRows * inner * elementBytes,
+      packedRight: packedRight + first * inner * paddedColumns * elementBytes,
+      out: outStart + first * paddedRows * paddedColumns * elementBytes,
+      batch: count,
+      paddedRows,
+      inner,
+      paddedColumns,
+      innerBlock: INNER_BLOCK,
+      rowsPerChunk: roundUp(Math.ceil(paddedRows / chunksPerMatrix), block.rows),
+    }, threaded);
+  }
+  return { outView: new View(buffer, outStart, batch * paddedRows * paddedColumns), paddedRows, paddedColumns };
+}
+
+/** A threaded product is cut into about this many chunks, so that two threads share it evenly. */
+const CHUNKS_PER_PRODUCT = 16;
 
 /** Copies each (rows × columns) matrix into a zero-padded (paddedRows × paddedColumns) block of target, batch after batch. */
 function copyPadded(source: StridedMatrices, target: FloatArray, rows: number, columns: number, paddedRows: number, paddedColumns: number): void {
@@ -160,21 +254,4 @@ function copyPadded(source: StridedMatrices, target: FloatArray, rows: number, c
       else for (let column = 0; column < columns; column++) target[to + column] = data[from + column * columnStride]!;
     }
   });
-}
-
-/** Packs each (inner × columns) matrix into column panels of `panelColumns`, zero-padded to paddedColumns. */
-function packPanels(source: StridedMatrices, target: FloatArray, inner: number, columns: number, paddedColumns: number, panelColumns: number): void {
-  const { data, rowStride, columnStride } = source;
-  let position = 0;
-  for (const offset of source.offsets) {
-    for (let firstColumn = 0; firstColumn < paddedColumns; firstColumn += panelColumns) {
-      const width = Math.max(0, Math.min(panelColumns, columns - firstColumn));
-      for (let k = 0; k < inner; k++) {
-        const from = offset + k * rowStride + firstColumn * columnStride;
-        let column = 0;
-        for (; column < width; column++) target[position++] = data[from + column * columnStride]!;
-        for (; column < panelColumns; column++) target[position++] = 0;
-      }
-    }
-  }
 }

@@ -1,18 +1,17 @@
 /**
  * WebAssembly SIMD matrix-product kernels, assembled at run time from the instructions below
- * (no toolchain, no committed binary). Two kernels per dtype, each
- *
- *   kernel(a, b, c, rows, inner, columns)   // byte offsets into memory
- *
- * with a rows×inner, c rows×columns, row-major:
- * - the row kernel, c += a·b, b row-major: i-k-j order with k unrolled by two,
- *   c[i, j:j+w] += a[i,k]·b[k, j:j+w] + a[i,k+1]·b[k+1, j:j+w]; columns a multiple of one vector.
- *   Best for few rows (conv layers' weight × columns), where b is used too few times to pack.
- * - the blocked kernel, c = a·b, b packed in panels (for each strip of two vectors of columns,
- *   its inner rows one after another): a 4-row × 2-vector block of c stays in eight SIMD
- *   registers for the whole k loop, so per k it loads two vectors of b and four scalars of a for
- *   eight multiply-adds. rows a multiple of 4, columns of two vectors, inner at least 1.
- * The caller pads with zeros (matmul.ts).
+ * (no toolchain, no committed binary). Per dtype, with byte offsets into memory and c row-major:
+ * - the row kernel, row(a, b, c, rows, inner, columns): c += a·b, a and b row-major, i-k-j order
+ *   with k unrolled by two; columns a multiple of one vector. Best for few rows (conv layers'
+ *   weight × columns), where b is used too few times to pack.
+ * - the blocked kernel, blocked(a, b, c, rows, inner, columns, accumulate): c = a·b (or c += a·b),
+ *   a and b packed in panels by the packing kernel: a 4-row × 2-vector block of c stays in eight
+ *   SIMD registers for the whole k loop; per k it loads two vectors of b and splats four scalars
+ *   of a (side by side in packed a) for eight multiply-adds. rows a multiple of 4, columns of two
+ *   vectors, inner at least 1. (Larger blocks measured slower: V8 then spills registers.)
+ * - the packing kernel, pack(...): a strided matrix into that panel layout.
+ * The memory is shared where possible, so that a worker thread can run the same kernels on it
+ * (matmul-threads.ts). The caller pads with zeros (matmul.ts).
  */
 
 const I32 = 0x7f;
@@ -135,81 +134,164 @@ function rowKernelBody(lanes: Lanes): number[] {
   return [...unsignedLeb(body.length), ...body];
 }
 
-/** The blocked kernel: c = a · b with a 4-row × 2-vector register block over packed b. */
-function blockedKernelBody(lanes: Lanes): number[] {
-  // params: a b c rows inner columns; i32 locals: i j kLeft aPointer bPointer cPointer rowBytes aRowBytes;
-  // v128 locals: eight accumulators (row r, vector v at 16 + 2r + v), bLow, bHigh, splatted
-  const [a, b, c, rows, inner] = [0, 1, 2, 3, 4];
-  const columns = 5;
-  const [i, j, kLeft, aPointer, bPointer, cPointer, rowBytes, aRowBytes] = [6, 7, 8, 9, 10, 11, 12, 13];
-  const accumulator = (row: number, half: number) => 14 + 2 * row + half;
-  const [bLow, bHigh, splatted] = [22, 23, 24];
-  const load = (offset: number) => simd(0x00, 4, ...unsignedLeb(offset));
-  const store = (offset: number) => simd(0x0b, 4, ...unsignedLeb(offset));
+/** Rows and SIMD vectors of c held in registers by the blocked kernel. */
+export interface BlockShape {
+  rows: number;
+  vectors: number;
+}
+
+/**
+ * The blocked kernel: c (+)= a · b over packed a and b with a (rows × vectors) register block.
+ * Per k it loads `vectors` vectors of b and splats `rows` scalars of a (contiguous in packed a).
+ */
+function blockedKernelBody(lanes: Lanes, block: BlockShape): number[] {
+  // params: a b c rows inner columns accumulate; i32 locals: i j kLeft aPointer bPointer cPointer rowBytes aPanel aPanelBytes;
+  // v128 locals: the accumulators (row r, vector v at 16 + r·vectors + v), then the loaded vectors of b, then the splatted a
+  const [a, b, c, rows, inner, columns, accumulate] = [0, 1, 2, 3, 4, 5, 6];
+  const [i, j, kLeft, aPointer, bPointer, cPointer, rowBytes, aPanel, aPanelBytes] = [7, 8, 9, 10, 11, 12, 13, 14, 15];
+  const accumulatorCount = block.rows * block.vectors;
+  const accumulator = (row: number, vectorIndex: number) => 16 + row * block.vectors + vectorIndex;
+  const bVector = (vectorIndex: number) => 16 + accumulatorCount + vectorIndex;
+  const splatted = 16 + accumulatorCount + block.vectors;
+  const memoryArgument = (offset: number) => [4, ...unsignedLeb(offset)];
+  const load = (offset: number) => simd(0x00, ...memoryArgument(offset));
+  const store = (offset: number) => simd(0x0b, ...memoryArgument(offset));
+  const loadSplat = (offset: number) => simd(lanes.bytes === 4 ? 0x09 : 0x0a, lanes.bytes === 4 ? 2 : 3, ...unsignedLeb(offset));
   const zeroVector = simd(0x0c, ...new Array<number>(16).fill(0));
-  const rows4 = [0, 1, 2, 3];
+  const blockRows = Array.from({ length: block.rows }, (_, row) => row);
+  const blockVectors = Array.from({ length: block.vectors }, (_, vectorIndex) => vectorIndex);
   const multiplyAdd = (row: number) => [
-    // splatted = a[i + row][k]; acc[row] += splatted · (bLow, bHigh)
-    get(aPointer), ...(row === 0 ? [] : [get(aRowBytes), constant(row), mul, add]), lanes.loadScalar, lanes.splat, set(splatted),
-    get(accumulator(row, 0)), get(splatted), get(bLow), lanes.mulVectors, lanes.addVectors, set(accumulator(row, 0)),
-    get(accumulator(row, 1)), get(splatted), get(bHigh), lanes.mulVectors, lanes.addVectors, set(accumulator(row, 1)),
+    get(aPointer), loadSplat(row * lanes.bytes), set(splatted),
+    ...blockVectors.map((v) => [get(accumulator(row, v)), get(splatted), get(bVector(v)), lanes.mulVectors, lanes.addVectors, set(accumulator(row, v))].flat()),
   ].flat();
-  const storeRow = (row: number) => [
-    get(cPointer), ...(row === 0 ? [] : [get(rowBytes), constant(row), mul, add]), get(accumulator(row, 0)), store(0),
-    get(cPointer), ...(row === 0 ? [] : [get(rowBytes), constant(row), mul, add]), get(accumulator(row, 1)), store(16),
-  ].flat();
+  const rowPointer = (row: number) => [get(cPointer), ...(row === 0 ? [] : [get(rowBytes), constant(row), mul, add])].flat();
+  const storeRow = (row: number) => blockVectors.flatMap((v) => [
+    ...rowPointer(row), get(accumulator(row, v)), store(16 * v),
+  ]);
+  const addRow = (row: number) => blockVectors.flatMap((v) => [
+    ...rowPointer(row),
+    ...rowPointer(row), load(16 * v), get(accumulator(row, v)), lanes.addVectors,
+    store(16 * v),
+  ]);
   const code = [
     get(columns), constant(lanes.bytes), mul, set(rowBytes),
-    get(inner), constant(lanes.bytes), mul, set(aRowBytes),
+    get(inner), constant(block.rows * lanes.bytes), mul, set(aPanelBytes),
+    get(a), set(aPanel),
     constant(0), set(i),
     loop,
+      // packed b's panels follow each other: the k loop leaves bPointer at the next one
+      get(b), set(bPointer),
       constant(0), set(j),
       loop,
-        ...rows4.flatMap((row) => [zeroVector, set(accumulator(row, 0)), zeroVector, set(accumulator(row, 1))]).flat(),
-        get(a), get(i), get(aRowBytes), mul, add, set(aPointer),
-        get(b), get(j), get(inner), mul, add, set(bPointer),
+        ...blockRows.flatMap((row) => blockVectors.flatMap((v) => [zeroVector, set(accumulator(row, v))])).flat(),
+        get(aPanel), set(aPointer),
         get(inner), set(kLeft),
         loop,
-          get(bPointer), load(0), set(bLow),
-          get(bPointer), load(16), set(bHigh),
-          ...rows4.flatMap(multiplyAdd),
-          get(aPointer), constant(lanes.bytes), add, set(aPointer),
-          get(bPointer), constant(32), add, set(bPointer),
+          ...blockVectors.flatMap((v) => [get(bPointer), load(16 * v), set(bVector(v))]).flat(),
+          ...blockRows.flatMap(multiplyAdd),
+          get(aPointer), constant(block.rows * lanes.bytes), add, set(aPointer),
+          get(bPointer), constant(block.vectors * 16), add, set(bPointer),
           get(kLeft), constant(1), [0x6b] /* i32.sub */, [0x22, kLeft] /* local.tee */, repeatIf,
         end,
         get(c), get(i), get(rowBytes), mul, add, get(j), add, set(cPointer),
-        ...rows4.flatMap(storeRow),
-        get(j), constant(32), add, set(j),
+        get(accumulate), [0x04, 0x40] /* if */,
+          ...blockRows.flatMap(addRow).flat(),
+        [0x05] /* else */,
+          ...blockRows.flatMap(storeRow).flat(),
+        end,
+        get(j), constant(block.vectors * 16), add, set(j),
         get(j), get(rowBytes), lessThan, repeatIf,
       end,
-      get(i), constant(4), add, set(i),
+      get(aPanel), get(aPanelBytes), add, set(aPanel),
+      get(i), constant(block.rows), add, set(i),
       get(i), get(rows), lessThan, repeatIf,
     end,
   ].flat();
-  const locals = vector([[...unsignedLeb(8), I32], [...unsignedLeb(11), V128]]);
+  const locals = vector([[...unsignedLeb(9), I32], [...unsignedLeb(accumulatorCount + block.vectors + 1), V128]]);
   const body = [...locals, ...code, ...end];
   return [...unsignedLeb(body.length), ...body];
 }
 
-function matmulModuleBytes(): Uint8Array {
-  const functionType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
+/**
+ * The packing kernel: copies a strided matrix (a, or b) into the blocked kernel's panel layout.
+ * "Lanes" are a's rows or b's columns: per block of innerBlock inner indices, panels of panelLanes
+ * lanes, each panel k by k with its lanes side by side. Padding lanes are left as they are (the
+ * caller zeroes them). Strides are in bytes.
+ */
+function packKernelBody(lanes: Lanes): number[] {
+  const [source, target, inner, innerStride, laneCount, paddedLanes, laneStride, panelLanes, innerBlock] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const [firstK, depth, firstLane, k, lane, width, to, kPointer, lanePointer] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const subtract = [0x6b];
+  const select = [0x1b];
+  const minimum = (x: number[], y: number[]) => [...x, ...y, ...x, ...y, lessThan, select];
+  const store = lanes.bytes === 4 ? [0x38, 2, 0] : [0x39, 3, 0];
+  const code = [
+    get(target), set(to),
+    constant(0), set(firstK),
+    loop,
+      ...minimum(get(innerBlock), [get(inner), get(firstK), subtract].flat()), set(depth),
+      constant(0), set(firstLane),
+      loop,
+        ...minimum(get(panelLanes), [get(laneCount), get(firstLane), subtract].flat()), set(width),
+        get(source), get(firstK), get(innerStride), mul, add, get(firstLane), get(laneStride), mul, add, set(kPointer),
+        constant(0), set(k),
+        loop,
+          get(kPointer), set(lanePointer),
+          constant(0), set(lane),
+          loop,
+            get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), lanes.loadScalar, store,
+            get(lanePointer), get(laneStride), add, set(lanePointer),
+            get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(width), lessThan, repeatIf,
+          end,
+          get(to), get(panelLanes), constant(lanes.bytes), mul, add, set(to),
+          get(kPointer), get(innerStride), add, set(kPointer),
+          get(k), constant(1), add, [0x22, k], get(depth), lessThan, repeatIf,
+        end,
+        get(firstLane), get(panelLanes), add, [0x22, firstLane], get(paddedLanes), lessThan, repeatIf,
+      end,
+      get(firstK), get(innerBlock), add, [0x22, firstK], get(inner), lessThan, repeatIf,
+    end,
+  ].flat();
+  const locals = vector([[...unsignedLeb(9), I32]]);
+  const body = [...locals, ...code, ...end];
+  return [...unsignedLeb(body.length), ...body];
+}
+
+/** Register blocks of the blocked kernels (measured on Zen 4; x86 has sixteen SIMD registers). */
+export const float32Block: BlockShape = { rows: 4, vectors: 2 };
+export const float64Block: BlockShape = { rows: 4, vectors: 2 };
+
+/** Pages the shared memory may grow to (4 GiB, WebAssembly's limit; only address space is reserved). */
+export const MAXIMUM_PAGES = 65536;
+
+export function matmulModuleBytes(shared: boolean, block32 = float32Block, block64 = float64Block): Uint8Array {
+  const memoryLimits = shared ? [0x03, ...unsignedLeb(1), ...unsignedLeb(MAXIMUM_PAGES)] : [0x00, ...unsignedLeb(1)];
+  const rowType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
+  const blockedType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
+  const packType = [0x60, ...vector(new Array<number[]>(9).fill([I32])), ...vector([])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vector([functionType])),
-    ...section(2, vector([[...name('env'), ...name('memory'), 0x02, 0x00, ...unsignedLeb(1)]])),
-    ...section(3, vector([[0], [0], [0], [0]])),
+    ...section(1, vector([rowType, blockedType, packType])),
+    ...section(2, vector([[...name('env'), ...name('memory'), 0x02, ...memoryLimits]])),
+    ...section(3, vector([[0], [0], [1], [1], [2], [2]])),
     ...section(7, vector([
       [...name('rowFloat32'), 0x00, 0],
       [...name('rowFloat64'), 0x00, 1],
       [...name('blockedFloat32'), 0x00, 2],
       [...name('blockedFloat64'), 0x00, 3],
+      [...name('packFloat32'), 0x00, 4],
+      [...name('packFloat64'), 0x00, 5],
     ])),
-    ...section(10, vector([rowKernelBody(float32), rowKernelBody(float64), blockedKernelBody(float32), blockedKernelBody(float64)])),
+    ...section(10, vector([rowKernelBody(float32), rowKernelBody(float64), blockedKernelBody(float32, block32), blockedKernelBody(float64, block64),
+      packKernelBody(float32), packKernelBody(float64),
+    ])),
   ];
   return Uint8Array.from(bytes);
 }
 
-type MatmulExport = (a: number, b: number, c: number, rows: number, inner: number, columns: number) => void;
+type RowKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number) => void;
+type PackKernel = (source: number, target: number, inner: number, innerStride: number, lanes: number, paddedLanes: number, laneStride: number, panelLanes: number, innerBlock: number) => void;
+type BlockedKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number, accumulate: number) => void;
 
 /** The part of the WebAssembly JS API used here (typed locally: the project does not load the DOM lib). */
 export interface WasmMemory {
@@ -219,35 +301,50 @@ export interface WasmMemory {
 
 interface WebAssemblyApi {
   validate(bytes: Uint8Array): boolean;
-  Memory: new (descriptor: { initial: number }) => WasmMemory;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   Module: new (bytes: Uint8Array) => object;
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
 export interface WasmMatmul {
+  /** The compiled module, for a worker to instantiate on the same memory. */
+  module: object;
   memory: WasmMemory;
-  rowFloat32: MatmulExport;
-  rowFloat64: MatmulExport;
-  blockedFloat32: MatmulExport;
-  blockedFloat64: MatmulExport;
+  /** Whether memory is shared, so that a worker thread can compute on it. */
+  shared: boolean;
+  rowFloat32: RowKernel;
+  rowFloat64: RowKernel;
+  blockedFloat32: BlockedKernel;
+  blockedFloat64: BlockedKernel;
+  packFloat32: PackKernel;
+  packFloat64: PackKernel;
 }
 
 let instance: WasmMatmul | null | undefined;
 
-/** The compiled kernel, or null where WebAssembly SIMD is not available. */
+/** Shared memory where the runtime offers it, else plain memory. */
+function createMemory(WebAssembly: WebAssemblyApi): { memory: WasmMemory; shared: boolean } {
+  try {
+    if (typeof SharedArrayBuffer === 'function') return { memory: new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true }), shared: true };
+  } catch {
+    // no shared memory here: single-threaded
+  }
+  return { memory: new WebAssembly.Memory({ initial: 1 }), shared: false };
+}
+
+/** The compiled kernels, or null where WebAssembly SIMD is not available. */
 export function wasmMatmul(): WasmMatmul | null {
   if (instance !== undefined) return instance;
   const WebAssembly = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  instance = null;
   try {
-    const bytes = matmulModuleBytes();
-    if (WebAssembly === undefined || !WebAssembly.validate(bytes)) {
-      instance = null;
-      return instance;
-    }
-    const memory = new WebAssembly.Memory({ initial: 1 });
+    if (WebAssembly === undefined) return instance;
+    const { memory, shared } = createMemory(WebAssembly);
+    const bytes = matmulModuleBytes(shared);
+    if (!WebAssembly.validate(bytes)) return instance;
     const module = new WebAssembly.Module(bytes);
-    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'memory'>;
-    instance = { memory, ...exports };
+    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'module' | 'memory' | 'shared'>;
+    instance = { module, memory, shared, ...exports };
   } catch {
     instance = null;
   }

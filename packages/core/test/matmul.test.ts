@@ -1,0 +1,113 @@
+/**
+ * Matrix products agree across every path: the plain-JS loop, the WebAssembly row kernel (few
+ * rows), the blocked kernel on one thread and shared with the worker thread — in both dtypes, on
+ * shapes around each threshold (128 rows for the blocked kernel, 256-deep inner blocks, 2²² multiply-adds
+ * for threads, the 4096-matrix batch slices) and on transposed, sliced and broadcast operands.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import * as ng from '@normgrad/core';
+import { installMatchers } from '@normgrad/testing';
+import { getMatmulThreads, setMatmulBackend, setMatmulThreads } from '@normgrad/core';
+import { workerChunkCount } from '../src/kernels/matmul-threads.js';
+import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
+
+installMatchers();
+
+afterEach(() => {
+  setMatmulBackend('auto');
+  setMatmulThreads(2);
+});
+
+type Path = 'js' | 'wasm, 1 thread' | 'wasm, 2 threads';
+
+function productOn(path: Path, a: ng.Tensor, b: ng.Tensor): ng.Tensor {
+  setMatmulBackend(path === 'js' ? 'js' : 'wasm');
+  setMatmulThreads(path === 'wasm, 2 threads' ? 2 : 1);
+  return a.matmul(b);
+}
+
+const tolerance = (dtype: ng.DType) => (dtype === 'float32' ? { rtol: 1e-4, atol: 1e-4 } : { rtol: 1e-12, atol: 1e-12 });
+
+/** Compares every path with the JS loop, and the two thread counts bit for bit (each row is computed the same way). */
+function expectAllPathsAgree(a: ng.Tensor, b: ng.Tensor): void {
+  const reference = productOn('js', a, b);
+  const single = productOn('wasm, 1 thread', a, b);
+  const threaded = productOn('wasm, 2 threads', a, b);
+  expect(single.shape).toEqual(reference.shape);
+  expect(single).toBeAllclose(reference, tolerance(a.dtype));
+  expect(threaded.toArray()).toEqual(single.toArray());
+}
+
+describe('matmul paths agree', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`in ${dtype} on shapes around the row/blocked, inner-block and thread thresholds`, () => {
+      const shapes: [number, number, number][] = [
+        [127, 3, 5], [128, 3, 5], [129, 1, 1], [131, 17, 9],
+        [128, 255, 8], [132, 256, 16], [133, 257, 7], [130, 513, 33],
+        // 2²² multiply-adds and up are shared with the worker
+        [160, 160, 163], [164, 160, 160], [256, 300, 70], [301, 129, 257],
+      ];
+      shapes.forEach(([rows, inner, columns], index) => {
+        const a = ng.randn([rows, inner], { seed: 10 + index, dtype });
+        const b = ng.randn([inner, columns], { seed: 50 + index, dtype });
+        expectAllPathsAgree(a, b);
+      });
+    });
+
+    it(`in ${dtype} on transposed, sliced and broadcast operands`, () => {
+      const big = ng.randn([300, 420], { seed: 3, dtype });
+      const weight = ng.randn([170, 260], { seed: 4, dtype });
+      // x · Wᵀ with a transposed view, aᵀ · g, a strided slice, a small window of a big tensor (copied first)
+      expectAllPathsAgree(big.slice(null, [0, 260]), weight.transpose(0, 1));
+      expectAllPathsAgree(big.transpose(0, 1), ng.randn([300, 40], { seed: 5, dtype }));
+      expectAllPathsAgree(big.slice([0, 300, 2], [1, 420, 3]), ng.randn([140, 33], { seed: 6, dtype }));
+      expectAllPathsAgree(big.slice([0, 130], [0, 9]), ng.randn([9, 12], { seed: 7, dtype }));
+      // batches: broadcast left, broadcast right, both batched and transposed
+      const batched = ng.randn([3, 140, 50], { seed: 8, dtype });
+      expectAllPathsAgree(batched, ng.randn([50, 90], { seed: 9, dtype }));
+      expectAllPathsAgree(ng.randn([140, 50], { seed: 10, dtype }), ng.randn([2, 3, 50, 21], { seed: 11, dtype }));
+      expectAllPathsAgree(batched.transpose(1, 2).transpose(1, 2), ng.randn([3, 60, 50], { seed: 12, dtype }).transpose(1, 2));
+      expectAllPathsAgree(ng.randn([4, 1, 200, 100], { seed: 13, dtype }), ng.randn([5, 100, 200], { seed: 14, dtype }));
+    });
+  }
+
+  it('over more matrices than one batch slice (4096)', () => {
+    const a = ng.randn([4100, 128, 1], { seed: 15, dtype: 'float64' });
+    const b = ng.randn([4100, 1, 2], { seed: 16, dtype: 'float64' });
+    expectAllPathsAgree(a, b);
+  });
+
+  it('in float32 agrees with a float64 product to float32 precision at 1024 deep', () => {
+    const a = ng.randn([200, 1024], { seed: 17, dtype: 'float64' });
+    const b = ng.randn([1024, 150], { seed: 18, dtype: 'float64' });
+    const exact = productOn('wasm, 2 threads', a, b);
+    const single = productOn('wasm, 2 threads', a.to('float32'), b.to('float32'));
+    expect(single.to('float64')).toBeAllclose(exact, { rtol: 1e-4, atol: 1e-4 });
+  });
+});
+
+describe('matmul threads', () => {
+  it('default to 2 on this machine when it has two cores, and the worker takes chunks', () => {
+    expect(wasmMatmul()!.shared).toBe(true);
+    expect([1, 2]).toContain(getMatmulThreads());
+    setMatmulThreads(2);
+    const a = ng.randn([512, 512], { seed: 19, dtype: 'float64' });
+    const b = ng.randn([512, 512], { seed: 20, dtype: 'float64' });
+    const before = workerChunkCount(wasmMatmul()!);
+    // The worker starts in the background; until it runs, the main thread computes every chunk.
+    for (let attempt = 0; attempt < 200 && workerChunkCount(wasmMatmul()!) === before; attempt++) a.matmul(b);
+    expect(workerChunkCount(wasmMatmul()!)).toBeGreaterThan(before);
+  });
+
+  it('with threads off, the worker takes no chunks', () => {
+    setMatmulThreads(1);
+    const before = workerChunkCount(wasmMatmul()!);
+    ng.randn([512, 512], { seed: 21 }).matmul(ng.randn([512, 512], { seed: 22 }));
+    expect(workerChunkCount(wasmMatmul()!)).toBe(before);
+  });
+
+  it('rejects a thread count other than 1 or 2 by name', () => {
+    expect(() => setMatmulThreads(3 as never)).toThrow(/setMatmulThreads: expected 1 or 2, got 3/);
+    expect(() => setMatmulThreads('2' as never)).toThrow(/setMatmulThreads: .*"2"/);
+  });
+});
