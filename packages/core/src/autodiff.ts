@@ -1,5 +1,5 @@
 import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
-import { toContiguous } from './kernels/layout.js';
+import { toContiguous } from './kernels/elementwise.js';
 import { formatShape } from './composite/validate.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';

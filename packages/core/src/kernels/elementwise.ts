@@ -1,5 +1,5 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
-import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
+import { createNd, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } from './layout.js';
 
 /**
  * Elementwise kernels. Each op is given as a JavaScript expression over its operands' element
@@ -104,4 +104,9 @@ export function mapElementwise(expression: string, inputs: readonly FloatNdArray
 /** Copies any (strided) ndarray into a fresh contiguous one, optionally converting the dtype. */
 export function copyNd(x: FloatNdArray, dtype: DType = dtypeOfNd(x)): FloatNdArray {
   return mapElementwise('$0', [x], dtype);
+}
+
+/** A contiguous ndarray with the same elements: the array itself when it already is one, else a copy. */
+export function toContiguous(x: FloatNdArray): FloatNdArray {
+  return isContiguous(x) && x.offset === 0 && x.data.length === sizeOf(x.shape) ? x : copyNd(x);
 }

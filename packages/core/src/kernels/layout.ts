@@ -55,9 +55,3 @@ export function contiguousData(array: FloatNdArray): FloatArray {
   }
   return copy.data;
 }
-
-/** A contiguous ndarray with the same elements: the array itself when it already is contiguous. */
-export function toContiguous(array: FloatNdArray): FloatNdArray {
-  if (isContiguous(array) && array.offset === 0 && array.data.length === sizeOf(array.shape)) return array;
-  return createNd(dtypeOfNd(array), array.shape, contiguousData(array).slice());
-}

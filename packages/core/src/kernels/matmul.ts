@@ -1,5 +1,6 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
-import { contiguousData, createNd, dtypeOfNd, sizeOf, toContiguous, type FloatNdArray } from './layout.js';
+import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
+import { toContiguous } from './elementwise.js';
 import { CONTROL_BYTES, runBlocked } from './matmul-threads.js';
 import { float32Block, float64Block, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
 
