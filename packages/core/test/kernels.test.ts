@@ -1,11 +1,13 @@
 /**
  * The fast kernels agree with the plain-JS fallbacks: WebAssembly SIMD matmul vs the JS loop
  * (both dtypes, odd sizes that need padding, batches), and the compiled elementwise loops on
- * strided and broadcast views vs element-by-element reference values.
+ * strided and broadcast views vs element-by-element reference values, and the compiled
+ * reductions (plain and fused) vs sums and maxima taken element by element.
  */
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers, shapeArbitrary } from '@normgrad/testing';
 import { getMatmulBackend, setMatmulBackend } from '@normgrad/core';
 import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
@@ -81,5 +83,51 @@ describe('compiled elementwise kernels on views', () => {
             const value = xs[n]![c]![h + 1]![w * 2]!;
             expect(differences[n]![h]![c]![w]).toBe(value - Math.exp(value));
           }
+  });
+});
+
+/** Row-major multi-indices of a shape. */
+function indices(shape: readonly number[]): number[][] {
+  return shape.reduce<number[][]>((prefixes, extent) => prefixes.flatMap((prefix) => Array.from({ length: extent }, (_, i) => [...prefix, i])), [[]]);
+}
+
+describe('compiled reductions', () => {
+  it('match element-by-element sums and maxima over any axes, on permuted, broadcast and fused operands', () => {
+    fc.assert(
+      fc.property(
+        shapeArbitrary({ minRank: 1, maxRank: 4, minExtent: 1, maxExtent: 6 }).chain((shape) =>
+          fc.tuple(fc.constant(shape), fc.subarray(shape.map((_, axis) => axis)), fc.integer({ min: 1, max: 1000 }), fc.boolean()),
+        ),
+        ([shape, axes, seed, fused]) => {
+          ng.setElementwiseFusion(true, { minimumSize: fused ? 1 : 65536 });
+          try {
+            // a permuted view of x, and a per-(last axis) vector broadcast over the others
+            const x = ng.randn([...shape].reverse(), { seed, dtype: 'float64' }).transpose();
+            const row = ng.randn([shape[shape.length - 1]!], { seed: seed + 1, dtype: 'float64' });
+            const value = x.mul(row).add(x);
+            const values = value.toArray() as unknown;
+            const at = (index: number[]): number => index.reduce<unknown>((nested, i) => (nested as unknown[])[i], values) as number;
+            const kept = shape.map((_, axis) => axis).filter((axis) => !axes.includes(axis));
+            const expectedSum = new Map<string, number>();
+            const expectedMax = new Map<string, number>();
+            for (const index of indices(shape)) {
+              const key = kept.map((axis) => index[axis]).join(',');
+              expectedSum.set(key, (expectedSum.get(key) ?? 0) + at(index));
+              expectedMax.set(key, Math.max(expectedMax.get(key) ?? -Infinity, at(index)));
+            }
+            const sums = x.mul(row).add(x).sum(axes).toFloat64Array();
+            const maxima = x.mul(row).add(x).max(axes).toFloat64Array();
+            const keys = indices(kept.map((axis) => shape[axis]!)).map((index) => index.join(','));
+            keys.forEach((key, k) => {
+              expect(sums[k]).toBeCloseTo(expectedSum.get(key)!, 10);
+              expect(maxima[k]).toBe(expectedMax.get(key));
+            });
+          } finally {
+            ng.setElementwiseFusion(true);
+          }
+        },
+      ),
+      { seed: 21, numRuns: 80 },
+    );
   });
 });

@@ -14,6 +14,7 @@ type ReductionKernel = (
   accumulator: Float64Array,
   size: number,
   inner: number,
+  rows: number,
   outerShape: readonly number[],
   outerOutputStrides: readonly number[],
   ...operands: (FloatArray | number | readonly number[])[]
@@ -31,49 +32,59 @@ const combine = (kind: ReductionKind, total: string, value: string): string =>
 
 /**
  * The compiled reduction of `expression`, cached by expression, kind, whether the innermost axis
- * is reduced (one total per row) or kept (one total per element of the row), and how each
- * operand is read along it.
+ * is reduced (one total per row, four running totals along it) or kept (one total per element of
+ * the row, adding four rows of the reduced axis just outside it at a time), and how each operand
+ * is read along the innermost axis.
  */
 function reductionKernel(expression: string, kind: ReductionKind, innerReduced: boolean, kinds: readonly StrideKind[]): ReductionKernel {
   const key = `${kind}:${innerReduced}:${kinds.join(',')}:${expression}`;
   let kernel = compiledKernels.get(key);
   if (kernel === undefined) {
     const operands = kinds.map((_, k) => k);
-    const parameters = operands.flatMap((k) => [`data${k}`, `offset${k}`, `stride${k}`, `outerStrides${k}`]);
-    const rowReads = operands.filter((k) => kinds[k] === 'zero').map((k) => `const $${k} = data${k}[offset${k}];`).join(' ');
-    const elementReads = (index: string): string =>
+    const parameters = operands.flatMap((k) => [`data${k}`, `offset${k}`, `stride${k}`, `rowStride${k}`, `outerStrides${k}`]);
+    /** Reads of every operand at element `index` of row `row` of the block ('zero' operands: once per row). */
+    const reads = (row: string, index: string, which: (k: number) => boolean): string =>
       operands
-        .filter((k) => kinds[k] !== 'zero')
-        .map((k) => `const $${k} = data${k}[offset${k} + ${kinds[k] === 'unit' ? index : `(${index}) * stride${k}`}];`)
+        .filter(which)
+        .map((k) => `const $${k} = data${k}[offset${k}${row === '0' ? '' : ` + (${row}) * rowStride${k}`}${kinds[k] === 'zero' ? '' : kinds[k] === 'unit' ? ` + ${index}` : ` + (${index}) * stride${k}`}];`)
         .join(' ');
+    const value = `(${expression})`;
     const initial = kind === 'sum' ? '0' : '-Infinity';
-    const row = innerReduced
-      ? `let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
+    const lanes = [0, 1, 2, 3];
+    const block = innerReduced
+      ? `${reads('0', 'i', (k) => kinds[k] === 'zero')}
+        let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
         let i = 0;
         for (; i + 3 < inner; i += 4) {
-          ${[0, 1, 2, 3].map((lane) => `{ ${elementReads(`i + ${lane}`)} total${lane} = ${combine(kind, `total${lane}`, `(${expression})`)}; }`).join('\n')}
+          ${lanes.map((lane) => `{ ${reads('0', `i + ${lane}`, (k) => kinds[k] !== 'zero')} total${lane} = ${combine(kind, `total${lane}`, value)}; }`).join('\n')}
         }
-        for (; i < inner; i++) { ${elementReads('i')} total0 = ${combine(kind, 'total0', `(${expression})`)}; }
+        for (; i < inner; i++) { ${reads('0', 'i', (k) => kinds[k] !== 'zero')} total0 = ${combine(kind, 'total0', value)}; }
         accumulator[outputOffset] = ${combine(kind, 'accumulator[outputOffset]', combine(kind, combine(kind, 'total0', 'total1'), combine(kind, 'total2', 'total3')))};`
-      : `for (let i = 0; i < inner; i++) {
-          ${elementReads('i')}
-          accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', `(${expression})`)};
+      : `let r = 0;
+        for (; r + 3 < rows; r += 4) {
+          for (let i = 0; i < inner; i++) {
+            let value0, value1, value2, value3;
+            ${lanes.map((lane) => `{ ${reads(`r + ${lane}`, 'i', () => true)} value${lane} = ${value}; }`).join('\n')}
+            accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', combine(kind, combine(kind, 'value0', 'value1'), combine(kind, 'value2', 'value3')))};
+          }
+        }
+        for (; r < rows; r++) {
+          for (let i = 0; i < inner; i++) { ${reads('r', 'i', () => true)} accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', value)}; }
         }`;
     const advance = operands.map((k) => `offset${k} += outerStrides${k}[axis];`).join(' ');
     const rewind = operands.map((k) => `offset${k} -= outerStrides${k}[axis] * outerShape[axis];`).join(' ');
     const body = `
       const counter = new Array(outerShape.length).fill(0);
       let outputOffset = 0;
-      for (let start = 0; start < size; start += inner) {
-        ${rowReads}
-        ${row}
+      for (let start = 0; start < size; start += inner * rows) {
+        ${block}
         for (let axis = outerShape.length - 1; axis >= 0; axis--) {
           counter[axis]++; ${advance} outputOffset += outerOutputStrides[axis];
           if (counter[axis] < outerShape[axis]) break;
           ${rewind} outputOffset -= outerOutputStrides[axis] * outerShape[axis]; counter[axis] = 0;
         }
       }`;
-    kernel = new Function('accumulator', 'size', 'inner', 'outerShape', 'outerOutputStrides', ...parameters, body) as ReductionKernel;
+    kernel = new Function('accumulator', 'size', 'inner', 'rows', 'outerShape', 'outerOutputStrides', ...parameters, body) as ReductionKernel;
     compiledKernels.set(key, kernel);
   }
   return kernel;
@@ -134,11 +145,16 @@ export function reduceExpression(expression: string, operands: readonly FloatNdA
     }
     const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
     const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
+    // a kept inner axis takes the reduced axis just outside it as the block's rows
+    const blocked = !innerReduced && rank >= 2 && merged.reduced[rank - 2]!;
+    const rows = blocked ? merged.shape[rank - 2]! : 1;
+    const outer = Math.max(0, rank - (blocked ? 2 : 1));
     const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
-    const outer = Math.max(0, rank - 1);
-    const operandArguments = operands.flatMap((operand, k) => [operand.data, operand.offset, innerStrides[k]!, merged.strides[k]!.slice(0, outer)]);
+    const operandArguments = operands.flatMap((operand, k) => [
+      operand.data, operand.offset, innerStrides[k]!, blocked ? merged.strides[k]![rank - 2]! : 0, merged.strides[k]!.slice(0, outer),
+    ]);
     reductionKernel(expression, kind, innerReduced, innerStrides.map(strideKind))(
-      accumulator, size, inner, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
+      accumulator, size, inner, rows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
     );
   }
   const out = dtype === 'float64' ? accumulator : allocate(dtype, accumulator.length);
