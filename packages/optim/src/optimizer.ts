@@ -34,12 +34,17 @@ export interface OptimizerStateDict {
 /** Per-parameter state: numbers (e.g. the step count) and float buffers in the parameter's dtype. */
 export type ParamState = Record<string, number | FloatArray>;
 
-/** The values an update rule works on: copies in float64, written back to the parameter after. */
+/**
+ * The values an update rule works on: copies in float64, written back to the parameter after.
+ * `values` and `grad` live in scratch memory the optimizer reuses for the next parameter: they
+ * are valid during `updateParam` only, so a rule that keeps them copies them (as SGD's momentum
+ * buffer does).
+ */
 export interface ParamSlot<S> {
   readonly param: Tensor;
   /** The parameter's elements in row-major order; the rule updates this array in place. */
   readonly values: Float64Array;
-  /** The gradient's elements in row-major order. */
+  /** The gradient's elements in row-major order (the rule may overwrite them). */
   readonly grad: Float64Array;
   /** The parameter's state (empty on its first step); the rule fills it in. */
   readonly state: S;
@@ -67,6 +72,9 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
   readonly paramGroups: ParamGroup<O>[] = [];
   /** State per parameter, created on the parameter's first step. */
   readonly state = new Map<Tensor, S>();
+  /** Reused float64 copies of a parameter and its gradient: no fresh memory per parameter and step. */
+  #valuesScratch = new Float64Array(0);
+  #gradScratch = new Float64Array(0);
 
   protected constructor(name: string, params: ParamsInput<O>, defaults: O) {
     this.name = name;
@@ -139,7 +147,11 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
               `${this.name}: gradient of shape [${grad.shape.join(', ')}] does not match parameter of shape [${param.shape.join(', ')}] (param group ${groupIndex}, parameter ${paramIndex})`,
             );
           }
-          const values = readElements(param.data);
+          if (this.#valuesScratch.length < param.size) {
+            this.#valuesScratch = new Float64Array(param.size);
+            this.#gradScratch = new Float64Array(param.size);
+          }
+          const values = readElements(param.data, undefined, this.#valuesScratch);
           let state = this.state.get(param);
           if (state === undefined) {
             state = {} as S;
@@ -150,7 +162,7 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
           const slot: ParamSlot<S> = {
             param,
             values,
-            grad: readElements(grad.data),
+            grad: readElements(grad.data, undefined, this.#gradScratch),
             state,
             zerosLike: () => (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)),
           };

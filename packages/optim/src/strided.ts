@@ -65,16 +65,20 @@ function contiguousElements(view: StridedView): FloatArray | null {
   return view.data.subarray(view.offset, view.offset + elementCount(view.shape));
 }
 
-/** A row-major float64 copy of the elements of `view`. */
-export function readElements(view: StridedView, positions?: Int32Array): Float64Array {
+/**
+ * A row-major float64 copy of the elements of `view`: a fresh array, or the front of `target`
+ * when given (it must hold at least as many elements).
+ */
+export function readElements(view: StridedView, positions?: Int32Array, target?: Float64Array): Float64Array {
   const contiguous = positions === undefined ? contiguousElements(view) : null;
+  const count = contiguous?.length ?? positions?.length ?? elementCount(view.shape);
+  if (target !== undefined && target.length < count) throw new Error(`readElements: target holds ${target.length} elements, the view has ${count}`);
+  const values = target === undefined ? new Float64Array(count) : target.subarray(0, count);
   if (contiguous !== null) {
-    const values = new Float64Array(contiguous.length);
     values.set(contiguous); // one native converting copy
     return values;
   }
   positions ??= storagePositions(view);
-  const values = new Float64Array(positions.length);
   for (let k = 0; k < positions.length; k++) values[k] = view.data[positions[k]!]!;
   return values;
 }

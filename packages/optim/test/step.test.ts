@@ -1,4 +1,4 @@
-import { tensor } from '@normgrad/core';
+import { tensor, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import { Adam, SGD, readElements, storagePositions, writeElements, type StridedView } from '../src/index.js';
 
@@ -82,5 +82,43 @@ describe('strided element access', () => {
     expect(Array.from(readElements(scalar))).toEqual([5]);
     const contiguousWithOffset: StridedView = { data: storage, shape: [2, 2], stride: [2, 1], offset: 4 };
     expect(Array.from(readElements(contiguousWithOffset))).toEqual([4, 5, 6, 7]);
+  });
+
+  it('reads into the front of a given target, and rejects one too short', () => {
+    const target = new Float64Array(8).fill(-1);
+    const transposed: StridedView = { data: storage, shape: [3, 2], stride: [1, 3], offset: 0 };
+    const values = readElements(transposed, undefined, target);
+    expect(values.buffer).toBe(target.buffer);
+    expect(Array.from(target)).toEqual([0, 3, 1, 4, 2, 5, -1, -1]);
+    const contiguous: StridedView = { data: storage, shape: [2], stride: [1], offset: 9 };
+    expect(Array.from(readElements(contiguous, undefined, target))).toEqual([9, 10]);
+    expect(() => readElements(transposed, undefined, new Float64Array(5))).toThrow(/readElements: target holds 5 elements, the view has 6/);
+  });
+});
+
+describe('scratch copies shared between parameters', () => {
+  it('give each parameter of a group its own update (large then small then large)', () => {
+    const make = (values: number[]) => tensor(values, { dtype: 'float64', requiresGrad: true });
+    const run = (params: Tensor[]) => {
+      const optimizer = new Adam(params, { lr: 0.1 });
+      for (let step = 0; step < 3; step++) {
+        params.forEach((p, index) => (p.grad = tensor(p.toFloat64Array().map((v) => v * (index + 1) + step), { dtype: 'float64' })));
+        optimizer.step();
+      }
+      return params.map((p) => Array.from(p.toFloat64Array()));
+    };
+    const together = run([make([1, 2, 3, 4, 5]), make([6]), make([7, 8, 9])]);
+    // each parameter alone, with the gradient rule it had as parameter 1, 2, 3 of the group
+    const separately = [0, 1, 2].map((index) => {
+      const values = [[1, 2, 3, 4, 5], [6], [7, 8, 9]][index]!;
+      const p = make(values);
+      const optimizer = new Adam([p], { lr: 0.1 });
+      for (let step = 0; step < 3; step++) {
+        p.grad = tensor(p.toFloat64Array().map((v) => v * (index + 1) + step), { dtype: 'float64' });
+        optimizer.step();
+      }
+      return Array.from(p.toFloat64Array());
+    });
+    expect(together).toEqual(separately);
   });
 });
