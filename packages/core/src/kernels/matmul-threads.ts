@@ -1,87 +1,153 @@
 /**
  * A second thread for large matrix products: one `worker_threads` worker that shares the kernels'
- * WebAssembly memory. A product is cut into chunks (groups of rows of one batch element); the main
- * thread and the worker claim chunks from an atomic counter until none is left, so the main thread
- * never waits for a worker that is slow to start or busy elsewhere — it just computes more chunks.
+ * WebAssembly memory. A product is cut into chunks: first packing chunks (a group of b's column
+ * panels of one batch element), then computing chunks (a group of rows of one batch element: pack
+ * those rows of a, block by block, and multiply). The main thread and the worker claim chunks from
+ * an atomic counter until none is left, so the main thread never waits for a worker that is slow
+ * to start or busy elsewhere — it just computes more chunks. Computing chunks start once every
+ * packing chunk is done.
  *
  * The control block, Int32 slots at the start of the shared memory:
  *   POSTED     jobs posted so far (the worker sleeps on it)
  *   CLAIM      (job << 16) | next chunk, or CLOSED between jobs
  *   DONE       chunks finished in the current job
  *   CHUNKS     chunks in the current job
- *   then the job's parameters, read only by a thread holding a claimed chunk;
+ *   then the job's parameters (jobFields), read only by a thread holding a claimed chunk;
  *   WORKER_CHUNKS (last slot) counts the chunks the worker computed, for tests.
  */
 
 import type { WasmMatmul } from './wasm-matmul.js';
 
 /** Bytes reserved at the start of the memory for the control block. */
-export const CONTROL_BYTES = 64;
+export const CONTROL_BYTES = 128;
 
 const POSTED = 0;
 const CLAIM = 1;
 const DONE = 2;
 const CHUNKS = 3;
-const WORKER_CHUNKS = 15;
+const WORKER_CHUNKS = 31;
 const CLOSED = -1;
 /** Job ids wrap below 0x7fff so that (job << 16) stays a positive int32 and never equals CLOSED. */
 const JOB_ID_MASK = 0x3fff;
 
-/** A blocked product over packed operands, in the units the kernels take (byte offsets, padded sizes). */
+/**
+ * A blocked product: a and b are in memory as strided matrices (each batch element's start in the
+ * Int32 lists at leftOffsets and rightOffsets), packed a and b and the padded c have room reserved.
+ * Addresses and strides are in bytes, sizes in elements.
+ */
 export interface BlockedJob {
-  dtype: 'float32' | 'float64';
-  packedLeft: number;
-  packedRight: number;
-  out: number;
+  elementBytes: number;
   batch: number;
-  paddedRows: number;
+  rows: number;
   inner: number;
+  columns: number;
+  paddedRows: number;
   paddedColumns: number;
   /** Inner-dimension block: the kernel runs once per block, accumulating into out. */
   innerBlock: number;
+  panelRows: number;
+  panelColumns: number;
   rowsPerChunk: number;
+  columnsPerPackChunk: number;
+  leftOffsets: number;
+  leftRowStride: number;
+  leftInnerStride: number;
+  rightOffsets: number;
+  rightInnerStride: number;
+  rightColumnStride: number;
+  packedLeft: number;
+  packedRight: number;
+  out: number;
 }
 
-const parameterOrder = ['packedLeft', 'packedRight', 'out', 'batch', 'paddedRows', 'inner', 'paddedColumns', 'innerBlock', 'rowsPerChunk'] as const;
+/** The slots of the job's fields, from slot 4 on (work() reads them by these numbers). */
+const jobFields = [
+  'elementBytes', 'batch', 'rows', 'inner', 'columns', 'paddedRows', 'paddedColumns', 'innerBlock', 'panelRows', 'panelColumns',
+  'rowsPerChunk', 'columnsPerPackChunk', 'leftOffsets', 'leftRowStride', 'leftInnerStride', 'rightOffsets', 'rightInnerStride',
+  'rightColumnStride', 'packedLeft', 'packedRight', 'out',
+] as const;
 
+type PackKernel = (source: number, target: number, inner: number, innerStride: number, lanes: number, paddedLanes: number, laneStride: number, panelLanes: number, innerBlock: number) => void;
 type BlockedKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number, accumulate: number) => void;
 
+interface Kernels {
+  packFloat32: PackKernel;
+  packFloat64: PackKernel;
+  blockedFloat32: BlockedKernel;
+  blockedFloat64: BlockedKernel;
+}
+
 /**
- * Claims and computes chunks of job `job` until none is left. Runs on both threads: the worker gets
- * this function's source text, so it uses no outside name and no inner functions.
+ * Claims and runs chunks of job `job` until none is left; `memory` views the whole memory. Runs on
+ * both threads: the worker gets this function's source text, so it uses no outside name and no
+ * inner functions.
  */
-function work(control: Int32Array, job: number, float32Kernel: BlockedKernel, float64Kernel: BlockedKernel, onWorker: boolean): void {
+function work(memory: Int32Array, job: number, kernels: Kernels, onWorker: boolean): void {
   for (;;) {
-    const word = Atomics.load(control, 1);
+    const word = Atomics.load(memory, 1);
     if (word >>> 16 !== job) return;
     const chunk = word & 0xffff;
-    if (chunk >= Atomics.load(control, 3)) return;
-    if (Atomics.compareExchange(control, 1, word, word + 1) !== word) continue;
-    // The parameters stay put until every claimed chunk is done (slot 4: element bytes, then parameterOrder).
-    const elementBytes = control[4]!;
-    const kernel = elementBytes === 8 ? float64Kernel : float32Kernel;
-    const packedLeft = control[5]!;
-    const packedRight = control[6]!;
-    const out = control[7]!;
-    const paddedRows = control[9]!;
-    const inner = control[10]!;
-    const paddedColumns = control[11]!;
-    const innerBlock = control[12]!;
-    const rowsPerChunk = control[13]!;
-    const chunksPerBatch = Math.ceil(paddedRows / rowsPerChunk);
-    const batchIndex = Math.floor(chunk / chunksPerBatch);
-    const firstRow = (chunk % chunksPerBatch) * rowsPerChunk;
-    const rows = Math.min(rowsPerChunk, paddedRows - firstRow);
-    const leftBase = packedLeft + batchIndex * paddedRows * inner * elementBytes;
-    const rightBase = packedRight + batchIndex * inner * paddedColumns * elementBytes;
-    const outStart = out + (batchIndex * paddedRows + firstRow) * paddedColumns * elementBytes;
-    for (let k = 0; k < inner; k += innerBlock) {
-      const depth = Math.min(innerBlock, inner - k);
-      // packed a and b hold one block of `depth` inner indices after another (see matmul.ts)
-      kernel(leftBase + (k * paddedRows + firstRow * depth) * elementBytes, rightBase + k * paddedColumns * elementBytes, outStart, rows, depth, paddedColumns, k > 0 ? 1 : 0);
+    if (chunk >= Atomics.load(memory, 3)) return;
+    if (Atomics.compareExchange(memory, 1, word, word + 1) !== word) continue;
+    // The parameters stay put until every claimed chunk is done (slots 4 on, in jobFields order).
+    const elementBytes = memory[4]!;
+    const batch = memory[5]!;
+    const rows = memory[6]!;
+    const inner = memory[7]!;
+    const columns = memory[8]!;
+    const paddedRows = memory[9]!;
+    const paddedColumns = memory[10]!;
+    const innerBlock = memory[11]!;
+    const panelRows = memory[12]!;
+    const panelColumns = memory[13]!;
+    const rowsPerChunk = memory[14]!;
+    const columnsPerPackChunk = memory[15]!;
+    const leftOffsets = memory[16]!;
+    const leftRowStride = memory[17]!;
+    const leftInnerStride = memory[18]!;
+    const rightOffsets = memory[19]!;
+    const rightInnerStride = memory[20]!;
+    const rightColumnStride = memory[21]!;
+    const packedLeft = memory[22]!;
+    const packedRight = memory[23]!;
+    const out = memory[24]!;
+    const pack = elementBytes === 8 ? kernels.packFloat64 : kernels.packFloat32;
+    const multiply = elementBytes === 8 ? kernels.blockedFloat64 : kernels.blockedFloat32;
+    const packChunksPerMatrix = Math.ceil(paddedColumns / columnsPerPackChunk);
+    const packChunks = batch * packChunksPerMatrix;
+    if (chunk < packChunks) {
+      // pack columns [firstColumn, firstColumn + width) of b, block by block
+      const batchIndex = Math.floor(chunk / packChunksPerMatrix);
+      const firstColumn = (chunk % packChunksPerMatrix) * columnsPerPackChunk;
+      const width = Math.min(columnsPerPackChunk, paddedColumns - firstColumn);
+      const source = memory[(rightOffsets >> 2) + batchIndex]! + firstColumn * rightColumnStride;
+      const target = packedRight + batchIndex * inner * paddedColumns * elementBytes;
+      for (let k = 0; k < inner; k += innerBlock) {
+        const depth = Math.min(innerBlock, inner - k);
+        pack(source + k * rightInnerStride, target + (k * paddedColumns + firstColumn * depth) * elementBytes, depth, rightInnerStride,
+          Math.min(width, columns - firstColumn), width, rightColumnStride, panelColumns, depth);
+      }
+    } else {
+      for (let done = Atomics.load(memory, 2); done < packChunks; done = Atomics.load(memory, 2)) Atomics.wait(memory, 2, done, 10);
+      // pack rows [firstRow, firstRow + height) of a block by block, each block right before it is multiplied
+      const chunksPerMatrix = Math.ceil(paddedRows / rowsPerChunk);
+      const batchIndex = Math.floor((chunk - packChunks) / chunksPerMatrix);
+      const firstRow = ((chunk - packChunks) % chunksPerMatrix) * rowsPerChunk;
+      const height = Math.min(rowsPerChunk, paddedRows - firstRow);
+      const source = memory[(leftOffsets >> 2) + batchIndex]! + firstRow * leftRowStride;
+      const leftTarget = packedLeft + batchIndex * paddedRows * inner * elementBytes;
+      const rightBlocks = packedRight + batchIndex * inner * paddedColumns * elementBytes;
+      const outStart = out + (batchIndex * paddedRows + firstRow) * paddedColumns * elementBytes;
+      for (let k = 0; k < inner; k += innerBlock) {
+        const depth = Math.min(innerBlock, inner - k);
+        const packed = leftTarget + (k * paddedRows + firstRow * depth) * elementBytes;
+        pack(source + k * leftInnerStride, packed, depth, leftInnerStride, Math.min(height, rows - firstRow), height, leftRowStride, panelRows, depth);
+        multiply(packed, rightBlocks + k * paddedColumns * elementBytes, outStart, height, depth, paddedColumns, k > 0 ? 1 : 0);
+      }
     }
-    if (onWorker) Atomics.add(control, 15, 1);
-    if (Atomics.add(control, 2, 1) + 1 === Atomics.load(control, 3)) Atomics.notify(control, 2);
+    if (onWorker) Atomics.add(memory, 31, 1);
+    const finished = Atomics.add(memory, 2, 1) + 1;
+    if (finished === packChunks || finished === Atomics.load(memory, 3)) Atomics.notify(memory, 2);
   }
 }
 
@@ -93,10 +159,10 @@ parentPort.once('message', ({ module, memory }) => {
   const kernels = new WebAssembly.Instance(module, { env: { memory } }).exports;
   let seen = 0;
   for (;;) {
-    const control = new Int32Array(memory.buffer, 0, ${CONTROL_BYTES / 4});
-    Atomics.wait(control, ${POSTED}, seen);
-    seen = Atomics.load(control, ${POSTED});
-    work(control, seen & ${JOB_ID_MASK}, kernels.blockedFloat32, kernels.blockedFloat64, true);
+    Atomics.wait(new Int32Array(memory.buffer, 0, 1), ${POSTED}, seen);
+    seen = Atomics.load(new Int32Array(memory.buffer, 0, 1), ${POSTED});
+    // a fresh view: the main thread may have grown the memory
+    work(new Int32Array(memory.buffer), seen & ${JOB_ID_MASK}, kernels, true);
   }
 });
 `;
@@ -167,28 +233,27 @@ const CLAIMED_CHUNK_TIMEOUT_MS = 60_000;
 
 /** Computes a blocked product, with the worker's help when `threaded` and threads are on; memory must be ready. */
 export function runBlocked(wasm: WasmMatmul, job: BlockedJob, threaded: boolean): void {
-  const control = new Int32Array(wasm.memory.buffer, 0, CONTROL_BYTES / 4);
-  const chunks = job.batch * Math.ceil(job.paddedRows / job.rowsPerChunk);
-  if (chunks > 0xffff) throw new Error(`matmul: ${chunks} chunks exceed the job format; rowsPerChunk too small`);
+  const memory = new Int32Array(wasm.memory.buffer);
+  const chunks = job.batch * (Math.ceil(job.paddedColumns / job.columnsPerPackChunk) + Math.ceil(job.paddedRows / job.rowsPerChunk));
+  if (chunks > 0xffff) throw new Error(`matmul: ${chunks} chunks exceed the job format`);
   posted = (posted + 1) | 0;
   const jobId = posted & JOB_ID_MASK;
-  Atomics.store(control, CLAIM, CLOSED);
-  control[4] = job.dtype === 'float64' ? 8 : 4;
-  parameterOrder.forEach((name, index) => (control[5 + index] = job[name]));
-  Atomics.store(control, DONE, 0);
-  Atomics.store(control, CHUNKS, chunks);
-  Atomics.store(control, CLAIM, jobId << 16);
-  if (threaded && chunks > 1 && getMatmulThreads() === 2 && helper(wasm) !== null) {
-    Atomics.store(control, POSTED, posted);
-    Atomics.notify(control, POSTED);
+  Atomics.store(memory, CLAIM, CLOSED);
+  jobFields.forEach((field, index) => (memory[4 + index] = job[field]));
+  Atomics.store(memory, DONE, 0);
+  Atomics.store(memory, CHUNKS, chunks);
+  Atomics.store(memory, CLAIM, jobId << 16);
+  if (threaded && chunks > 2 && getMatmulThreads() === 2 && helper(wasm) !== null) {
+    Atomics.store(memory, POSTED, posted);
+    Atomics.notify(memory, POSTED);
   }
-  work(control, jobId, wasm.blockedFloat32, wasm.blockedFloat64, false);
+  work(memory, jobId, wasm, false);
   const started = Date.now();
-  for (let done = Atomics.load(control, DONE); done < chunks; done = Atomics.load(control, DONE)) {
+  for (let done = Atomics.load(memory, DONE); done < chunks; done = Atomics.load(memory, DONE)) {
     if (Date.now() - started > CLAIMED_CHUNK_TIMEOUT_MS) throw new Error('matmul: the worker thread stopped answering');
-    Atomics.wait(control, DONE, done, 100);
+    Atomics.wait(memory, DONE, done, 100);
   }
-  Atomics.store(control, CLAIM, CLOSED);
+  Atomics.store(memory, CLAIM, CLOSED);
 }
 
 /** How many chunks the worker has computed so far (for tests: the threaded path really is taken). */

@@ -267,7 +267,7 @@ export const MAXIMUM_PAGES = 65536;
 export function matmulModuleBytes(shared: boolean, block32 = float32Block, block64 = float64Block): Uint8Array {
   const memoryLimits = shared ? [0x03, ...unsignedLeb(1), ...unsignedLeb(MAXIMUM_PAGES)] : [0x00, ...unsignedLeb(1)];
   const rowType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
-  const blockedType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
+  const blockedType = [0x60, ...vector(new Array<number[]>(7).fill([I32])), ...vector([])];
   const packType = [0x60, ...vector(new Array<number[]>(9).fill([I32])), ...vector([])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
