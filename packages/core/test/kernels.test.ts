@@ -35,7 +35,7 @@ describe('matmul kernels', () => {
         [[17, 1], [1, 3]],
         [[4, 9, 31], [31, 2]],
         [[40, 40], [40, 40]],
-        // 128 rows and more take the blocked kernel (rows padded to 4, columns to two vectors, b packed)
+        // 16 rows and more take the blocked kernel (rows padded to 4, columns to two vectors, a and b packed)
         [[130, 33], [33, 17]],
         [[2, 128, 5], [2, 5, 9]],
         [[131, 1], [1, 3]],

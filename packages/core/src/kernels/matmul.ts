@@ -116,8 +116,8 @@ function ensureMemory(wasm: WasmMatmul, bytes: number): void {
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;
 
-/** From this many rows on, packing b for the blocked kernel pays for itself (measured: below it the row kernel wins). */
-const BLOCKED_MIN_ROWS = 128;
+/** From this many rows on, packing for the blocked kernel pays for itself (measured: below it the row kernel wins; at 8 it depends on b). */
+const BLOCKED_MIN_ROWS = 16;
 
 /** The blocked kernel runs over blocks of this many inner indices, so that a block of packed b stays in cache. */
 const INNER_BLOCK = 256;
