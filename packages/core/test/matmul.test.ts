@@ -62,6 +62,10 @@ describe('matmul paths agree', () => {
       expectAllPathsAgree(big.transpose(0, 1), ng.randn([300, 40], { seed: 5, dtype }));
       expectAllPathsAgree(big.slice([0, 300, 2], [1, 420, 3]), ng.randn([140, 33], { seed: 6, dtype }));
       expectAllPathsAgree(big.slice([0, 130], [0, 9]), ng.randn([9, 12], { seed: 7, dtype }));
+      // fewer than 16 rows (the row kernel): transposed a and b, a strided b, a batch against one transposed b
+      expectAllPathsAgree(ng.randn([30, 7], { seed: 21, dtype }).transpose(0, 1), ng.randn([50, 30], { seed: 22, dtype }).transpose(0, 1));
+      expectAllPathsAgree(ng.randn([1, 260], { seed: 23, dtype }), weight.transpose(0, 1));
+      expectAllPathsAgree(ng.randn([3, 5, 33], { seed: 24, dtype }), big.slice([0, 99, 3], [0, 420, 20]));
       // batches: broadcast left, broadcast right, both batched and transposed
       const batched = ng.randn([3, 140, 50], { seed: 8, dtype });
       expectAllPathsAgree(batched, ng.randn([50, 90], { seed: 9, dtype }));

@@ -125,6 +125,9 @@ const INNER_BLOCK = 256;
 /** Products of at least this many multiply-adds are shared with the worker thread when threads are on. */
 const THREADS_MIN_WORK = 1 << 22;
 
+/** A threaded product is cut into about this many chunks, so that two threads share it evenly. */
+const CHUNKS_PER_PRODUCT = 16;
+
 /** The job format numbers chunks in 16 bits: larger batches run in slices of this many matrices. */
 const BATCH_SLICE = 4096;
 
@@ -167,12 +170,11 @@ function rowProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
   const leftStart = CONTROL_BYTES;
   const rightStart = leftStart + align16(batch * rows * inner * elementBytes);
   const outStart = rightStart + align16(batch * inner * paddedColumns * elementBytes);
-  ensureMemory(wasm, outStart + batch * rows * paddedColumns * elementBytes);
-  const View = dtype === 'float64' ? Float64Array : Float32Array;
-  const buffer = wasm.memory.buffer;
-  const outView = new View(buffer, outStart, batch * rows * paddedColumns);
-  copyPadded(left, new View(buffer, leftStart, batch * rows * inner), rows, inner, rows, inner);
-  copyPadded(right, new View(buffer, rightStart, batch * inner * paddedColumns), inner, columns, inner, paddedColumns);
+  const scratch = outStart + align16(batch * rows * paddedColumns * elementBytes);
+  ensureMemory(wasm, scratch);
+  copyRowMajor(wasm, dtype, left, leftStart, rows, inner, inner, scratch);
+  copyRowMajor(wasm, dtype, right, rightStart, inner, columns, paddedColumns, scratch);
+  const outView = new (dtype === 'float64' ? Float64Array : Float32Array)(wasm.memory.buffer, outStart, batch * rows * paddedColumns);
   outView.fill(0);
   const kernel = dtype === 'float64' ? wasm.rowFloat64 : wasm.rowFloat32;
   for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
@@ -186,6 +188,36 @@ function rowProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
     );
   }
   return { outView, paddedRows: rows, paddedColumns };
+}
+
+/**
+ * Copies each (rows × columns) matrix row-major into memory at `target`, rows padded with zeros to
+ * paddedColumns: row by row where rows are contiguous, else through the packing kernel (a single
+ * panel as wide as the row) from a copy of the data range at `scratch`.
+ */
+function copyRowMajor(wasm: WasmMatmul, dtype: DType, source: StridedMatrices, target: number, rows: number, columns: number, paddedColumns: number, scratch: number): void {
+  const elementBytes = dtype === 'float64' ? 8 : 4;
+  const range = dataRange(source, rows, columns);
+  const contiguousRows = source.columnStride === 1;
+  ensureMemory(wasm, contiguousRows ? target + source.offsets.length * rows * paddedColumns * elementBytes : scratch + (range.high - range.low) * elementBytes);
+  const View = dtype === 'float64' ? Float64Array : Float32Array;
+  const targetView = new View(wasm.memory.buffer, target, source.offsets.length * rows * paddedColumns);
+  if (columns !== paddedColumns) targetView.fill(0);
+  if (contiguousRows) {
+    source.offsets.forEach((offset, batchIndex) => {
+      for (let row = 0; row < rows; row++) {
+        const from = offset + row * source.rowStride;
+        targetView.set(source.data.subarray(from, from + columns), (batchIndex * rows + row) * paddedColumns);
+      }
+    });
+    return;
+  }
+  new View(wasm.memory.buffer, scratch).set(source.data.subarray(range.low, range.high));
+  const pack = dtype === 'float64' ? wasm.packFloat64 : wasm.packFloat32;
+  source.offsets.forEach((offset, batchIndex) => {
+    pack(scratch + (offset - range.low) * elementBytes, target + batchIndex * rows * paddedColumns * elementBytes, rows, source.rowStride * elementBytes,
+      columns, paddedColumns, source.columnStride * elementBytes, paddedColumns, rows);
+  });
 }
 
 /**
@@ -240,21 +272,4 @@ function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, r
     }, threaded);
   }
   return { outView: new View(buffer, outStart, batch * paddedRows * paddedColumns), paddedRows, paddedColumns };
-}
-
-/** A threaded product is cut into about this many chunks, so that two threads share it evenly. */
-const CHUNKS_PER_PRODUCT = 16;
-
-/** Copies each (rows × columns) matrix into a zero-padded (paddedRows × paddedColumns) block of target, batch after batch. */
-function copyPadded(source: StridedMatrices, target: FloatArray, rows: number, columns: number, paddedRows: number, paddedColumns: number): void {
-  if (rows !== paddedRows || columns !== paddedColumns) target.fill(0);
-  const { data, rowStride, columnStride } = source;
-  source.offsets.forEach((offset, batchIndex) => {
-    for (let row = 0; row < rows; row++) {
-      const from = offset + row * rowStride;
-      const to = (batchIndex * paddedRows + row) * paddedColumns;
-      if (columnStride === 1) target.set(data.subarray(from, from + columns), to);
-      else for (let column = 0; column < columns; column++) target[to + column] = data[from + column * columnStride]!;
-    }
-  });
 }
