@@ -120,7 +120,7 @@ function work(memory: Int32Array, job: number, kernels: Kernels, onWorker: boole
       const batchIndex = Math.floor(chunk / packChunksPerMatrix);
       const firstColumn = (chunk % packChunksPerMatrix) * columnsPerPackChunk;
       const width = Math.min(columnsPerPackChunk, paddedColumns - firstColumn);
-      const source = memory[(rightOffsets >> 2) + batchIndex]! + firstColumn * rightColumnStride;
+      const source = memory[(rightOffsets >>> 2) + batchIndex]! + firstColumn * rightColumnStride;
       const target = packedRight + batchIndex * inner * paddedColumns * elementBytes;
       for (let k = 0; k < inner; k += innerBlock) {
         const depth = Math.min(innerBlock, inner - k);
@@ -134,7 +134,7 @@ function work(memory: Int32Array, job: number, kernels: Kernels, onWorker: boole
       const batchIndex = Math.floor((chunk - packChunks) / chunksPerMatrix);
       const firstRow = ((chunk - packChunks) % chunksPerMatrix) * rowsPerChunk;
       const height = Math.min(rowsPerChunk, paddedRows - firstRow);
-      const source = memory[(leftOffsets >> 2) + batchIndex]! + firstRow * leftRowStride;
+      const source = memory[(leftOffsets >>> 2) + batchIndex]! + firstRow * leftRowStride;
       const leftTarget = packedLeft + batchIndex * paddedRows * inner * elementBytes;
       const rightBlocks = packedRight + batchIndex * inner * paddedColumns * elementBytes;
       const outStart = out + (batchIndex * paddedRows + firstRow) * paddedColumns * elementBytes;
