@@ -7,6 +7,7 @@ export { manualSeed, RandomGenerator } from './kernels/random.js';
 export { setMatmulBackend, getMatmulBackend, type MatmulBackend } from './kernels/matmul.js';
 export { setMatmulThreads, getMatmulThreads } from './kernels/matmul-threads.js';
 export { setElementwiseFusion, isElementwiseFusionEnabled } from './fusion.js';
+export { setElementwiseBackend, getElementwiseBackend, type ElementwiseBackend } from './kernels/wasm-elementwise.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';

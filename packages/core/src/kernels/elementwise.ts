@@ -1,5 +1,6 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
-import { createNd, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } from './layout.js';
+import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
+import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
 /**
  * Elementwise kernels. Each op is given as a JavaScript expression over its operands' element
@@ -96,8 +97,12 @@ export function mapElementwise(expression: string, inputs: readonly FloatNdArray
   const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
   const outerShape = merged.shape.slice(0, Math.max(0, rank - 1));
   const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
-  const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, merged.strides[k]!.slice(0, Math.max(0, rank - 1))]);
-  elementwiseKernel(expression, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
+  const outerStrides = merged.strides.map((strides) => strides.slice(0, Math.max(0, rank - 1)));
+  const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
+  if (!(tryWasmElementwise(size, dtype) && runWasmElementwise(expression, inputs, dtype, 'map', walk, out))) {
+    const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, outerStrides[k]!]);
+    elementwiseKernel(expression, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
+  }
   return createNd(dtype, shape, out);
 }
 

@@ -1,5 +1,6 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
+import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
 export type ReductionKind = 'sum' | 'max';
 
@@ -145,6 +146,13 @@ export function reduceExpression(expression: string, operands: readonly FloatNdA
     }
     const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
     const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
+    if (kind === 'sum' && rank > 0 && tryWasmElementwise(size, dtype)) {
+      const walk = {
+        inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
+        outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1),
+      };
+      if (runWasmElementwise(expression, operands, dtype, innerReduced ? 'sum' : 'sumInto', walk, accumulator)) return finish(accumulator, outShape, dtype);
+    }
     // a kept inner axis takes the reduced axis just outside it as the block's rows
     const blocked = !innerReduced && rank >= 2 && merged.reduced[rank - 2]!;
     const rows = blocked ? merged.shape[rank - 2]! : 1;
@@ -157,6 +165,11 @@ export function reduceExpression(expression: string, operands: readonly FloatNdA
       accumulator, size, inner, rows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
     );
   }
+  return finish(accumulator, outShape, dtype);
+}
+
+/** The float64 totals as a result of `dtype`. */
+function finish(accumulator: Float64Array, outShape: readonly number[], dtype: DType): FloatNdArray {
   const out = dtype === 'float64' ? accumulator : allocate(dtype, accumulator.length);
   if (out !== accumulator) out.set(accumulator);
   return createNd(dtype, outShape, out);
