@@ -30,7 +30,8 @@ function withBackend<T>(backend: ng.ElementwiseBackend, fn: () => T): T {
 function workload(x: Tensor, row: Tensor, column: Tensor): Tensor[] {
   const centred = x.sub(column).mul(row).add(1.5);
   const scaled = centred.div(row.mul(row).add(2)).neg();
-  return [centred, scaled, scaled.sum(), centred.sum(0), centred.sum(x.ndim - 1), scaled.mul(x).sum([0, x.ndim - 1], true)];
+  const chosen = ng.where(centred.gt(0), centred, scaled).add(ng.maximum(x, row)).sub(x.sign()).mul(x.relu());
+  return [centred, scaled, chosen, scaled.sum(), centred.sum(0), centred.sum(x.ndim - 1), scaled.mul(x).sum([0, x.ndim - 1], true), chosen.sum(0)];
 }
 
 describe('WebAssembly elementwise kernels', () => {
@@ -44,7 +45,10 @@ describe('WebAssembly elementwise kernels', () => {
       },
     });
     expect(parseArithmetic('(($0 - $1) - $2) + 1e-5')?.kind).toBe('binary');
-    for (const unsupported of ['Math.exp($0)', '($0 > $1 ? 1 : 0)', '$0 +', '($0', '$0 $1', 'NaN', '']) expect(parseArithmetic(unsupported)).toBeNull();
+    expect(parseArithmetic('($0 !== $0 || $1 !== $1 ? NaN : $0 > $1 ? $0 : $1)')).toMatchObject({
+      kind: 'select', condition: { kind: 'or' }, whenTrue: { kind: 'number', value: NaN }, whenFalse: { kind: 'select', condition: { kind: 'compare', operator: '>' } },
+    });
+    for (const unsupported of ['Math.exp($0)', '$0 > $1', '($0 > $1) * 2', '$0 ? 1 : 0', '$0 +', '($0', '$0 $1', '']) expect(parseArithmetic(unsupported)).toBeNull();
   });
 
   it('rejects an unknown backend by name', () => {
@@ -69,7 +73,7 @@ describe('WebAssembly elementwise kernels', () => {
             const wasm = withBackend('wasm', () => workload(x, row, column).map((t) => t.toFloat64Array()));
             const js = withBackend('js', () => workload(x, row, column).map((t) => t.toFloat64Array()));
             wasm.forEach((values, index) => {
-              if (dtype === 'float64' && index < 2) expect(values).toEqual(js[index]);
+              if (dtype === 'float64' && index < 3) expect(values).toEqual(js[index]);
               else expect(ng.tensor(values, { dtype: 'float64' })).toBeAllclose(ng.tensor(js[index]!, { dtype: 'float64' }), { rtol: dtype === 'float64' ? 1e-12 : 1e-5, atol: dtype === 'float64' ? 1e-12 : 1e-5 });
             });
           },
@@ -92,11 +96,22 @@ describe('WebAssembly elementwise kernels', () => {
     for (const value of wasm!.std([0, 2, 3], { correction: 0 }).toArray() as number[]) expect(value).toBeCloseTo(1, 3);
   });
 
+  it('keep JavaScript semantics of comparisons with NaN, signed zeros and infinities', () => {
+    const special = [NaN, -0, 0, 1, -1, Infinity, -Infinity, 2.5];
+    for (const dtype of ['float32', 'float64'] as DType[]) {
+      const a = ng.tensor(Array.from({ length: 4096 }, (_, i) => special[i % 8]!), { dtype });
+      const b = ng.tensor(Array.from({ length: 4096 }, (_, i) => special[(i >> 3) % 8]!), { dtype });
+      const results = (backend: ng.ElementwiseBackend) =>
+        withBackend(backend, () => [ng.maximum(a, b), a.sign(), a.relu(), ng.where(a.eq(b), a, b.neg()), a.ge(b), a.le(0), a.ne(b)].map((t) => Array.from(t.toFloat64Array())));
+      expect(results('wasm')).toEqual(results('js'));
+    }
+  });
+
   it('leave other expressions and layouts to the JavaScript loops', () => {
     const x = ng.randn([64, 64], { seed: 9 });
     withBackend('wasm', () => {
       expect(x.exp().sum().item()).toBeCloseTo(withBackend('js', () => x.exp().sum().item()), 2);
-      expect(x.gt(0).mul(x).toArray()).toEqual(withBackend('js', () => x.gt(0).mul(x).toArray()));
+      expect(x.tanh().mul(x).toArray()).toEqual(withBackend('js', () => x.tanh().mul(x).toArray()));
       const strided = x.slice(null, [0, 64, 2]);
       expect(strided.mul(3).toArray()).toEqual(withBackend('js', () => strided.mul(3).toArray()));
     });

@@ -15,43 +15,85 @@ import {
  * JavaScript loop computes in float64 and rounds once.
  */
 
-/** An arithmetic expression over operands $0, $1, … */
+type Comparison = '===' | '!==' | '<' | '>' | '<=' | '>=';
+
+/**
+ * An elementwise expression over operands $0, $1, …: arithmetic, and conditions (comparisons,
+ * joined by ||) that only choose between two values, as in `($0 > 0 ? $0 : 0)`.
+ */
 export type Arithmetic =
   | { kind: 'operand'; index: number }
   | { kind: 'number'; value: number }
   | { kind: 'negate'; operand: Arithmetic }
-  | { kind: 'binary'; operator: '+' | '-' | '*' | '/'; left: Arithmetic; right: Arithmetic };
+  | { kind: 'binary'; operator: '+' | '-' | '*' | '/'; left: Arithmetic; right: Arithmetic }
+  | { kind: 'select'; condition: Condition; whenTrue: Arithmetic; whenFalse: Arithmetic };
 
-/** The tree of an expression of plain arithmetic, with JavaScript's precedence; null for anything else. */
+export type Condition =
+  | { kind: 'compare'; operator: Comparison; left: Arithmetic; right: Arithmetic }
+  | { kind: 'or'; left: Condition; right: Condition };
+
+/**
+ * The tree of an elementwise expression, with JavaScript's precedence; null for anything else
+ * (function calls such as Math.exp, or a comparison used as a number).
+ */
 export function parseArithmetic(text: string): Arithmetic | null {
-  const tokens = text.match(/\$\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|\S/g) ?? [];
+  const tokens = text.match(/\$\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|NaN|===|!==|<=|>=|\|\||\S/g) ?? [];
   let position = 0;
-  // primary := $n | number | -primary | ( sum )
+  const accept = (...operators: string[]): string | undefined => {
+    const token = tokens[position];
+    if (token === undefined || !operators.includes(token)) return undefined;
+    position++;
+    return token;
+  };
+  // primary := $n | number | NaN | -primary | ( conditional )
   const primary = (): Arithmetic | null => {
     const token = tokens[position++];
     if (token === undefined) return null;
     if (token.startsWith('$')) return { kind: 'operand', index: Number(token.slice(1)) };
-    if (/^\d/.test(token)) return { kind: 'number', value: Number(token) };
+    if (token === 'NaN' || /^\d/.test(token)) return { kind: 'number', value: Number(token) };
     if (token === '-') {
       const operand = primary();
       return operand && { kind: 'negate', operand };
     }
     if (token !== '(') return null;
-    const inner = sum();
-    return inner !== null && tokens[position++] === ')' ? inner : null;
+    const inner = conditional();
+    return inner !== null && accept(')') ? inner : null;
   };
-  const binary = (operators: string, operand: () => Arithmetic | null) => (): Arithmetic | null => {
+  const arithmetic = (operators: string[], operand: () => Arithmetic | null) => (): Arithmetic | null => {
     let left = operand();
-    while (left !== null && tokens[position] !== undefined && operators.includes(tokens[position]!)) {
-      const operator = tokens[position++] as '+' | '-' | '*' | '/';
+    for (let operator = accept(...operators); left !== null && operator !== undefined; operator = accept(...operators)) {
       const right = operand();
-      left = right && { kind: 'binary', operator, left, right };
+      left = right && { kind: 'binary', operator: operator as '+' | '-' | '*' | '/', left, right };
     }
     return left;
   };
-  const product = binary('*/', primary);
-  const sum = binary('+-', product);
-  const tree = sum();
+  const product = arithmetic(['*', '/'], primary);
+  const sum = arithmetic(['+', '-'], product);
+  // condition := sum comparison sum ( || condition )
+  const condition = (): Condition | null => {
+    const left = sum();
+    const operator = accept('===', '!==', '<', '>', '<=', '>=') as Comparison | undefined;
+    const right = operator && sum();
+    if (left === null || !right) return null;
+    const compare: Condition = { kind: 'compare', operator: operator!, left, right };
+    if (!accept('||')) return compare;
+    const rest = condition();
+    return rest && { kind: 'or', left: compare, right: rest };
+  };
+  // conditional := condition ? conditional : conditional | sum
+  const conditional = (): Arithmetic | null => {
+    const start = position;
+    const test = condition();
+    if (test === null || !accept('?')) {
+      position = start;
+      return sum();
+    }
+    const whenTrue = conditional();
+    if (whenTrue === null || !accept(':')) return null;
+    const whenFalse = conditional();
+    return whenFalse && { kind: 'select', condition: test, whenTrue, whenFalse };
+  };
+  const tree = conditional();
   return tree !== null && position === tokens.length ? tree : null;
 }
 
@@ -66,23 +108,35 @@ interface Lanes {
   store: number[];
   constant(value: number): number[];
   splat: number[];
-  vector: Record<Operator | 'negate', number[]>;
-  scalar: Record<Operator | 'negate', number[]>;
+  vector: Record<Operator | Comparison | 'negate', number[]>;
+  scalar: Record<Operator | Comparison | 'negate', number[]>;
 }
 
 const float32Lanes: Lanes = {
   bytes: 4, width: 4, scalarType: F32, load: [0x2a, 2, 0], store: [0x38, 2, 0],
   constant: (value) => [0x43, ...new Uint8Array(Float32Array.of(value).buffer)],
   splat: simd(0x13),
-  vector: { '+': simd(0xe4), '-': simd(0xe5), '*': simd(0xe6), '/': simd(0xe7), negate: simd(0xe1) },
-  scalar: { '+': [0x92], '-': [0x93], '*': [0x94], '/': [0x95], negate: [0x8c] },
+  vector: {
+    '+': simd(0xe4), '-': simd(0xe5), '*': simd(0xe6), '/': simd(0xe7), negate: simd(0xe1),
+    '===': simd(0x41), '!==': simd(0x42), '<': simd(0x43), '>': simd(0x44), '<=': simd(0x45), '>=': simd(0x46),
+  },
+  scalar: {
+    '+': [0x92], '-': [0x93], '*': [0x94], '/': [0x95], negate: [0x8c],
+    '===': [0x5b], '!==': [0x5c], '<': [0x5d], '>': [0x5e], '<=': [0x5f], '>=': [0x60],
+  },
 };
 const float64Lanes: Lanes = {
   bytes: 8, width: 2, scalarType: F64, load: [0x2b, 3, 0], store: [0x39, 3, 0],
   constant: (value) => [0x44, ...new Uint8Array(Float64Array.of(value).buffer)],
   splat: simd(0x14),
-  vector: { '+': simd(0xf0), '-': simd(0xf1), '*': simd(0xf2), '/': simd(0xf3), negate: simd(0xed) },
-  scalar: { '+': [0xa0], '-': [0xa1], '*': [0xa2], '/': [0xa3], negate: [0x9a] },
+  vector: {
+    '+': simd(0xf0), '-': simd(0xf1), '*': simd(0xf2), '/': simd(0xf3), negate: simd(0xed),
+    '===': simd(0x47), '!==': simd(0x48), '<': simd(0x49), '>': simd(0x4a), '<=': simd(0x4b), '>=': simd(0x4c),
+  },
+  scalar: {
+    '+': [0xa0], '-': [0xa1], '*': [0xa2], '/': [0xa3], negate: [0x9a],
+    '===': [0x61], '!==': [0x62], '<': [0x63], '>': [0x64], '<=': [0x65], '>=': [0x66],
+  },
 };
 
 const vectorLoad = simd(0x00, 0, 0);
@@ -92,6 +146,10 @@ const promoteLow = simd(0x5f); // f64x2.promote_low_f32x4
 const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // lanes 2, 3 of f32x4 to 0, 1
 const extractLane = (lane: number) => simd(0x21, lane); // f64x2.extract_lane
 const i32And = [0x71];
+const i32Or = [0x72];
+const vectorOr = simd(0x50);
+const bitSelect = simd(0x52); // (a, b, mask): a where mask bits are set, else b
+const scalarSelect = [0x1b]; // (a, b, condition): condition ? a : b
 
 /**
  * What a kernel does with the expression's value over one row of `count` elements:
@@ -130,8 +188,15 @@ function kernelBody(tree: Arithmetic, lanes: Lanes, mode: Mode, strides: readonl
       case 'number': return vectorized ? [...lanes.constant(node.value), ...lanes.splat] : lanes.constant(node.value);
       case 'negate': return [...emit(node.operand, vectorized), ...ops.negate];
       case 'binary': return [...emit(node.left, vectorized), ...emit(node.right, vectorized), ...ops[node.operator]];
+      case 'select':
+        return [...emit(node.whenTrue, vectorized), ...emit(node.whenFalse, vectorized), ...test(node.condition, vectorized), ...(vectorized ? bitSelect : scalarSelect)];
     }
   };
+  /** A condition as a lane mask (vectors) or an i32 (scalars). */
+  const test = (node: Condition, vectorized: boolean): number[] =>
+    node.kind === 'or'
+      ? [...test(node.left, vectorized), ...test(node.right, vectorized), ...(vectorized ? vectorOr : i32Or)]
+      : [...emit(node.left, vectorized), ...emit(node.right, vectorized), ...(vectorized ? lanes.vector : lanes.scalar)[node.operator]];
   const readOperands = (vectorized: boolean): number[] =>
     strides.flatMap((stride, k) =>
       stride === 'unit'
