@@ -8,6 +8,7 @@ export { setMatmulBackend, getMatmulBackend, type MatmulBackend } from './kernel
 export { setMatmulThreads, getMatmulThreads } from './kernels/matmul-threads.js';
 export { setElementwiseFusion, isElementwiseFusionEnabled } from './fusion.js';
 export { setElementwiseBackend, getElementwiseBackend, type ElementwiseBackend } from './kernels/wasm-elementwise.js';
+export { elementwiseInto } from './kernels/elementwise.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';

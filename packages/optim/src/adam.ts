@@ -1,9 +1,11 @@
+import { elementwiseInto } from '@normgrad/core';
 import {
   Optimizer,
   requireBoolean,
   requireNonNegative,
   type ParamGroup,
   type ParamSlot,
+  type ParamStorage,
   type ParamsInput,
 } from './optimizer.js';
 import type { FloatArray } from './strided.js';
@@ -110,6 +112,58 @@ function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: Par
   }
 }
 
+/**
+ * `template` with {name} placeholders for arrays (or one-element arrays of constants) computed
+ * elementwise into `output` by core's compiled loops (WebAssembly SIMD for float32).
+ */
+function updateElementwise(template: string, arrays: Record<string, FloatArray>, output: FloatArray): void {
+  const inputs: FloatArray[] = [];
+  const expression = template.replace(/\{(\w+)\}/g, (_, key: string) => {
+    const array = arrays[key];
+    if (array === undefined) throw new Error(`Adam: no array named ${key}`);
+    let index = inputs.indexOf(array);
+    if (index < 0) index = inputs.push(array) - 1;
+    return `$${index}`;
+  });
+  elementwiseInto(expression, inputs, output);
+}
+
+/**
+ * The same step on the parameter's own storage, as three elementwise passes (first moment,
+ * second moment, parameter) with the per-step numbers as one-element arrays, so that each pass
+ * compiles once. float64 runs the same operations in the same order as adamUpdate; float32 runs
+ * them in float32 lanes, as torch's float32 Adam does. amsgrad keeps to adamUpdate.
+ */
+function adamUpdateStorage(variant: AdamVariant, storage: ParamStorage<AdamState>, group: ParamGroup<AdamOptions>): boolean {
+  const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
+  if (amsgrad) return false;
+  const [beta1, beta2] = betas;
+  const state = storage.state;
+  const expAvg = (state.expAvg ??= storage.zerosLike());
+  const expAvgSq = (state.expAvgSq ??= storage.zerosLike());
+  const step = (state.step ?? 0) + 1;
+  state.step = step;
+  const number = (value: number): FloatArray => (storage.values instanceof Float64Array ? Float64Array.of(value) : Float32Array.of(value));
+  const decay = variant === 'AdamW' ? 1 - lr * weightDecay : 1;
+  const l2Penalty = variant === 'Adam' ? weightDecay : 0;
+  const arrays: Record<string, FloatArray> = {
+    param: storage.values, grad: storage.grad, expAvg, expAvgSq,
+    beta1: number(beta1), keep1: number(1 - beta1), beta2: number(beta2), keep2: number(1 - beta2),
+    sign: number(maximize ? -1 : 1), decay: number(decay), l2Penalty: number(l2Penalty), eps: number(eps),
+    negativeStepSize: number(-(lr / (1 - beta1 ** step))), biasCorrection2Sqrt: number(Math.sqrt(1 - beta2 ** step)),
+  };
+  // AdamW: p = p·(1 − lr·λ); g = ±∇, then Adam's L2 penalty g = g + λ·p
+  const decayed = decay === 1 ? '{param}' : '({param} * {decay})';
+  const gradient = l2Penalty === 0 ? '({sign} * {grad})' : `({sign} * {grad} + {l2Penalty} * ${decayed})`;
+  // m = β1·m + (1 − β1)·g
+  updateElementwise(`{expAvg} * {beta1} + {keep1} * ${gradient}`, arrays, expAvg);
+  // v = β2·v + (1 − β2)·g·g
+  updateElementwise(`{expAvgSq} * {beta2} + {keep2} * ${gradient} * ${gradient}`, arrays, expAvgSq);
+  // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
+  updateElementwise(`${decayed} + ({negativeStepSize} * {expAvg}) / (Math.sqrt({expAvgSq}) / {biasCorrection2Sqrt} + {eps})`, arrays, storage.values);
+  return true;
+}
+
 /** Adam (Kingma & Ba) with L2 weight decay, amsgrad and maximize, step for step as torch.optim.Adam. */
 export class Adam extends Optimizer<AdamOptions, AdamState> {
   constructor(params: ParamsInput<AdamOptions>, options: Partial<AdamOptions> = {}) {
@@ -122,6 +176,10 @@ export class Adam extends Optimizer<AdamOptions, AdamState> {
 
   protected override updateParam(slot: ParamSlot<AdamState>, group: ParamGroup<AdamOptions>): void {
     adamUpdate('Adam', slot, group);
+  }
+
+  protected override updateStorage(storage: ParamStorage<AdamState>, group: ParamGroup<AdamOptions>): boolean {
+    return adamUpdateStorage('Adam', storage, group);
   }
 }
 
@@ -140,5 +198,9 @@ export class AdamW extends Optimizer<AdamOptions, AdamState> {
 
   protected override updateParam(slot: ParamSlot<AdamState>, group: ParamGroup<AdamOptions>): void {
     adamUpdate('AdamW', slot, group);
+  }
+
+  protected override updateStorage(storage: ParamStorage<AdamState>, group: ParamGroup<AdamOptions>): boolean {
+    return adamUpdateStorage('AdamW', storage, group);
   }
 }

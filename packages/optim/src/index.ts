@@ -6,6 +6,7 @@ export {
   type ParamGroupSpec,
   type ParamsInput,
   type ParamSlot,
+  type ParamStorage,
   type ParamState,
   type PlainValue,
 } from './optimizer.js';

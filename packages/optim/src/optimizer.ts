@@ -1,5 +1,5 @@
 import { Tensor, enableGrad, noGrad } from '@normgrad/core';
-import { readElements, writeElements, type FloatArray } from './strided.js';
+import { contiguousElements, readElements, writeElements, type FloatArray } from './strided.js';
 
 /** Hyperparameters every optimizer has. */
 export interface BaseOptions {
@@ -33,6 +33,20 @@ export interface OptimizerStateDict {
 
 /** Per-parameter state: numbers (e.g. the step count) and float buffers in the parameter's dtype. */
 export type ParamState = Record<string, number | FloatArray>;
+
+/**
+ * What an in-place update rule works on: the parameter's and the gradient's own contiguous
+ * storage (same dtype), updated directly, with no float64 copies.
+ */
+export interface ParamStorage<S> {
+  readonly param: Tensor;
+  /** The parameter's elements in row-major order, in its storage: the rule updates them in place. */
+  readonly values: FloatArray;
+  /** The gradient's elements in row-major order, in its storage (the rule must not change them). */
+  readonly grad: FloatArray;
+  readonly state: S;
+  zerosLike(): FloatArray;
+}
 
 /**
  * The values an update rule works on: copies in float64, written back to the parameter after.
@@ -98,6 +112,15 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
   /** The update rule for one parameter that has a gradient. Runs under no-grad. */
   protected abstract updateParam(slot: ParamSlot<S>, group: ParamGroup<O>): void;
 
+  /**
+   * An optional faster form of the rule on the parameter's own storage, tried first when the
+   * parameter and its gradient are contiguous and of one dtype; returns false (having changed
+   * nothing) to leave the parameter to `updateParam`.
+   */
+  protected updateStorage(_storage: ParamStorage<S>, _group: ParamGroup<O>): boolean {
+    return false;
+  }
+
   /** Adds a group; options it leaves out take the optimizer's defaults (PyTorch's add_param_group). */
   addParamGroup(spec: ParamGroupSpec<O>): void {
     const index = this.paramGroups.length;
@@ -147,11 +170,6 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
               `${this.name}: gradient of shape [${grad.shape.join(', ')}] does not match parameter of shape [${param.shape.join(', ')}] (param group ${groupIndex}, parameter ${paramIndex})`,
             );
           }
-          if (this.#valuesScratch.length < param.size) {
-            this.#valuesScratch = new Float64Array(param.size);
-            this.#gradScratch = new Float64Array(param.size);
-          }
-          const values = readElements(param.data, undefined, this.#valuesScratch);
           let state = this.state.get(param);
           if (state === undefined) {
             state = {} as S;
@@ -159,13 +177,18 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
           }
           const dtype = param.dtype;
           const size = param.size;
-          const slot: ParamSlot<S> = {
-            param,
-            values,
-            grad: readElements(grad.data, undefined, this.#gradScratch),
-            state,
-            zerosLike: () => (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size)),
-          };
+          const zerosLike = () => (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size));
+          const paramStorage = contiguousElements(param.data);
+          const gradStorage = contiguousElements(grad.data);
+          if (paramStorage !== null && gradStorage !== null && paramStorage.constructor === gradStorage.constructor) {
+            if (this.updateStorage({ param, values: paramStorage, grad: gradStorage, state, zerosLike }, group)) continue;
+          }
+          if (this.#valuesScratch.length < param.size) {
+            this.#valuesScratch = new Float64Array(param.size);
+            this.#gradScratch = new Float64Array(param.size);
+          }
+          const values = readElements(param.data, undefined, this.#valuesScratch);
+          const slot: ParamSlot<S> = { param, values, grad: readElements(grad.data, undefined, this.#gradScratch), state, zerosLike };
           this.updateParam(slot, group);
           writeElements(param.data, values);
         }

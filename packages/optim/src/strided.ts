@@ -60,7 +60,7 @@ export function storagePositions(view: StridedView): Int32Array {
 }
 
 /** The view's elements as a typed subarray when they are contiguous in typed storage (the common case), else null. */
-function contiguousElements(view: StridedView): FloatArray | null {
+export function contiguousElements(view: StridedView): FloatArray | null {
   if (!(view.data instanceof Float32Array || view.data instanceof Float64Array) || !isRowMajorContiguous(view)) return null;
   return view.data.subarray(view.offset, view.offset + elementCount(view.shape));
 }

@@ -1,6 +1,6 @@
 import { tensor, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
-import { Adam, SGD, readElements, storagePositions, writeElements, type StridedView } from '../src/index.js';
+import { Adam, AdamW, SGD, readElements, storagePositions, writeElements, type StridedView } from '../src/index.js';
 
 describe('step', () => {
   it('updates parameters in place, under no-grad, building no graph', () => {
@@ -121,4 +121,45 @@ describe('scratch copies shared between parameters', () => {
     });
     expect(together).toEqual(separately);
   });
+});
+
+describe('Adam on the parameter storage', () => {
+  /** The same optimizers with the in-place storage path turned off: every step goes through the float64 copies. */
+  class CopyingAdam extends Adam {
+    protected override updateStorage(): boolean {
+      return false;
+    }
+  }
+  class CopyingAdamW extends AdamW {
+    protected override updateStorage(): boolean {
+      return false;
+    }
+  }
+
+  const trajectory = (make: (params: Tensor[]) => Adam, dtype: 'float32' | 'float64', size: number) => {
+    const param = tensor(Array.from({ length: size }, (_, i) => Math.sin(i)), { dtype, requiresGrad: true });
+    const optimizer = make([param]);
+    for (let step = 0; step < 5; step++) {
+      param.grad = tensor(Array.from({ length: size }, (_, i) => Math.cos(i * (step + 1))), { dtype });
+      optimizer.step();
+    }
+    return Array.from(param.toFloat64Array());
+  };
+
+  const variants = [
+    { name: 'Adam', options: { lr: 0.01 } },
+    { name: 'Adam with L2 weight decay, maximize', options: { lr: 0.01, weightDecay: 0.1, maximize: true } },
+    { name: 'AdamW', options: { lr: 0.01, weightDecay: 0.05 }, decoupled: true },
+  ] as const;
+
+  for (const variant of variants) {
+    it(`${variant.name}: float64 equals the copying path exactly; float32 (SIMD lanes for 4096 elements) to rounding`, () => {
+      const fast = (params: Tensor[]) => ('decoupled' in variant ? new AdamW(params, variant.options) : new Adam(params, variant.options));
+      const copying = (params: Tensor[]) => ('decoupled' in variant ? new CopyingAdamW(params, variant.options) : new CopyingAdam(params, variant.options));
+      expect(trajectory(fast, 'float64', 4096)).toEqual(trajectory(copying, 'float64', 4096));
+      const fast32 = trajectory(fast, 'float32', 4096);
+      const copying32 = trajectory(copying, 'float32', 4096);
+      fast32.forEach((value, i) => expect(Math.abs(value - copying32[i]!)).toBeLessThan(1e-6));
+    });
+  }
 });

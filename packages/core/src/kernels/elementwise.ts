@@ -115,3 +115,31 @@ export function copyNd(x: FloatNdArray, dtype: DType = dtypeOfNd(x)): FloatNdArr
 export function toContiguous(x: FloatNdArray): FloatNdArray {
   return isContiguous(x) && x.offset === 0 && x.data.length === sizeOf(x.shape) ? x : copyNd(x);
 }
+
+/**
+ * Computes `expression` — JavaScript arithmetic over the elements $0, $1, … of `inputs`, e.g.
+ * '$0 * $1 + $2' — elementwise into `output`, which may be one of the inputs (each element is read
+ * before it is written). Inputs have the output's dtype and length, or length 1 (one value for all
+ * elements). The loop is compiled once per expression: WebAssembly SIMD for float32 arithmetic of
+ * 2,048+ elements (see setElementwiseBackend), else JavaScript. The expression is compiled as
+ * code, so pass only text of your own. For optimizers and other in-place updates of raw storage.
+ */
+export function elementwiseInto(expression: string, inputs: readonly FloatArray[], output: FloatArray): void {
+  const op = 'elementwiseInto';
+  if (typeof expression !== 'string' || expression.trim() === '') throw new Error(`${op}: expected an expression over $0, $1, …, got ${JSON.stringify(expression)}`);
+  const dtype = output instanceof Float64Array ? 'float64' : output instanceof Float32Array ? 'float32' : null;
+  if (dtype === null) throw new Error(`${op}: the output must be a Float32Array or Float64Array`);
+  const referenced = [...expression.matchAll(/\$(\d+)/g)].map((match) => Number(match[1]));
+  const missing = referenced.find((index) => index >= inputs.length);
+  if (missing !== undefined) throw new Error(`${op}: the expression reads $${missing}, but ${inputs.length} input(s) were given`);
+  inputs.forEach((input, index) => {
+    if (!(input instanceof (dtype === 'float64' ? Float64Array : Float32Array))) throw new Error(`${op}: input ${index} must be a ${dtype === 'float64' ? 'Float64Array' : 'Float32Array'} like the output`);
+    if (input.length !== output.length && input.length !== 1) throw new Error(`${op}: input ${index} has ${input.length} elements, the output ${output.length} (inputs have the output's length or 1)`);
+  });
+  if (output.length === 0) return;
+  const views = inputs.map((input) => createNd(dtype, [output.length], input));
+  views.forEach((view, index) => {
+    if (inputs[index]!.length === 1) view.stride[0] = 0;
+  });
+  mapElementwise(expression, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
+}

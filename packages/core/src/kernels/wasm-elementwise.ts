@@ -25,6 +25,7 @@ export type Arithmetic =
   | { kind: 'operand'; index: number }
   | { kind: 'number'; value: number }
   | { kind: 'negate'; operand: Arithmetic }
+  | { kind: 'sqrt'; operand: Arithmetic }
   | { kind: 'binary'; operator: '+' | '-' | '*' | '/'; left: Arithmetic; right: Arithmetic }
   | { kind: 'select'; condition: Condition; whenTrue: Arithmetic; whenFalse: Arithmetic };
 
@@ -37,7 +38,7 @@ export type Condition =
  * (function calls such as Math.exp, or a comparison used as a number).
  */
 export function parseArithmetic(text: string): Arithmetic | null {
-  const tokens = text.match(/\$\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|NaN|===|!==|<=|>=|\|\||\S/g) ?? [];
+  const tokens = text.match(/\$\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|NaN|Math\.sqrt|===|!==|<=|>=|\|\||\S/g) ?? [];
   let position = 0;
   const accept = (...operators: string[]): string | undefined => {
     const token = tokens[position];
@@ -45,10 +46,15 @@ export function parseArithmetic(text: string): Arithmetic | null {
     position++;
     return token;
   };
-  // primary := $n | number | NaN | -primary | ( conditional )
+  // primary := $n | number | NaN | -primary | Math.sqrt( conditional ) | ( conditional )
   const primary = (): Arithmetic | null => {
     const token = tokens[position++];
     if (token === undefined) return null;
+    if (token === 'Math.sqrt') {
+      if (!accept('(')) return null;
+      const operand = conditional();
+      return operand !== null && accept(')') ? { kind: 'sqrt', operand } : null;
+    }
     if (token.startsWith('$')) return { kind: 'operand', index: Number(token.slice(1)) };
     if (token === 'NaN' || /^\d/.test(token)) return { kind: 'number', value: Number(token) };
     if (token === '-') {
@@ -108,8 +114,8 @@ interface Lanes {
   store: number[];
   constant(value: number): number[];
   splat: number[];
-  vector: Record<Operator | Comparison | 'negate', number[]>;
-  scalar: Record<Operator | Comparison | 'negate', number[]>;
+  vector: Record<Operator | Comparison | 'negate' | 'sqrt', number[]>;
+  scalar: Record<Operator | Comparison | 'negate' | 'sqrt', number[]>;
 }
 
 const float32Lanes: Lanes = {
@@ -117,11 +123,11 @@ const float32Lanes: Lanes = {
   constant: (value) => [0x43, ...new Uint8Array(Float32Array.of(value).buffer)],
   splat: simd(0x13),
   vector: {
-    '+': simd(0xe4), '-': simd(0xe5), '*': simd(0xe6), '/': simd(0xe7), negate: simd(0xe1),
+    '+': simd(0xe4), '-': simd(0xe5), '*': simd(0xe6), '/': simd(0xe7), negate: simd(0xe1), sqrt: simd(0xe3),
     '===': simd(0x41), '!==': simd(0x42), '<': simd(0x43), '>': simd(0x44), '<=': simd(0x45), '>=': simd(0x46),
   },
   scalar: {
-    '+': [0x92], '-': [0x93], '*': [0x94], '/': [0x95], negate: [0x8c],
+    '+': [0x92], '-': [0x93], '*': [0x94], '/': [0x95], negate: [0x8c], sqrt: [0x91],
     '===': [0x5b], '!==': [0x5c], '<': [0x5d], '>': [0x5e], '<=': [0x5f], '>=': [0x60],
   },
 };
@@ -130,11 +136,11 @@ const float64Lanes: Lanes = {
   constant: (value) => [0x44, ...new Uint8Array(Float64Array.of(value).buffer)],
   splat: simd(0x14),
   vector: {
-    '+': simd(0xf0), '-': simd(0xf1), '*': simd(0xf2), '/': simd(0xf3), negate: simd(0xed),
+    '+': simd(0xf0), '-': simd(0xf1), '*': simd(0xf2), '/': simd(0xf3), negate: simd(0xed), sqrt: simd(0xef),
     '===': simd(0x47), '!==': simd(0x48), '<': simd(0x49), '>': simd(0x4a), '<=': simd(0x4b), '>=': simd(0x4c),
   },
   scalar: {
-    '+': [0xa0], '-': [0xa1], '*': [0xa2], '/': [0xa3], negate: [0x9a],
+    '+': [0xa0], '-': [0xa1], '*': [0xa2], '/': [0xa3], negate: [0x9a], sqrt: [0x9f],
     '===': [0x61], '!==': [0x62], '<': [0x63], '>': [0x64], '<=': [0x65], '>=': [0x66],
   },
 };
@@ -187,6 +193,7 @@ function kernelBody(tree: Arithmetic, lanes: Lanes, mode: Mode, strides: readonl
       case 'operand': return get(vectorized ? vectorValue(node.index) : scalarValue(node.index));
       case 'number': return vectorized ? [...lanes.constant(node.value), ...lanes.splat] : lanes.constant(node.value);
       case 'negate': return [...emit(node.operand, vectorized), ...ops.negate];
+      case 'sqrt': return [...emit(node.operand, vectorized), ...ops.sqrt];
       case 'binary': return [...emit(node.left, vectorized), ...emit(node.right, vectorized), ...ops[node.operator]];
       case 'select':
         return [...emit(node.whenTrue, vectorized), ...emit(node.whenFalse, vectorized), ...test(node.condition, vectorized), ...(vectorized ? bitSelect : scalarSelect)];
