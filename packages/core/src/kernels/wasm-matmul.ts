@@ -14,54 +14,10 @@
  * (matmul-threads.ts). The caller pads with zeros (matmul.ts).
  */
 
-const I32 = 0x7f;
-const V128 = 0x7b;
+import { I32, V128, end, get, i32Add as add, i32Const as constant, i32Mul as mul, loop, name, section, set, simd, unsignedLeb, vector, webAssemblyApi, type WasmMemory } from './wasm-assembly.js';
 
-function unsignedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
-
-function signedLeb(value: number): number[] {
-  const bytes: number[] = [];
-  for (;;) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    const done = (value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0);
-    bytes.push(done ? byte : byte | 0x80);
-    if (done) return bytes;
-  }
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...unsignedLeb(content.length), ...content];
-}
-
-function vector(items: number[][]): number[] {
-  return [...unsignedLeb(items.length), ...items.flat()];
-}
-
-function name(text: string): number[] {
-  return vector([...text].map((character) => [character.charCodeAt(0)]));
-}
-
-// instruction encoders
-const get = (local: number) => [0x20, ...unsignedLeb(local)];
-const set = (local: number) => [0x21, ...unsignedLeb(local)];
-const constant = (value: number) => [0x41, ...signedLeb(value)];
-const add = [0x6a];
-const mul = [0x6c];
 const lessThan = [0x48];
-const loop = [0x03, 0x40];
-const end = [0x0b];
 const repeatIf = [0x0d, 0x00];
-const simd = (opcode: number, ...immediates: number[]) => [0xfd, ...unsignedLeb(opcode), ...immediates];
 
 interface Lanes {
   bytes: number;
@@ -293,18 +249,7 @@ type RowKernel = (a: number, b: number, c: number, rows: number, inner: number, 
 type PackKernel = (source: number, target: number, inner: number, innerStride: number, lanes: number, paddedLanes: number, laneStride: number, panelLanes: number, innerBlock: number) => void;
 type BlockedKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number, accumulate: number) => void;
 
-/** The part of the WebAssembly JS API used here (typed locally: the project does not load the DOM lib). */
-export interface WasmMemory {
-  readonly buffer: ArrayBuffer;
-  grow(pages: number): number;
-}
-
-interface WebAssemblyApi {
-  validate(bytes: Uint8Array): boolean;
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
-  Module: new (bytes: Uint8Array) => object;
-  Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
-}
+export type { WasmMemory };
 
 export interface WasmMatmul {
   /** The compiled module, for a worker to instantiate on the same memory. */
@@ -323,7 +268,7 @@ export interface WasmMatmul {
 let instance: WasmMatmul | null | undefined;
 
 /** Shared memory where the runtime offers it, else plain memory. */
-function createMemory(WebAssembly: WebAssemblyApi): { memory: WasmMemory; shared: boolean } {
+function createMemory(WebAssembly: NonNullable<ReturnType<typeof webAssemblyApi>>): { memory: WasmMemory; shared: boolean } {
   try {
     if (typeof SharedArrayBuffer === 'function') return { memory: new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true }), shared: true };
   } catch {
@@ -335,7 +280,7 @@ function createMemory(WebAssembly: WebAssemblyApi): { memory: WasmMemory; shared
 /** The compiled kernels, or null where WebAssembly SIMD is not available. */
 export function wasmMatmul(): WasmMatmul | null {
   if (instance !== undefined) return instance;
-  const WebAssembly = (globalThis as { WebAssembly?: WebAssemblyApi }).WebAssembly;
+  const WebAssembly = webAssemblyApi();
   instance = null;
   try {
     if (WebAssembly === undefined) return instance;
