@@ -21,9 +21,9 @@ type ElementwiseKernel = (
 const compiledKernels = new Map<string, ElementwiseKernel>();
 
 /** How an operand is read along the innermost axis: 'unit' stride, stride 'zero' (broadcast), or 'any'. */
-type StrideKind = 'unit' | 'zero' | 'any';
+export type StrideKind = 'unit' | 'zero' | 'any';
 
-const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
+export const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
 
 /**
  * The compiled loop `out[k] = expression`, cached by expression and by how each operand is read

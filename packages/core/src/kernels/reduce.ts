@@ -1,5 +1,6 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
+import { strideKind, type StrideKind } from './elementwise.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
 export type ReductionKind = 'sum' | 'max';
@@ -22,11 +23,6 @@ type ReductionKernel = (
 ) => void;
 
 const compiledKernels = new Map<string, ReductionKernel>();
-
-/** How an operand is read along the innermost axis: 'unit' stride, stride 'zero' (broadcast), or 'any'. */
-type StrideKind = 'unit' | 'zero' | 'any';
-
-const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
 
 const combine = (kind: ReductionKind, total: string, value: string): string =>
   kind === 'sum' ? `${total} + ${value}` : `Math.max(${total}, ${value})`;

@@ -6,13 +6,14 @@ import {
 } from './wasm-assembly.js';
 
 /**
- * WebAssembly SIMD versions of the compiled elementwise loops and sums, for expressions of plain
- * arithmetic (+ − × ÷, negation, operands and numbers), assembled at run time per expression. The
- * operands' elements are copied into WebAssembly memory (one native copy each), the loop runs four
- * float32 or two float64 lanes at a time, and the result is copied out. Sums accumulate in
- * float64 lanes. float64 results equal the JavaScript loop's (IEEE + − × ÷ either way); float32
- * rounds after every operation, as the float32 arithmetic of other frameworks does, where the
- * JavaScript loop computes in float64 and rounds once.
+ * WebAssembly SIMD versions of the compiled elementwise loops and sums, for expressions of
+ * arithmetic (+ − × ÷, negation, square root, operands and numbers) and choices by comparison
+ * (`c ? a : b`), assembled at run time per expression. The operands' elements are copied into
+ * WebAssembly memory (one native copy each), the loop runs four float32 or two float64 lanes at a
+ * time, and the result is copied out. Sums accumulate in float64 lanes. float64 results equal the
+ * JavaScript loop's (IEEE + − × ÷ √ either way); float32 rounds after every operation, as the
+ * float32 arithmetic of other frameworks does, where the JavaScript loop computes in float64 and
+ * rounds once.
  */
 
 type Comparison = '===' | '!==' | '<' | '>' | '<=' | '>=';
