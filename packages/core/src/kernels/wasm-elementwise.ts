@@ -339,11 +339,18 @@ let backend: ElementwiseBackend = 'auto';
 const WASM_MIN_SIZE = 2048;
 
 /**
- * Chooses where elementwise loops and sums of plain arithmetic run: 'wasm' (WebAssembly SIMD),
- * 'js' (the compiled JavaScript loops, always used for other expressions) or 'auto': wasm for
- * float32 work of 2048+ elements when available. (float64 stays in JavaScript under 'auto':
- * measured A/B, two float64 lanes do not pay for copying twice the bytes — BatchNorm2d fwd+bwd
- * 36 ms in JavaScript vs 42 ms in WebAssembly — while float32 gains 1.4–2×.)
+ * float64 work of this many elements or more stays in JavaScript under 'auto': there the loop is
+ * bound by memory, and two float64 lanes do not pay for copying twice the bytes (measured A/B:
+ * BatchNorm2d fwd+bwd on 2M elements, the same or slower in WebAssembly), while on smaller,
+ * cache-resident float64 arrays they do (the MLP step on 128×256 activations: 19.5 → 16.8 ms).
+ */
+const FLOAT64_MAX_SIZE = 1 << 18;
+
+/**
+ * Chooses where elementwise loops and sums of arithmetic and comparisons run: 'wasm' (WebAssembly
+ * SIMD), 'js' (the compiled JavaScript loops, always used for other expressions) or 'auto' (the
+ * default): wasm when available for float32 work of 2,048+ elements and float64 work of 2,048 to
+ * 262,143 elements.
  */
 export function setElementwiseBackend(choice: ElementwiseBackend): void {
   if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') {
@@ -359,7 +366,7 @@ export function getElementwiseBackend(): ElementwiseBackend {
 
 /** Whether a loop over `size` elements of `dtype` should try the WebAssembly kernels. */
 export function tryWasmElementwise(size: number, dtype: DType): boolean {
-  return backend === 'wasm' || (backend === 'auto' && dtype === 'float32' && size >= WASM_MIN_SIZE);
+  return backend === 'wasm' || (backend === 'auto' && size >= WASM_MIN_SIZE && (dtype === 'float32' || size < FLOAT64_MAX_SIZE));
 }
 
 /** Largest memory the kernels may grow to; bigger work runs in the JavaScript loops. */
