@@ -369,8 +369,11 @@ export function tryWasmElementwise(size: number, dtype: DType): boolean {
   return backend === 'wasm' || (backend === 'auto' && size >= WASM_MIN_SIZE && (dtype === 'float32' || size < FLOAT64_MAX_SIZE));
 }
 
-/** Largest memory the kernels may grow to; bigger work runs in the JavaScript loops. */
-const MAX_MEMORY_BYTES = 1 << 30;
+/**
+ * Largest memory the kernels may grow to (it grows to the largest working set so far and is
+ * reused, never shrunk); bigger work runs in the JavaScript loops.
+ */
+const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
 
 /** The bytes of `size` elements rounded up to a whole vector. */
 const aligned = (bytes: number): number => Math.ceil(bytes / 16) * 16;
