@@ -115,3 +115,29 @@ describe('matmul threads', () => {
     expect(() => setMatmulThreads('2' as never)).toThrow(/setMatmulThreads: .*"2"/);
   });
 });
+
+describe('matmul gradients laid out like their inputs', () => {
+  it('x·Wᵀ: the gradient of W is computed transposed, equals Aᵀ·dY, checks numerically, and arrives row-major', () => {
+    const x = ng.randn([5, 7], { seed: 1, dtype: 'float64' });
+    const weight = ng.randn([3, 7], { seed: 2, dtype: 'float64', requiresGrad: true });
+    const cotangent = ng.randn([5, 3], { seed: 3, dtype: 'float64' });
+    x.matmul(weight.transpose()).mul(cotangent).sum().backward();
+    const expected = x.transpose().matmul(cotangent).transpose(); // (Aᵀ·dY)ᵀ, the gradient of W
+    expect(weight.grad!).toBeAllclose(expected, { rtol: 1e-14, atol: 1e-14 });
+    // as computed (grad() hands it back without the copy that makes leaf gradients contiguous)
+    expect(ng.grad((w: ng.Tensor) => x.matmul(w.transpose()).mul(cotangent).sum())(weight.detach()).data.stride).toEqual([7, 1]);
+    const f = (a: ng.Tensor, w: ng.Tensor) => a.matmul(w.transpose()).tanh().sum();
+    expect(ng.gradcheck(f, [x, weight.detach()]).ok).toBe(true);
+    expect(ng.gradgradcheck(f, [x, weight.detach()]).ok).toBe(true);
+    // a column-major left operand: leaf (7, 5) used as leafᵀ
+    const leaf = ng.randn([7, 5], { seed: 5, dtype: 'float64', requiresGrad: true });
+    const right = ng.randn([7, 2], { seed: 6, dtype: 'float64' });
+    const cotangent2 = ng.randn([5, 2], { seed: 7, dtype: 'float64' });
+    leaf.transpose().matmul(right).mul(cotangent2).sum().backward();
+    expect(leaf.grad!).toBeAllclose(cotangent2.matmul(right.transpose()).transpose(), { rtol: 1e-14, atol: 1e-14 });
+    expect(ng.grad((l: ng.Tensor) => l.transpose().matmul(right).mul(cotangent2).sum())(leaf.detach()).data.stride).toEqual([5, 1]);
+    const g = (l: ng.Tensor, w: ng.Tensor) => l.transpose().matmul(w).tanh().sum();
+    expect(ng.gradcheck(g, [leaf.detach(), right]).ok).toBe(true);
+    expect(ng.gradgradcheck(g, [leaf.detach(), right]).ok).toBe(true);
+  });
+});
