@@ -442,7 +442,7 @@ export function runWasmElementwise(
     return true;
   }
   const target = view(targetAddress, output.length, mode !== 'map' || bytes === 8);
-  target.set(output); // 'sumInto' adds to the sums so far; 'map' overwrites every element
+  if (mode === 'sumInto') target.set(output); // adds to the sums so far ('map' writes every element)
   kernel.walk(kernel.row, rows, walk.inner, walk.outerShape, walk.outerTargetStrides, targetAddress, ...operandArguments);
   output.set(target);
   return true;
