@@ -5,12 +5,13 @@ import type { Tensor } from './tensor.js';
 
 /**
  * Lazy elementwise fusion. An elementwise primitive does not compute its result at once: it
- * returns a tensor holding a pending expression over operand arrays. The first elementwise op
- * that consumes it inlines the expression into its own, so a chain like `x.mul(w).add(b)` runs as
- * one loop with no intermediate array. A reduction reads the expression's operands
- * directly (see `fusedForward`). Anything else that reads the tensor's data — matmul, a second
- * elementwise consumer, the user — materializes it with one pass. The graph is recorded as
- * before, so autodiff does not see the difference; only the number of passes over memory changes.
+ * returns a tensor holding a pending expression over operand arrays. An elementwise op that
+ * consumes it inlines the expression into its own, so a chain like `x.mul(w).add(b)` runs as one
+ * loop with no intermediate array (plain arithmetic is inlined by every consumer, an expression
+ * with a function call by the first only; see `isArithmetic`). A reduction reads the expression's
+ * operands directly (see `fusedForward`). Anything else that reads the tensor's data — matmul,
+ * views, the user — computes it with one pass. The graph is recorded as before, so autodiff does
+ * not see the difference; only the number of passes over memory changes.
  */
 export interface PendingElementwise {
   /** A JavaScript expression over the operands' element values $0, $1, … */
