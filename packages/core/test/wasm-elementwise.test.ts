@@ -83,6 +83,30 @@ describe('WebAssembly elementwise kernels', () => {
     });
   }
 
+  it('agree with the JavaScript loops on arrays staged in several chunks of rows', () => {
+    for (const dtype of ['float32', 'float64'] as DType[]) {
+      for (const shape of [[200, 1000], [6, 16, 4096], [2, 3, 50000]]) {
+        const x = ng.randn(shape, { seed: shape.length, dtype });
+        const row = ng.rand([shape[shape.length - 1]!], { seed: 2, dtype }).add(0.5);
+        const first = ng.randn([shape[0]!, ...shape.slice(1).map(() => 1)], { seed: 3, dtype });
+        const middle = ng.randn(shape.map((extent, axis) => (axis === 1 ? extent : 1)), { seed: 4, dtype });
+        const run = () => {
+          const value = x.sub(first).mul(row).add(middle);
+          return [value, value.sum(0), value.sum(1), value.sum(shape.length - 1), value.sum([0, shape.length - 1]), value.max(0), x.mul(x).sum()].map((t) => t.toFloat64Array());
+        };
+        const wasm = withBackend('wasm', run);
+        const js = withBackend('js', run);
+        wasm.forEach((values, index) => {
+          const reference = js[index]!;
+          const tolerance = (value: number) => (dtype === 'float64' ? (index === 0 ? 0 : 1e-9 + 1e-12 * Math.abs(value)) : 1e-3 + 1e-5 * Math.abs(value));
+          const worst = values.reduce((found, value, i) => (Math.abs(value - reference[i]!) > tolerance(reference[i]!) ? i : found), -1);
+          expect(worst, `${dtype} ${shape.join('×')} output ${index}: ${values[worst]} vs ${reference[worst]}`).toBe(-1);
+          expect(values.length).toBe(reference.length);
+        });
+      }
+    }
+  }, 30_000);
+
   it('standardize float32 data with a large mean and a small spread as the JavaScript loops do (8192 elements)', () => {
     const shape = [8, 4, 16, 16];
     const standardize = (x: Tensor): Tensor => {

@@ -99,7 +99,7 @@ export function mapElementwise(expression: string, inputs: readonly FloatNdArray
   const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
   const outerStrides = merged.strides.map((strides) => strides.slice(0, Math.max(0, rank - 1)));
   const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
-  if (!(tryWasmElementwise(size, dtype) && runWasmElementwise(expression, inputs, dtype, 'map', walk, out))) {
+  if (!(tryWasmElementwise(size) && runWasmElementwise(expression, inputs, dtype, 'map', walk, out))) {
     const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, outerStrides[k]!]);
     elementwiseKernel(expression, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
   }

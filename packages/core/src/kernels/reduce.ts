@@ -142,7 +142,7 @@ export function reduceExpression(expression: string, operands: readonly FloatNdA
     }
     const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
     const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
-    if (kind === 'sum' && rank > 0 && tryWasmElementwise(size, dtype)) {
+    if (kind === 'sum' && rank > 0 && tryWasmElementwise(size)) {
       const walk = {
         inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
         outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1),

@@ -9,8 +9,9 @@ import {
  * WebAssembly SIMD versions of the compiled elementwise loops and sums, for expressions of
  * arithmetic (+ − × ÷, negation, square root, operands and numbers) and choices by comparison
  * (`c ? a : b`), assembled at run time per expression. The operands' elements are copied into
- * WebAssembly memory (one native copy each), the loop runs four float32 or two float64 lanes at a
- * time, and the result is copied out. Sums accumulate in float64 lanes. float64 results equal the
+ * WebAssembly memory in cache-sized chunks of rows (one native copy per operand and chunk), the
+ * loop runs four float32 or two float64 lanes at a time, and each chunk's result is copied out.
+ * Sums accumulate in float64 lanes. float64 results equal the
  * JavaScript loop's (IEEE + − × ÷ √ either way); float32 rounds after every operation, as the
  * float32 arithmetic of other frameworks does, where the JavaScript loop computes in float64 and
  * rounds once.
@@ -339,18 +340,9 @@ let backend: ElementwiseBackend = 'auto';
 const WASM_MIN_SIZE = 2048;
 
 /**
- * float64 work of this many elements or more stays in JavaScript under 'auto': there the loop is
- * bound by memory, and two float64 lanes do not pay for copying twice the bytes (measured A/B:
- * BatchNorm2d fwd+bwd on 2M elements, the same or slower in WebAssembly), while on smaller,
- * cache-resident float64 arrays they do (the MLP step on 128×256 activations: 19.5 → 16.8 ms).
- */
-const FLOAT64_MAX_SIZE = 1 << 18;
-
-/**
  * Chooses where elementwise loops and sums of arithmetic and comparisons run: 'wasm' (WebAssembly
  * SIMD), 'js' (the compiled JavaScript loops, always used for other expressions) or 'auto' (the
- * default): wasm when available for float32 work of 2,048+ elements and float64 work of 2,048 to
- * 262,143 elements.
+ * default): wasm when available for work of 2,048+ elements.
  */
 export function setElementwiseBackend(choice: ElementwiseBackend): void {
   if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') {
@@ -364,14 +356,18 @@ export function getElementwiseBackend(): ElementwiseBackend {
   return backend;
 }
 
-/** Whether a loop over `size` elements of `dtype` should try the WebAssembly kernels. */
-export function tryWasmElementwise(size: number, dtype: DType): boolean {
-  return backend === 'wasm' || (backend === 'auto' && size >= WASM_MIN_SIZE && (dtype === 'float32' || size < FLOAT64_MAX_SIZE));
+/** Whether a loop over `size` elements should try the WebAssembly kernels. */
+export function tryWasmElementwise(size: number): boolean {
+  return backend === 'wasm' || (backend === 'auto' && size >= WASM_MIN_SIZE);
 }
 
+/** About how many bytes of operands and results one chunk of rows stages (L2-sized). */
+const CHUNK_BYTES = 512 * 1024;
+
 /**
- * Largest memory the kernels may grow to (it grows to the largest working set so far and is
- * reused, never shrunk); bigger work runs in the JavaScript loops.
+ * Largest memory the kernels may grow to (it grows to the largest staging so far and is reused,
+ * never shrunk): one chunk of rows, the operands that do not move along the chunked axis, and
+ * column sums; bigger work runs in the JavaScript loops.
  */
 const MAX_MEMORY_BYTES = 256 * 1024 * 1024;
 
@@ -406,44 +402,83 @@ export function runWasmElementwise(
   const kernel = kernelFor(expression, dtype, mode, strides);
   if (kernel === null) return false;
   const bytes = dtype === 'float64' ? 8 : 4;
-  // each distinct data array is copied once: the span of elements its views reach
-  const spans = new Map<FloatArray, { low: number; high: number; address: number }>();
-  for (const operand of operands) {
-    let low = operand.offset;
-    let high = operand.offset;
-    operand.shape.forEach((extent, axis) => {
-      const reach = (extent - 1) * operand.stride[axis]!;
-      if (reach < 0) low += reach;
-      else high += reach;
+  const outer = walk.outerShape;
+  const extents = [...outer, walk.inner];
+  const operandStrides = operands.map((_, k) => [...walk.outerStrides[k]!, walk.innerStrides[k]!]);
+  // Rows go in chunks along the first axis (the row itself when there is no outer axis), so that
+  // what is staged stays cache-sized: operands that do not move along that axis are copied once,
+  // the others chunk by chunk.
+  const movesWithChunks = operandStrides.map((strides) => strides[0] !== 0);
+  /** Elements per step along the first axis. */
+  const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
+  const chunkedArrays = movesWithChunks.filter(Boolean).length + (mode === 'map' ? 1 : 0);
+  const steps = extents[0]!;
+  const stepsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, chunkedArrays * stepElements * bytes)));
+  /** The lowest and highest element of its data that operand k reads in steps [first, first + count) of the first axis. */
+  const reach = (k: number, first: number, count: number): { low: number; high: number } => {
+    const strides = operandStrides[k]!;
+    let low = operands[k]!.offset + first * strides[0]!;
+    let high = low;
+    extents.forEach((extent, axis) => {
+      const distance = ((axis === 0 ? count : extent) - 1) * strides[axis]!;
+      if (distance < 0) low += distance;
+      else high += distance;
     });
-    const span = spans.get(operand.data);
-    spans.set(operand.data, span ? { low: Math.min(low, span.low), high: Math.max(high, span.high), address: 0 } : { low, high, address: 0 });
-  }
-  let used = 0;
-  for (const span of spans.values()) {
-    span.address = used;
-    used += aligned((span.high - span.low + 1) * bytes);
-  }
-  const targetAddress = used;
-  used += aligned(output.length * (mode === 'map' ? bytes : 8));
-  if (used > MAX_MEMORY_BYTES) return false;
+    return { low, high };
+  };
+  /** Lays out the spans of the given operands (one per distinct data array) from `address` on. */
+  const layout = (which: number[], first: number, count: number, address: number) => {
+    const spans = new Map<FloatArray, { low: number; high: number; address: number }>();
+    for (const k of which) {
+      const { low, high } = reach(k, first, count);
+      const span = spans.get(operands[k]!.data);
+      spans.set(operands[k]!.data, span ? { low: Math.min(low, span.low), high: Math.max(high, span.high), address: 0 } : { low, high, address: 0 });
+    }
+    for (const span of spans.values()) {
+      span.address = address;
+      address += aligned((span.high - span.low + 1) * bytes);
+    }
+    return { spans, end: address };
+  };
   const heap = memory!;
-  if (heap.buffer.byteLength < used) heap.grow(Math.ceil((used - heap.buffer.byteLength) / 65536));
+  const reserve = (end: number): boolean => {
+    if (end > MAX_MEMORY_BYTES) return false;
+    if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
+    return true;
+  };
   const view = (address: number, length: number, float64: boolean): FloatArray =>
     float64 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
-  for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
-  const operandArguments = operands.flatMap((operand, k) => {
-    const span = spans.get(operand.data)!;
-    return [span.address + (operand.offset - span.low) * bytes, walk.outerStrides[k]!.map((stride) => stride * bytes)];
-  });
-  const rows = walk.outerShape.reduce((product, extent) => product * extent, 1);
-  if (mode === 'sum') {
-    kernel.walk(kernel.row, rows, walk.inner, walk.outerShape, walk.outerTargetStrides, output, ...operandArguments);
-    return true;
+  const stage = (spans: Map<FloatArray, { low: number; high: number; address: number }>) => {
+    for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
+  };
+
+  const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
+  const accumulatorAddress = fixed.end;
+  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : 0);
+  if (!reserve(chunkStart)) return false;
+  stage(fixed.spans);
+  if (mode === 'sumInto') view(accumulatorAddress, output.length, true).set(output); // adds to the sums so far
+  const moving = operands.map((_, k) => k).filter((k) => movesWithChunks[k]);
+  // where a step along the first axis moves the output (a row of its own for each element when the row itself is chunked)
+  const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
+  for (let first = 0; first < steps; first += stepsPerChunk) {
+    const count = Math.min(stepsPerChunk, steps - first);
+    const chunk = layout(moving, first, count, chunkStart);
+    const outputAddress = chunk.end;
+    if (!reserve(outputAddress + (mode === 'map' ? aligned(count * stepElements * bytes) : 0))) return false;
+    stage(chunk.spans);
+    const operandArguments = operands.flatMap((operand, k) => {
+      const span = (movesWithChunks[k] ? chunk : fixed).spans.get(operand.data)!;
+      const offset = operand.offset + first * operandStrides[k]![0]!;
+      return [span.address + (offset - span.low) * bytes, walk.outerStrides[k]!.map((stride) => stride * bytes)];
+    });
+    const chunkShape = outer.length > 0 ? [count, ...outer.slice(1)] : [];
+    const rows = chunkShape.reduce((product, extent) => product * extent, 1);
+    const target = mode === 'sum' ? (output as Float64Array).subarray(first * targetStep)
+      : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
+    kernel.walk(kernel.row, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
+    if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);
   }
-  const target = view(targetAddress, output.length, mode !== 'map' || bytes === 8);
-  if (mode === 'sumInto') target.set(output); // adds to the sums so far ('map' writes every element)
-  kernel.walk(kernel.row, rows, walk.inner, walk.outerShape, walk.outerTargetStrides, targetAddress, ...operandArguments);
-  output.set(target);
+  if (mode === 'sumInto') output.set(view(accumulatorAddress, output.length, true));
   return true;
 }
