@@ -1,0 +1,2 @@
+// @normgrad/io: files and other engines (safetensors, PyTorch state-dict names, ONNX export).
+export {};
