@@ -1,5 +1,5 @@
-import { Tensor, noGrad, tensor } from '@normgrad/core';
-import { assignInPlace, formatShape } from './util.js';
+import { Tensor, assignInPlace, noGrad, tensor } from '@normgrad/core';
+import { formatShape } from './util.js';
 
 /**
  * Tensors a module learns. Marking (rather than a wrapper class) keeps a parameter an ordinary

@@ -14,26 +14,6 @@ export function range(start: number, end: number): number[] {
   return Array.from({ length: Math.max(0, end - start) }, (_, i) => start + i);
 }
 
-/**
- * Writes source's values into target's storage (which may be a strided view), element by
- * element. For buffers and parameters only: call under noGrad, on tensors without history.
- */
-export function assignInPlace(target: Tensor, source: Tensor): void {
-  if (source.size !== target.size) {
-    throw new Error(`assignInPlace: cannot copy ${source.size} values of shape ${formatShape(source.shape)} into shape ${formatShape(target.shape)}`);
-  }
-  const values = source.toFloat64Array();
-  const index = new Array<number>(target.ndim).fill(0);
-  for (let flat = 0; flat < values.length; flat++) {
-    target.data.set(...index, values[flat]!);
-    for (let axis = target.ndim - 1; axis >= 0; axis--) {
-      index[axis]! += 1;
-      if (index[axis]! < target.shape[axis]!) break;
-      index[axis] = 0;
-    }
-  }
-}
-
 /** Every given tensor must have x's dtype (core does not mix dtypes); the error names op and tensor. */
 export function checkSameDtype(op: string, x: Tensor, others: Record<string, Tensor | null | undefined>): void {
   for (const [name, t] of Object.entries(others)) {

@@ -1,7 +1,7 @@
 import { noGrad, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import { avgPool2d, conv2d, crossEntropy, linear, logSoftmax, maxPool2d, mseLoss, softmax, type Reduction } from '../src/index.js';
-import { assignInPlace } from '../src/util.js';
+import { assignInPlace } from '@normgrad/core';
 import { expectAllclose, fromFixture, loadFixtures, type FunctionCase, type NormStepRecord } from './helpers.js';
 import { buildNormLayer, type NormLayer } from './layers-from-fixtures.js';
 

@@ -1,7 +1,7 @@
 import { manualSeed, noGrad, tensor, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import { BatchNorm1d, Linear, ReLU, Sequential, crossEntropy } from '../src/index.js';
-import { assignInPlace } from '../src/util.js';
+import { assignInPlace } from '@normgrad/core';
 import { seededValues } from './helpers.js';
 
 /**

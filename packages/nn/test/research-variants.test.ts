@@ -21,7 +21,7 @@ import {
   standardizeWeight,
   switchableNorm,
 } from '../src/index.js';
-import { assignInPlace } from '../src/util.js';
+import { assignInPlace } from '@normgrad/core';
 import { expectAllclose, fromFixture, seededTensor, type FixtureTensor } from './helpers.js';
 
 function exactlyEqual(a: Tensor, b: Tensor, label: string): void {

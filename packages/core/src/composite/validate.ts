@@ -56,3 +56,40 @@ export function broadcastShapes(operation: string, left: readonly number[], righ
 export function sameShape(left: readonly number[], right: readonly number[]): boolean {
   return left.length === right.length && left.every((extent, axis) => extent === right[axis]);
 }
+
+/** Levenshtein distance, for "did you mean" suggestions. */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, diagonal + (a[i - 1]!.toLowerCase() === b[j - 1]!.toLowerCase() ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length]!;
+}
+
+/**
+ * Checks an options argument: undefined or a plain object whose keys are all in `known`. An
+ * unknown key is an Error naming the entry point and the key, and for a near miss the key it
+ * probably meant (`Conv2d: unknown option 'bais' (did you mean 'bias'?); known options: …`).
+ */
+export function checkOptions(entryPoint: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined) return;
+  if (options === null || typeof options !== 'object' || Array.isArray(options) || options instanceof Float32Array || options instanceof Float64Array) {
+    const shown = Array.isArray(options) ? 'an array' : options === null ? 'null' : typeof options;
+    throw new Error(`${entryPoint}: expected an options object, got ${shown}`);
+  }
+  for (const key of Object.keys(options)) {
+    if (known.includes(key)) continue;
+    const closest = known
+      .map((candidate) => ({ candidate, distance: editDistance(key, candidate) }))
+      .sort((a, b) => a.distance - b.distance)[0];
+    const hint = closest && closest.distance <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean '${closest.candidate}'?)` : '';
+    const list = known.length > 0 ? `; known options: ${known.join(', ')}` : '; it takes no options';
+    throw new Error(`${entryPoint}: unknown option '${key}'${hint}${list}`);
+  }
+}

@@ -1,5 +1,5 @@
-import { moments, noGrad, type Tensor } from '@normgrad/core';
-import { assignInPlace, checkPositiveFinite, checkSameDtype, formatShape, product } from '../util.js';
+import { assignInPlace, moments, noGrad, type Tensor } from '@normgrad/core';
+import { checkPositiveFinite, checkSameDtype, formatShape, product } from '../util.js';
 
 /**
  * The statistics over `axes` and x standardized with them, (x − mean) / sqrt(variance + eps),

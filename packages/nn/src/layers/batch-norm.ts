@@ -1,8 +1,8 @@
-import { full, noGrad, type DType, type Tensor } from '@normgrad/core';
+import { assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
-import { assignInPlace, checkSameDtype, renameOp } from '../util.js';
+import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface BatchNormLayerOptions {

@@ -1,0 +1,39 @@
+import { Tensor } from './tensor.js';
+import { broadcastShapes, formatShape, sameShape } from './composite/validate.js';
+import { full } from './creation.js';
+
+/**
+ * Writes `source` (a tensor broadcastable to target's shape, or a number) into target's existing
+ * storage, which may be a strided view: PyTorch's `target.copy_(source)`. This is the one path
+ * by which the library writes into storage that tensors already hold (running statistics,
+ * `loadStateDict`, optimizer updates go through it or through `elementwiseInto`). Call it on
+ * tensors without history (buffers, parameters under noGrad).
+ */
+export function assignInPlace(target: Tensor, source: Tensor | number): void {
+  const op = 'assignInPlace';
+  if (!(target instanceof Tensor)) throw new Error(`${op}: the target must be a Tensor, got ${typeof target}`);
+  if (target.node !== null) throw new Error(`${op}: the target of shape ${formatShape(target.shape)} has recorded history; write only into leaves (buffers, parameters)`);
+  let values: Tensor;
+  if (typeof source === 'number') {
+    values = full(target.shape, source, { dtype: target.dtype });
+  } else if (source instanceof Tensor) {
+    const shape = broadcastShapes(op, source.shape, target.shape);
+    if (!sameShape(shape, target.shape)) {
+      throw new Error(`${op}: cannot write a tensor of shape ${formatShape(source.shape)} into shape ${formatShape(target.shape)}`);
+    }
+    values = sameShape(source.shape, target.shape) ? source : source.broadcastTo(target.shape);
+  } else {
+    throw new Error(`${op}: the source must be a Tensor or a number, got ${source === null ? 'null' : typeof source}`);
+  }
+  const flat = values.toFloat64Array();
+  const data = target.data;
+  const index = new Array<number>(target.ndim).fill(0);
+  for (let position = 0; position < flat.length; position++) {
+    data.set(...index, flat[position]!);
+    for (let axis = target.ndim - 1; axis >= 0; axis--) {
+      index[axis]! += 1;
+      if (index[axis]! < target.shape[axis]!) break;
+      index[axis] = 0;
+    }
+  }
+}
