@@ -4,7 +4,8 @@
  * or imports a name that does not exist, fails its test. console output of the blocks is captured,
  * and what a one-line `console.log(...)` prints is compared with the comment on its line when the
  * comment states a value (see `expectedOutput`): `// [2, 4, 6]` must match what is printed
- * (spacing aside), `// ≈ 3` must match within 1e-3 (relative above 1); text after ` — ` explains
+ * (spacing aside), `// ≈ 3` must match within 1e-3 (relative above 1), `` // `any text` `` must
+ * match the text in backticks (spacing aside); text after ` — ` explains
  * and is not compared; a comment that starts with other words is prose and is not compared.
  */
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -61,11 +62,13 @@ export interface Expectation {
 
 /**
  * The value a comment states, or null for prose: the text before ` — `, when it starts like a
- * value (a number, `[`, `{`, a quote, true/false/null/NaN/Infinity, or `≈` and a number).
+ * value (a number, `[`, `{`, a quote, true/false/null/NaN/Infinity, or `≈` and a number) or is
+ * text in backticks.
  */
 export function expectedOutput(comment: string): Expectation | null {
   const text = comment.split(' — ')[0]!.trim();
   if (/^≈\s*[-\d[]/.test(text)) return { approximate: true, text: text.replace(/^≈\s*/, '') };
+  if (/^`[^`]+`$/.test(text)) return { approximate: false, text: text.slice(1, -1) };
   if (/^([-\d[{'"`]|true\b|false\b|null\b|NaN\b|-?Infinity\b)/.test(text)) return { approximate: false, text };
   return null;
 }
@@ -113,6 +116,7 @@ describe('code blocks in the docs', () => {
     expect(expectedOutput('[2, 4, 6]')).toEqual({ approximate: false, text: '[2, 4, 6]' });
     expect(expectedOutput('≈ 3 — after 100 steps')).toEqual({ approximate: true, text: '3' });
     expect(expectedOutput('both groups annealed to 0')).toBeNull();
+    expect(expectedOutput('`mul(i0,i0)` — the key')).toEqual({ approximate: false, text: 'mul(i0,i0)' });
     expect(matches('[ 2, 4, 6 ]', { approximate: false, text: '[2, 4, 6]' })).toBe(true);
     expect(matches('[2, 4, 7]', { approximate: false, text: '[2, 4, 6]' })).toBe(false);
     expect(matches('2.9999', { approximate: true, text: '3' })).toBe(true);
