@@ -1,4 +1,7 @@
 import { binaryPrimitive } from './binary.js';
+import { addTangents } from './tangents.js';
 
 // d(a + b) = da + db
-export const add = binaryPrimitive('add', '$0 + $1', (g) => [g, g]);
+// tangent: ȧ + ḃ
+export const add = binaryPrimitive('add', '$0 + $1', (g) => [g, g],
+  ([ta, tb]) => addTangents(ta, tb));

@@ -1,4 +1,6 @@
 import { unaryPrimitive } from './unary.js';
 
 // d log(x) = dx / x
-export const log = unaryPrimitive('log', 'Math.log($0)', (g, { inputs: [x] }) => g.div(x!));
+// tangent: ẋ / x
+export const log = unaryPrimitive('log', 'Math.log($0)', (g, { inputs: [x] }) => g.div(x!),
+  (t, { inputs: [x] }) => t.div(x!));

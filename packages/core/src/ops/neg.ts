@@ -1,4 +1,6 @@
 import { unaryPrimitive } from './unary.js';
 
 // d(-x) = -dx
-export const neg = unaryPrimitive('neg', '-$0', (g) => g.neg());
+// tangent: -ẋ
+export const neg = unaryPrimitive('neg', '-$0', (g) => g.neg(),
+  (t) => t.neg());

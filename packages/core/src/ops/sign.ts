@@ -1,4 +1,6 @@
 import { unaryPrimitive } from './unary.js';
 
 // d sign(x) = 0 almost everywhere
-export const sign = unaryPrimitive('sign', '($0 > 0 ? 1 : $0 < 0 ? -1 : $0 === 0 ? 0 : NaN)', () => null);
+// tangent: 0
+export const sign = unaryPrimitive('sign', '($0 > 0 ? 1 : $0 < 0 ? -1 : $0 === 0 ? 0 : NaN)', () => null,
+  () => null);

@@ -1,4 +1,6 @@
 import { unaryPrimitive } from './unary.js';
 
 // d sin(x) = cos(x) dx
-export const sin = unaryPrimitive('sin', 'Math.sin($0)', (g, { inputs: [x] }) => g.mul(x!.cos()));
+// tangent: ẋ·cos(x)
+export const sin = unaryPrimitive('sin', 'Math.sin($0)', (g, { inputs: [x] }) => g.mul(x!.cos()),
+  (t, { inputs: [x] }) => t.mul(x!.cos()));
