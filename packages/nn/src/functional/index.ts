@@ -11,3 +11,4 @@ export { batchRenorm, type BatchRenormOptions } from './batch-renorm.js';
 export { rmsNorm, machineEpsilon, type RMSNormOptions } from './rms-norm.js';
 export { switchableNorm, type SwitchableNormOptions } from './switchable-norm.js';
 export { standardizeWeight, weightStandardizedConv2d, type WeightStandardizedConv2dOptions } from './weight-standardization.js';
+export { ghostBatchNorm, type GhostBatchNormOptions } from './ghost-batch-norm.js';

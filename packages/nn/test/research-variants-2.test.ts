@@ -1,0 +1,184 @@
+import { assignInPlace, grad, noGrad, randn, tensor, type Tensor } from '@normgrad/core';
+import { checkLayer } from '@normgrad/testing';
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { BatchNorm1d, BatchNorm2d, GhostBatchNorm1d, GhostBatchNorm2d, ghostBatchNorm, type Module } from '../src/index.js';
+import { expectAllclose, fromFixture, seededTensor, type FixtureTensor } from './helpers.js';
+
+const f64 = { dtype: 'float64' } as const;
+
+interface StepRecord {
+  x: FixtureTensor;
+  g: FixtureTensor;
+  y: FixtureTensor;
+  gradInput: FixtureTensor;
+  gradWeight: FixtureTensor;
+  gradBias: FixtureTensor;
+  runningMean: FixtureTensor;
+  runningVar: FixtureTensor;
+}
+
+interface GhostCase {
+  name: string;
+  shape: number[];
+  virtualBatchSize: number;
+  momentum: number;
+  eps: number;
+  weight: FixtureTensor;
+  bias: FixtureTensor;
+  train: StepRecord[];
+  eval: { x: FixtureTensor; y: FixtureTensor };
+}
+
+const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', import.meta.url), 'utf8')) as {
+  torch: string;
+  ghostBatchNorm: GhostCase[];
+};
+
+/** The worst |actual − expected| seen per variant against its reference (printed for the report). */
+const worstError: Record<string, number> = {};
+function track(variant: string, actual: Tensor | null | undefined, expected: FixtureTensor | Tensor): void {
+  if (!actual) return;
+  const a = actual.toFloat64Array();
+  const e = 'toFloat64Array' in expected ? expected.toFloat64Array() : Float64Array.from(expected.data);
+  let worst = 0;
+  for (let i = 0; i < e.length; i++) worst = Math.max(worst, Math.abs(a[i]! - e[i]!));
+  worstError[variant] = Math.max(worstError[variant] ?? 0, worst);
+}
+/** expectAllclose plus tracking of the worst error. */
+function matches(variant: string, actual: Tensor | null | undefined, expected: FixtureTensor | Tensor, label: string, tolerance = { atol: 1e-12, rtol: 1e-10 }): void {
+  track(variant, actual, expected);
+  expectAllclose(actual, expected, `${variant} ${label}`, tolerance);
+}
+
+function setValues(target: Tensor, values: Tensor): void {
+  noGrad(() => assignInPlace(target, values));
+}
+
+function exactlyEqual(a: Tensor, b: Tensor, label: string): void {
+  expect(a.shape, label).toEqual(b.shape);
+  expect(Array.from(a.toFloat64Array()), label).toEqual(Array.from(b.toFloat64Array()));
+}
+
+/** randn · std + 1e4 in float64, rounded to float32 values (so both dtypes see the same input). */
+function largeMean(shape: number[], seed: number, std: number): Tensor {
+  return noGrad(() => randn(shape, { dtype: 'float64', seed }).mul(std).add(1e4).to('float32').to('float64'));
+}
+
+/**
+ * A layer's float32 output at mean 1e4 agrees with the same layer in float64 on the same input:
+ * no cancellation of E[x²] − E[x]² (which in float32 loses every digit of a variance of 1e-4
+ * next to E[x²] = 1e8). The float32 mean itself is rounded to half an ulp of 1e4, 2⁻¹¹ ≈ 4.9e-4,
+ * i.e. ≈ 0.05 of a spread of 1e-2 (more for statistics over a few values), hence the tolerances:
+ * 5e-3 at std 1 (the base norms' test) and 0.15 at std 1e-2.
+ */
+function expectFloat32Sound(make: (dtype: 'float32' | 'float64') => Module, shape: number[], seed = 5): void {
+  for (const [std, atol] of [[1, 5e-3], [1e-2, 0.15]] as const) {
+    const x = largeMean(shape, seed, std);
+    const y64 = make('float64').forward(x);
+    const y32 = make('float32').forward(x.to('float32'));
+    expect(y32.dtype).toBe('float32');
+    expectAllclose(y32, y64, `float32 at mean 1e4, std ${std}`, { atol, rtol: 0 });
+  }
+}
+
+describe(`GhostBatchNorm matches F.batch_norm per virtual batch (torch ${fixtures.torch})`, () => {
+  it.each(fixtures.ghostBatchNorm.map((c) => [c.name, c] as const))('%s: two training steps then eval', (_, c) => {
+    const options = { virtualBatchSize: c.virtualBatchSize, momentum: c.momentum, eps: c.eps, ...f64 };
+    const layer = c.shape.length === 4 ? new GhostBatchNorm2d(c.shape[1]!, options) : new GhostBatchNorm1d(c.shape[1]!, options);
+    setValues(layer.weight!, fromFixture(c.weight));
+    setValues(layer.bias!, fromFixture(c.bias));
+    for (const [step, record] of c.train.entries()) {
+      const x = fromFixture(record.x, 'float64', true);
+      layer.zeroGrad();
+      const y = layer.forward(x);
+      y.mul(fromFixture(record.g)).sum().backward();
+      matches('GhostBatchNorm', y, record.y, `step ${step} y`);
+      matches('GhostBatchNorm', x.grad, record.gradInput, `step ${step} gradInput`);
+      matches('GhostBatchNorm', layer.weight!.grad, record.gradWeight, `step ${step} gradWeight`);
+      matches('GhostBatchNorm', layer.bias!.grad, record.gradBias, `step ${step} gradBias`);
+      matches('GhostBatchNorm', layer.runningMean, record.runningMean, `step ${step} runningMean`);
+      matches('GhostBatchNorm', layer.runningVar, record.runningVar, `step ${step} runningVar`);
+    }
+    expect(layer.numBatchesTracked).toBe(c.train.length * Math.ceil(c.shape[0]! / c.virtualBatchSize));
+    layer.eval();
+    matches('GhostBatchNorm', layer.forward(fromFixture(c.eval.x)), c.eval.y, 'eval y');
+  });
+
+  it.each<[string, number[]]>([
+    ['1d', [4, 3]],
+    ['2d', [3, 2, 2, 2]],
+  ])('%s: one virtual batch (virtualBatchSize >= N) is BatchNorm bit for bit: outputs, gradients, running statistics', (_, shape) => {
+    const ghost = shape.length === 4 ? new GhostBatchNorm2d(shape[1]!, { virtualBatchSize: 8, momentum: 0.3, ...f64 }) : new GhostBatchNorm1d(shape[1]!, { virtualBatchSize: shape[0]!, momentum: 0.3, ...f64 });
+    const plain = shape.length === 4 ? new BatchNorm2d(shape[1]!, { momentum: 0.3, ...f64 }) : new BatchNorm1d(shape[1]!, { momentum: 0.3, ...f64 });
+    for (const layer of [ghost, plain]) {
+      setValues(layer.weight!, seededTensor([shape[1]!], 7, { scale: 0.5, offset: 1 }));
+      setValues(layer.bias!, seededTensor([shape[1]!], 8, { scale: 0.5 }));
+    }
+    for (let step = 0; step < 2; step++) {
+      const x = seededTensor(shape, 100 + step, { scale: 2, offset: 0.7 });
+      const g = seededTensor(shape, 200 + step);
+      const [gGhost, gPlain] = [ghost, plain].map((layer) => grad((input: Tensor) => layer.forward(input).mul(g).sum())(x));
+      exactlyEqual(gGhost!, gPlain!, `step ${step} input gradient`);
+      exactlyEqual(ghost.forward(x), plain.forward(x), `step ${step} output`);
+      exactlyEqual(ghost.runningMean!, plain.runningMean!, `step ${step} runningMean`);
+      exactlyEqual(ghost.runningVar!, plain.runningVar!, `step ${step} runningVar`);
+    }
+    expect(ghost.numBatchesTracked).toBe(plain.numBatchesTracked);
+    ghost.eval();
+    plain.eval();
+    const x = seededTensor(shape, 300, { scale: 2 });
+    exactlyEqual(ghost.forward(x), plain.forward(x), 'eval output');
+  });
+
+  it('virtual batches are normalized separately in training, never in eval; momentum null averages virtual batches', () => {
+    const x = tensor([[0], [2], [10], [14]], f64);
+    const y = ghostBatchNorm(x, null, null, { virtualBatchSize: 2, training: true, eps: 0 });
+    expectAllclose(y, tensor([[-1], [1], [-1], [1]], f64), 'per virtual batch', { atol: 1e-15, rtol: 0 });
+    const layer = new GhostBatchNorm1d(1, { virtualBatchSize: 2, momentum: null, eps: 0, ...f64 });
+    layer.forward(x);
+    // cumulative average of the virtual batches' means (1, 12) and unbiased variances (2, 8)
+    expectAllclose(layer.runningMean, tensor([6.5], f64), 'runningMean', { atol: 1e-14, rtol: 0 });
+    expectAllclose(layer.runningVar, tensor([5], f64), 'runningVar', { atol: 1e-14, rtol: 0 });
+    layer.eval();
+    expectAllclose(layer.forward(x), tensor([[-6.5 / Math.sqrt(5)], [-4.5 / Math.sqrt(5)], [3.5 / Math.sqrt(5)], [7.5 / Math.sqrt(5)]], f64), 'eval', { atol: 1e-14, rtol: 0 });
+    const untracked = new GhostBatchNorm1d(1, { virtualBatchSize: 2, trackRunningStats: false, eps: 0, ...f64 });
+    expect(untracked.eval().forward(x).toArray()).toEqual(ghostBatchNorm(x, null, null, { virtualBatchSize: 4, training: true, eps: 0 }).toArray());
+    expect(Object.keys(new GhostBatchNorm2d(2, { virtualBatchSize: 2 }).stateDict())).toEqual(['weight', 'bias', 'runningMean', 'runningVar', 'numBatchesTracked']);
+  });
+
+  it('float32 normalizes correctly at large means', () => {
+    expectFloat32Sound((dtype) => new GhostBatchNorm2d(2, { virtualBatchSize: 2, dtype }), [4, 2, 3, 3]);
+  });
+
+  it('validates options and inputs, naming the entry point', () => {
+    expect(() => new GhostBatchNorm1d(2, { virtualBatchSize: 0 })).toThrow('GhostBatchNorm1d: virtualBatchSize must be a positive integer, got 0');
+    expect(() => new GhostBatchNorm1d(2, {} as never)).toThrow('GhostBatchNorm1d: virtualBatchSize must be a positive integer, got undefined');
+    expect(() => new GhostBatchNorm2d(2, { virtualBatchSize: 2, virtualBatchsize: 3 } as never)).toThrow(/GhostBatchNorm2d: unknown option 'virtualBatchsize' \(did you mean 'virtualBatchSize'\?\)/);
+    expect(() => ghostBatchNorm(tensor([[1, 2]]), null, null, { virtualBatchSize: 1, momentun: 0.1 } as never)).toThrow(/ghostBatchNorm: unknown option 'momentun'/);
+    expect(() => new GhostBatchNorm2d(2, { virtualBatchSize: 2 }).forward(tensor([[1, 2]]))).toThrow('GhostBatchNorm2d: expected 4D (N, C, H, W) input (got 2D input of shape [1, 2])');
+    expect(() => new GhostBatchNorm1d(3, { virtualBatchSize: 2 }).forward(tensor([[1, 2], [3, 4]]))).toThrow(/GhostBatchNorm1d: expected 3 channels/);
+    // a remainder virtual batch of one sample has one value per channel
+    expect(() => new GhostBatchNorm1d(2, { virtualBatchSize: 2 }).forward(tensor([[1, 2], [3, 4], [5, 6]]))).toThrow(
+      'GhostBatchNorm1d: Expected more than 1 value per channel when training, got input size [1, 2] (virtual batch starting at sample 2)',
+    );
+  });
+});
+
+describe('checkLayer on the research kit II variants (float64, train and eval, to third order)', () => {
+  it('GhostBatchNorm1d (2 virtual batches)', () => {
+    const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1], [4, 2]], order: 3, runs: 2, seed: 3 });
+    expect(report.checks).toBe(2 * 2 * 3);
+  });
+  it('GhostBatchNorm2d (virtual batches 2 + 1)', () => {
+    const report = checkLayer((s) => new GhostBatchNorm2d(s[1]!, { virtualBatchSize: 2, ...f64 }), { inputShapes: [[3, 1, 1, 2]], order: 3, runs: 1, seed: 4 });
+    expect(report.checks).toBe(2 * 3);
+  });
+});
+
+describe('worst error against each reference', () => {
+  it('is recorded', () => {
+    console.log(`research kit II, worst |error| against the references: ${JSON.stringify(worstError)}`);
+    expect(Object.keys(worstError).length).toBeGreaterThan(0);
+  });
+});
