@@ -15,3 +15,8 @@ export { RMSNorm, type RMSNormLayerOptions } from './layers/rms-norm.js';
 export { SwitchableNorm1d, SwitchableNorm2d, type SwitchableNormLayerOptions } from './layers/switchable-norm.js';
 export { WSConv2d, type WSConv2dLayerOptions } from './layers/weight-standardization.js';
 export { GhostBatchNorm1d, GhostBatchNorm2d, type GhostBatchNormLayerOptions } from './layers/ghost-batch-norm.js';
+export { DynamicTanh, type DynamicTanhLayerOptions } from './layers/dynamic-tanh.js';
+export { ScaleNorm, type ScaleNormLayerOptions } from './layers/scale-norm.js';
+export { LocalResponseNorm, type LocalResponseNormLayerOptions } from './layers/local-response-norm.js';
+export { GlobalResponseNorm, type GlobalResponseNormLayerOptions } from './layers/global-response-norm.js';
+export { FilterResponseNorm2d, type FilterResponseNormLayerOptions } from './layers/filter-response-norm.js';

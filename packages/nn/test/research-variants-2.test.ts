@@ -2,7 +2,24 @@ import { assignInPlace, grad, noGrad, randn, tensor, type Tensor } from '@normgr
 import { checkLayer } from '@normgrad/testing';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, BatchNorm2d, GhostBatchNorm1d, GhostBatchNorm2d, ghostBatchNorm, type Module } from '../src/index.js';
+import {
+  BatchNorm1d,
+  BatchNorm2d,
+  DynamicTanh,
+  FilterResponseNorm2d,
+  GhostBatchNorm1d,
+  GhostBatchNorm2d,
+  GlobalResponseNorm,
+  LocalResponseNorm,
+  ScaleNorm,
+  dynamicTanh,
+  filterResponseNorm,
+  ghostBatchNorm,
+  globalResponseNorm,
+  localResponseNorm,
+  scaleNorm,
+  type Module,
+} from '../src/index.js';
 import { expectAllclose, fromFixture, seededTensor, type FixtureTensor } from './helpers.js';
 
 const f64 = { dtype: 'float64' } as const;
@@ -30,10 +47,46 @@ interface GhostCase {
   eval: { x: FixtureTensor; y: FixtureTensor };
 }
 
+/** One forward and the gradients of sum(y · g); params keyed by the layer's field names. */
+interface LayerCase {
+  name: string;
+  layer: string;
+  args: (number | number[])[];
+  options: Record<string, unknown>;
+  x: FixtureTensor;
+  params: Record<string, FixtureTensor>;
+  g: FixtureTensor;
+  y: FixtureTensor;
+  grads: Record<string, FixtureTensor>;
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', import.meta.url), 'utf8')) as {
   torch: string;
   ghostBatchNorm: GhostCase[];
+  layers: LayerCase[];
 };
+
+/** Builds the layer of a fixture case in float64. */
+const layerBuilders: Record<string, (c: LayerCase) => Module> = {
+  DynamicTanh: (c) => new DynamicTanh(c.args[0] as number[], { ...c.options, ...f64 }),
+  ScaleNorm: (c) => new ScaleNorm(c.args[0] as number, { ...c.options, ...f64 }),
+  LocalResponseNorm: (c) => new LocalResponseNorm(c.args[0] as number, c.options),
+  GlobalResponseNorm: (c) => new GlobalResponseNorm(c.args[0] as number, { ...c.options, ...f64 }),
+  FilterResponseNorm2d: (c) => new FilterResponseNorm2d(c.args[0] as number, { ...c.options, ...f64 }),
+};
+
+/** Runs a fixture case: loads its parameters, checks y and every gradient; returns the layer. */
+function runLayerCase(variant: string, c: LayerCase, layer: Module = layerBuilders[c.layer]!(c), tolerance = { atol: 1e-12, rtol: 1e-10 }): Module {
+  const fields = layer as unknown as Record<string, Tensor>;
+  for (const [name, values] of Object.entries(c.params)) setValues(fields[name]!, fromFixture(values));
+  const x = fromFixture(c.x, 'float64', true);
+  const y = layer.forward(x);
+  y.mul(fromFixture(c.g)).sum().backward();
+  matches(variant, y, c.y, 'y', tolerance);
+  matches(variant, x.grad, c.grads.input!, 'gradInput', tolerance);
+  for (const name of Object.keys(c.params)) matches(variant, fields[name]!.grad, c.grads[name]!, `grad ${name}`, tolerance);
+  return layer;
+}
 
 /** The worst |actual − expected| seen per variant against its reference (printed for the report). */
 const worstError: Record<string, number> = {};
@@ -165,6 +218,85 @@ describe(`GhostBatchNorm matches F.batch_norm per virtual batch (torch ${fixture
   });
 });
 
+describe.each(['DynamicTanh', 'ScaleNorm', 'LocalResponseNorm', 'GlobalResponseNorm', 'FilterResponseNorm2d'])(`%s matches its reference (torch ${fixtures.torch}, float64)`, (layerName) => {
+  const cases = fixtures.layers.filter((c) => c.layer === layerName);
+  it('has fixture cases', () => expect(cases.length).toBeGreaterThan(0));
+  it.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {
+    runLayerCase(layerName, c);
+  });
+});
+
+describe('DynamicTanh, ScaleNorm, LocalResponseNorm, GlobalResponseNorm, FilterResponseNorm2d: closed forms and checks', () => {
+  it('DynamicTanh: y = weight · tanh(α x) + bias by hand; near-linear for small α', () => {
+    const x = tensor([[0, 1, -2]], f64);
+    const y = dynamicTanh(x, 3, tensor([0.5], f64), { weight: tensor([1, 2, 3], f64), bias: tensor([0.1, 0, -0.1], f64) });
+    expectAllclose(y, tensor([[0.1, 2 * Math.tanh(0.5), 3 * Math.tanh(-1) - 0.1]], f64), 'DyT', { atol: 1e-15, rtol: 0 });
+    const layer = new DynamicTanh(3, { alphaInit: 1e-6, ...f64 });
+    expectAllclose(layer.forward(x), x.mul(1e-6), 'α → 0', { atol: 1e-17, rtol: 1e-11 });
+    expect(Object.keys(layer.stateDict())).toEqual(['alpha', 'weight', 'bias']);
+    expect(() => new DynamicTanh(3, { alpha: 1 } as never)).toThrow(/DynamicTanh: unknown option 'alpha'/);
+    expect(() => new DynamicTanh(3).forward(tensor([[1, 2]]))).toThrow('DynamicTanh: input of shape [1, 2] does not end with normalizedShape [3] (expected input of shape [*, 3])');
+  });
+
+  it('ScaleNorm: every row has norm g; rows below eps are divided by eps', () => {
+    const x = seededTensor([4, 5], 21, { scale: 2 });
+    const norms = scaleNorm(x, tensor([3], f64)).square().sum(-1).sqrt();
+    expectAllclose(norms, tensor([3, 3, 3, 3], f64), '‖y‖ = g', { atol: 1e-14, rtol: 0 });
+    expectAllclose(scaleNorm(tensor([[1e-3, 0]], f64), tensor([2], f64), { eps: 0.1 }), tensor([[2e-2, 0]], f64), 'clamped', { atol: 1e-16, rtol: 0 });
+    const zero = tensor([[0, 0]], { ...f64, requiresGrad: true });
+    scaleNorm(zero, tensor([1], f64)).sum().backward();
+    expectAllclose(zero.grad, tensor([1e5, 1e5], f64).reshape([1, 2]), 'finite gradient at x = 0: g / eps', { atol: 0, rtol: 1e-12 });
+    expect(() => new ScaleNorm(1, { epsilon: 1 } as never)).toThrow(/ScaleNorm: unknown option 'epsilon'/);
+    expect(() => new ScaleNorm(1, { eps: -1 })).toThrow('ScaleNorm: eps must be a finite number >= 0, got -1');
+  });
+
+  it('LocalResponseNorm: size 1 is x / (k + α x²)^β; windows are clipped at the channel edges', () => {
+    const x = tensor([[[1], [2], [3]]], f64);
+    expectAllclose(localResponseNorm(x, 1, { alpha: 1, beta: 0.5, k: 1 }), tensor([[[1 / Math.sqrt(2)], [2 / Math.sqrt(5)], [3 / Math.sqrt(10)]]], f64), 'size 1', { atol: 1e-15, rtol: 0 });
+    // size 2: channel c sums c−1 and c (⌊2/2⌋ = 1 before, ⌊1/2⌋ = 0 after), divided by 2
+    const expected = [1, 1 + 4, 4 + 9].map((s, c) => [(c + 1) / (1 + s / 2)]);
+    expectAllclose(localResponseNorm(x, 2, { alpha: 1, beta: 1, k: 1 }), tensor([expected], f64), 'size 2', { atol: 1e-15, rtol: 0 });
+    expect(() => new LocalResponseNorm(0)).toThrow('LocalResponseNorm: size must be a positive integer, got 0');
+    expect(() => new LocalResponseNorm(2).forward(tensor([[1, 2]]))).toThrow('LocalResponseNorm: expected 3D or higher dimensionality input (N, C, *), got 2D input of shape [1, 2]');
+    expect(() => new LocalResponseNorm(2, { K: 1 } as never)).toThrow(/LocalResponseNorm: unknown option 'K' \(did you mean 'k'\?\)/);
+  });
+
+  it('GlobalResponseNorm: zero weight and bias (its initialization) is the identity; a hand-computed case', () => {
+    const x = seededTensor([2, 3, 2, 2], 22, { scale: 2 });
+    expect(new GlobalResponseNorm(3, f64).forward(x).toArray()).toEqual(x.toArray());
+    // one sample, two channels, two positions: G = (5, 1) → N = G / mean(G) = (5/3, 1/3)
+    const small = tensor([[[3, 4], [0, 1]]], f64);
+    const y = globalResponseNorm(small, { weight: tensor([1, 2], f64), bias: tensor([0, 1], f64), eps: 0 });
+    expectAllclose(y, tensor([[[3 + 5, 4 + 20 / 3], [1, 1 + 1 + 2 / 3]]], f64), 'GRN', { atol: 1e-14, rtol: 0 });
+    expect(() => new GlobalResponseNorm(2).forward(tensor([[1, 2]]))).toThrow(/GlobalResponseNorm: expected \(N, C, \*spatial\) input/);
+    expect(() => new GlobalResponseNorm(4).forward(tensor([[[1, 2]]]))).toThrow(/GlobalResponseNorm: expected 4 channels/);
+  });
+
+  it('FilterResponseNorm2d: ν-normalized per sample and channel; TLU clips at tau; the same in train and eval', () => {
+    const x = seededTensor([2, 2, 2, 3], 23, { scale: 2, offset: 0.3 });
+    const plain = filterResponseNorm(x, { eps: 0 });
+    const meanSquare = plain.square().mean([2, 3]);
+    expectAllclose(meanSquare, tensor([[1, 1], [1, 1]], f64), 'mean(y²) = 1 with eps 0', { atol: 1e-14, rtol: 0 });
+    expectAllclose(filterResponseNorm(x.mul(7), { eps: 0 }), plain, 'scale invariant', { atol: 1e-14, rtol: 0 });
+    const tau = tensor([0.2, -0.1], f64);
+    const clipped = filterResponseNorm(x, { eps: 0, tau });
+    expectAllclose(clipped, plain.maximum(tau.reshape([1, 2, 1, 1])), 'TLU', { atol: 0, rtol: 0 });
+    const layer = new FilterResponseNorm2d(2, { learnableEps: true, ...f64 });
+    const train = layer.forward(x);
+    expect(layer.eval().forward(x).toArray()).toEqual(train.toArray());
+    expect(Object.keys(layer.stateDict())).toEqual(['weight', 'bias', 'tau', 'epsLearned']);
+    expect(() => new FilterResponseNorm2d(2, { learnable: true } as never)).toThrow(/FilterResponseNorm2d: unknown option 'learnable'/);
+    expect(() => new FilterResponseNorm2d(2).forward(tensor([[[1, 2]]]))).toThrow('FilterResponseNorm2d: expected 4D (N, C, H, W) input (got 3D input of shape [1, 1, 2])');
+    expect(() => filterResponseNorm(x, { tau: tensor([1, 2, 3], f64) })).toThrow('filterResponseNorm: tau must have shape [2] for input of shape [2, 2, 2, 3], got [3]');
+  });
+
+  it('float32 at large means', () => {
+    expectFloat32Sound((dtype) => new FilterResponseNorm2d(2, { dtype }), [2, 2, 3, 3]);
+    expectFloat32Sound((dtype) => new ScaleNorm(2, { dtype }), [3, 8]);
+    expectFloat32Sound((dtype) => new GlobalResponseNorm(2, { dtype }), [2, 2, 3, 3]);
+  });
+});
+
 describe('checkLayer on the research kit II variants (float64, train and eval, to third order)', () => {
   it('GhostBatchNorm1d (2 virtual batches)', () => {
     const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1], [4, 2]], order: 3, runs: 2, seed: 3 });
@@ -173,6 +305,25 @@ describe('checkLayer on the research kit II variants (float64, train and eval, t
   it('GhostBatchNorm2d (virtual batches 2 + 1)', () => {
     const report = checkLayer((s) => new GhostBatchNorm2d(s[1]!, { virtualBatchSize: 2, ...f64 }), { inputShapes: [[3, 1, 1, 2]], order: 3, runs: 1, seed: 4 });
     expect(report.checks).toBe(2 * 3);
+  });
+});
+
+describe('checkLayer, element-wise and per-sample variants', () => {
+  const third = { order: 3, runs: 1, seed: 5 } as const;
+  it('DynamicTanh to order 3', () => {
+    expect(checkLayer((s) => new DynamicTanh(s.slice(-1), f64), { inputShapes: [[2, 3]], ...third }).checks).toBe(6);
+  });
+  it('ScaleNorm to order 3', () => {
+    expect(checkLayer(() => new ScaleNorm(1.5, f64), { inputShapes: [[2, 3]], ...third }).checks).toBe(6);
+  });
+  it('LocalResponseNorm to order 3', () => {
+    expect(checkLayer(() => new LocalResponseNorm(2, { alpha: 0.5 }), { inputShapes: [[1, 3, 2]], ...third }).checks).toBe(6);
+  });
+  it('GlobalResponseNorm to order 3', () => {
+    expect(checkLayer((s) => new GlobalResponseNorm(s[1]!, f64), { inputShapes: [[1, 2, 3]], perturbParameters: 0.5, ...third }).checks).toBe(6);
+  });
+  it('FilterResponseNorm2d + TLU to order 2 (TLU has a kink), learnable eps', () => {
+    expect(checkLayer((s) => new FilterResponseNorm2d(s[1]!, { learnableEps: true, ...f64 }), { inputShapes: [[1, 2, 2, 2]], order: 2, runs: 2, seed: 6 }).checks).toBe(8);
   });
 });
 

@@ -12,3 +12,8 @@ export { rmsNorm, machineEpsilon, type RMSNormOptions } from './rms-norm.js';
 export { switchableNorm, type SwitchableNormOptions } from './switchable-norm.js';
 export { standardizeWeight, weightStandardizedConv2d, type WeightStandardizedConv2dOptions } from './weight-standardization.js';
 export { ghostBatchNorm, type GhostBatchNormOptions } from './ghost-batch-norm.js';
+export { dynamicTanh, type DynamicTanhOptions } from './dynamic-tanh.js';
+export { scaleNorm, type ScaleNormOptions } from './scale-norm.js';
+export { localResponseNorm, type LocalResponseNormOptions } from './local-response-norm.js';
+export { globalResponseNorm, type GlobalResponseNormOptions } from './global-response-norm.js';
+export { filterResponseNorm, type FilterResponseNormOptions } from './filter-response-norm.js';
