@@ -20,3 +20,5 @@ export { ScaleNorm, type ScaleNormLayerOptions } from './layers/scale-norm.js';
 export { LocalResponseNorm, type LocalResponseNormLayerOptions } from './layers/local-response-norm.js';
 export { GlobalResponseNorm, type GlobalResponseNormLayerOptions } from './layers/global-response-norm.js';
 export { FilterResponseNorm2d, type FilterResponseNormLayerOptions } from './layers/filter-response-norm.js';
+export { weightNorm, type WeightNormOptions, type WeightNormed } from './layers/weight-norm.js';
+export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './layers/spectral-norm.js';

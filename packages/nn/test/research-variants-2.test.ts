@@ -5,7 +5,9 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchNorm1d,
   BatchNorm2d,
+  Conv2d,
   DynamicTanh,
+  Linear,
   FilterResponseNorm2d,
   GhostBatchNorm1d,
   GhostBatchNorm2d,
@@ -18,6 +20,10 @@ import {
   globalResponseNorm,
   localResponseNorm,
   scaleNorm,
+  spectralNorm,
+  spectralNormalize,
+  weightNorm,
+  weightNormalize,
   type Module,
 } from '../src/index.js';
 import { expectAllclose, fromFixture, seededTensor, type FixtureTensor } from './helpers.js';
@@ -60,11 +66,47 @@ interface LayerCase {
   grads: Record<string, FixtureTensor>;
 }
 
+interface WeightNormCase {
+  name: string;
+  kind: 'Linear' | 'Conv2d';
+  dim: number | null;
+  weight: FixtureTensor;
+  bias: FixtureTensor;
+  gInitial: FixtureTensor;
+  weightG: FixtureTensor;
+  x: FixtureTensor;
+  g: FixtureTensor;
+  y: FixtureTensor;
+  computedWeight: FixtureTensor;
+  grads: Record<'input' | 'weightG' | 'weightV' | 'bias', FixtureTensor>;
+}
+
+interface SpectralNormCase {
+  name: string;
+  kind: 'Linear' | 'Conv2d';
+  nPowerIterations: number;
+  dim: number;
+  eps: number;
+  weightOrig: FixtureTensor;
+  bias: FixtureTensor;
+  u: FixtureTensor;
+  v: FixtureTensor;
+  train: { x: FixtureTensor; g: FixtureTensor; y: FixtureTensor; gradInput: FixtureTensor; gradWeightOrig: FixtureTensor; gradBias: FixtureTensor; u: FixtureTensor; v: FixtureTensor }[];
+  eval: { x: FixtureTensor; y: FixtureTensor };
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', import.meta.url), 'utf8')) as {
   torch: string;
   ghostBatchNorm: GhostCase[];
   layers: LayerCase[];
+  weightNorm: WeightNormCase[];
+  spectralNorm: SpectralNormCase[];
 };
+
+/** The fixtures' base layers: Linear(4, 3) and Conv2d(2, 3, 2), float64. */
+function baseLayer(kind: 'Linear' | 'Conv2d'): Linear | Conv2d {
+  return kind === 'Linear' ? new Linear(4, 3, f64) : new Conv2d(2, 3, 2, f64);
+}
 
 /** Builds the layer of a fixture case in float64. */
 const layerBuilders: Record<string, (c: LayerCase) => Module> = {
@@ -297,6 +339,106 @@ describe('DynamicTanh, ScaleNorm, LocalResponseNorm, GlobalResponseNorm, FilterR
   });
 });
 
+describe(`weightNorm matches torch.nn.utils.weight_norm (torch ${fixtures.torch})`, () => {
+  it.each(fixtures.weightNorm.map((c) => [c.name, c] as const))('%s', (_, c) => {
+    const base = baseLayer(c.kind);
+    setValues(base.weight, fromFixture(c.weight));
+    setValues(base.bias!, fromFixture(c.bias));
+    const x = fromFixture(c.x, 'float64', true);
+    const unwrapped = base.forward(x);
+    const layer = weightNorm(base, { dim: c.dim });
+    // g starts at ‖v‖: the weight, and the output, are unchanged
+    matches('weightNorm', layer.weightG, c.gInitial, 'initial g = ‖v‖');
+    matches('weightNorm', layer.forward(x), unwrapped, '‖v‖ = g leaves the output unchanged', { atol: 1e-15, rtol: 1e-14 });
+    setValues(layer.weightG, fromFixture(c.weightG));
+    const y = layer.forward(x);
+    y.mul(fromFixture(c.g)).sum().backward();
+    matches('weightNorm', y, c.y, 'y');
+    matches('weightNorm', layer.weight, c.computedWeight, 'computed weight');
+    matches('weightNorm', x.grad, c.grads.input, 'gradInput');
+    matches('weightNorm', layer.weightG.grad, c.grads.weightG, 'grad weightG');
+    matches('weightNorm', layer.weightV.grad, c.grads.weightV, 'grad weightV');
+    matches('weightNorm', layer.bias!.grad, c.grads.bias, 'grad bias');
+  });
+
+  it('parameters are weightG (shaped like PyTorch\'s weight_g) and weightV; the weight depends only on the direction of v', () => {
+    const layer = weightNorm(new Conv2d(2, 3, 2, f64));
+    expect(layer.namedParameters().map(([name, t]) => [name, t.shape])).toEqual([['bias', [3]], ['weightV', [3, 2, 2, 2]], ['weightG', [3, 1, 1, 1]]]);
+    expect(Object.keys(layer.stateDict())).toEqual(['bias', 'weightV', 'weightG']);
+    const x = seededTensor([1, 2, 3, 3], 31);
+    const before = layer.forward(x);
+    setValues(layer.weightV, layer.weightV.mul(tensor([0.5, 2, 3], f64).reshape([3, 1, 1, 1])));
+    expectAllclose(layer.forward(x), before, 'rescaled v', { atol: 1e-14, rtol: 0 });
+    const whole = weightNorm(new Linear(2, 2, f64), { dim: null });
+    expect(whole.weightG.shape).toEqual([]);
+    const v = tensor([[3, 0], [0, 4]], f64);
+    expectAllclose(weightNormalize(v, tensor(10, f64), { dim: null }), tensor([[6, 0], [0, 8]], f64), 'g · v / ‖v‖', { atol: 1e-15, rtol: 0 });
+  });
+
+  it('validates, naming the entry point', () => {
+    expect(() => weightNorm(new Linear(2, 2), { name: 'bais' as 'bias' })).toThrow("weightNorm: Linear has no parameter 'bais' (already reparametrized, or a different name?)");
+    const once = weightNorm(new Linear(2, 2));
+    expect(() => weightNorm(once)).toThrow("weightNorm: Linear has no parameter 'weight'");
+    expect(() => weightNorm(new Linear(2, 2), { dim: 2 })).toThrow(/weightNorm: dim must be an integer in \[0, 2\) for a weight of shape \[2, 2\], or null/);
+    expect(() => weightNorm(new Linear(2, 2), { axis: 0 } as never)).toThrow(/weightNorm: unknown option 'axis'/);
+    expect(() => weightNormalize(tensor([[1, 2]]), tensor([1]))).toThrow('weightNormalize: g must have shape [1, 1] for v of shape [1, 2] and dim 0, got [1]');
+  });
+});
+
+describe(`spectralNorm matches torch.nn.utils.spectral_norm given the same initial u, v (torch ${fixtures.torch})`, () => {
+  it.each(fixtures.spectralNorm.map((c) => [c.name, c] as const))('%s: three training steps then eval', (_, c) => {
+    const layer = spectralNorm(baseLayer(c.kind), { nPowerIterations: c.nPowerIterations, dim: c.dim, eps: c.eps });
+    setValues(layer.weightOrig, fromFixture(c.weightOrig));
+    setValues(layer.bias!, fromFixture(c.bias));
+    setValues(layer.weightU, fromFixture(c.u));
+    setValues(layer.weightV, fromFixture(c.v));
+    for (const [step, record] of c.train.entries()) {
+      layer.zeroGrad();
+      const x = fromFixture(record.x, 'float64', true);
+      const y = layer.forward(x);
+      y.mul(fromFixture(record.g)).sum().backward();
+      matches('spectralNorm', y, record.y, `step ${step} y`);
+      matches('spectralNorm', x.grad, record.gradInput, `step ${step} gradInput`);
+      matches('spectralNorm', layer.weightOrig.grad, record.gradWeightOrig, `step ${step} grad weightOrig`);
+      matches('spectralNorm', layer.bias!.grad, record.gradBias, `step ${step} grad bias`);
+      matches('spectralNorm', layer.weightU, record.u, `step ${step} u`);
+      matches('spectralNorm', layer.weightV, record.v, `step ${step} v`);
+    }
+    layer.eval();
+    const u = layer.weightU.toArray();
+    matches('spectralNorm', layer.forward(fromFixture(c.eval.x)), c.eval.y, 'eval y');
+    expect(layer.weightU.toArray()).toEqual(u); // no power iteration in eval
+  });
+
+  it('after enough power iterations the weight has spectral norm 1: diag(3, 1) becomes diag(1, 1/3)', () => {
+    const layer = spectralNorm(new Linear(2, 2, f64), { nPowerIterations: 30 });
+    setValues(layer.weightOrig, tensor([[3, 0], [0, 1]], f64));
+    setValues(layer.weightU, tensor([0.6, 0.8], f64));
+    layer.forward(tensor([[1, 1]], f64));
+    expectAllclose(layer.weight, tensor([[1, 0], [0, 1 / 3]], f64), 'W / σ', { atol: 1e-12, rtol: 0 });
+    expect(Object.keys(layer.stateDict())).toEqual(['bias', 'weightOrig', 'weightU', 'weightV']);
+    expect(layer.namedBuffers().map(([name]) => name)).toEqual(['weightU', 'weightV']);
+  });
+
+  it('u and v are constants for the gradient: ∂σ/∂W = u vᵀ', () => {
+    const w = seededTensor([3, 2], 32, { requiresGrad: true });
+    const [u, v] = [tensor([0.6, 0.8, 0], f64), tensor([0, 1], f64)];
+    const gradient = grad((weight: Tensor) => spectralNormalize(weight, u, v).sum())(w);
+    const sigma = noGrad(() => u.matmul(w.matmul(v)).item());
+    const total = w.sum().item();
+    // d/dW [Σ W / σ] = 1 / σ − (Σ W) / σ² · u vᵀ
+    const expected = [0, 1, 2].map((i) => [0, 1].map((j) => 1 / sigma - (total / sigma ** 2) * [0.6, 0.8, 0][i]! * [0, 1][j]!));
+    expectAllclose(gradient, tensor(expected, f64), 'gradient', { atol: 1e-13, rtol: 1e-12 });
+  });
+
+  it('validates, naming the entry point', () => {
+    expect(() => spectralNorm(new Linear(2, 2), { nPowerIterations: 0 })).toThrow('spectralNorm: nPowerIterations must be a positive integer, got 0');
+    expect(() => spectralNorm(new Linear(2, 2), { dim: 2 })).toThrow('spectralNorm: dim must be an integer in [0, 2) for a weight of shape [2, 2], got 2');
+    expect(() => spectralNorm(new Linear(2, 2), { powerIterations: 2 } as never)).toThrow(/spectralNorm: unknown option 'powerIterations'/);
+    expect(() => spectralNormalize(tensor([[1, 2]]), tensor([1, 2]), tensor([1, 2]))).toThrow('spectralNormalize: u must have shape [1] for a weight of shape [1, 2] and dim 0, got [2]');
+  });
+});
+
 describe('checkLayer on the research kit II variants (float64, train and eval, to third order)', () => {
   it('GhostBatchNorm1d (2 virtual batches)', () => {
     const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1], [4, 2]], order: 3, runs: 2, seed: 3 });
@@ -324,6 +466,15 @@ describe('checkLayer, element-wise and per-sample variants', () => {
   });
   it('FilterResponseNorm2d + TLU to order 2 (TLU has a kink), learnable eps', () => {
     expect(checkLayer((s) => new FilterResponseNorm2d(s[1]!, { learnableEps: true, ...f64 }), { inputShapes: [[1, 2, 2, 2]], order: 2, runs: 2, seed: 6 }).checks).toBe(8);
+  });
+});
+
+describe('checkLayer, reparametrized weights', () => {
+  it('weightNorm(Linear) to order 3', () => {
+    expect(checkLayer(() => weightNorm(new Linear(2, 2, f64)), { inputShapes: [[2, 2]], order: 3, runs: 1, seed: 8 }).checks).toBe(6);
+  });
+  it('spectralNorm(Linear) to order 3 (u, v from the power iteration held fixed)', () => {
+    expect(checkLayer(() => spectralNorm(new Linear(2, 2, f64), { nPowerIterations: 2 }), { inputShapes: [[2, 2]], order: 3, runs: 1, seed: 9 }).checks).toBe(6);
   });
 });
 

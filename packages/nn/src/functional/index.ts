@@ -17,3 +17,5 @@ export { scaleNorm, type ScaleNormOptions } from './scale-norm.js';
 export { localResponseNorm, type LocalResponseNormOptions } from './local-response-norm.js';
 export { globalResponseNorm, type GlobalResponseNormOptions } from './global-response-norm.js';
 export { filterResponseNorm, type FilterResponseNormOptions } from './filter-response-norm.js';
+export { weightNormalize, type WeightNormalizeOptions } from './weight-norm.js';
+export { spectralNormalize, type SpectralNormalizeOptions } from './spectral-norm.js';
