@@ -22,3 +22,5 @@ export { GlobalResponseNorm, type GlobalResponseNormLayerOptions } from './layer
 export { FilterResponseNorm2d, type FilterResponseNormLayerOptions } from './layers/filter-response-norm.js';
 export { weightNorm, type WeightNormOptions, type WeightNormed } from './layers/weight-norm.js';
 export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './layers/spectral-norm.js';
+export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Options } from './layers/evo-norm.js';
+export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';

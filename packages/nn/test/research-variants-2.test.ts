@@ -5,8 +5,19 @@ import { describe, expect, it } from 'vitest';
 import {
   BatchNorm1d,
   BatchNorm2d,
+  adaptiveInstanceNorm,
+  batchNorm,
+  conditionalBatchNorm,
+  evoNormB0,
+  evoNormS0,
+  groupNorm,
+  instanceNorm,
+  ConditionalBatchNorm2d,
   Conv2d,
   DynamicTanh,
+  EvoNorm2dB0,
+  EvoNorm2dS0,
+  InstanceNorm2d,
   Linear,
   FilterResponseNorm2d,
   GhostBatchNorm1d,
@@ -26,6 +37,7 @@ import {
   weightNormalize,
   type Module,
 } from '../src/index.js';
+import { Module as ModuleBase, parameter } from '../src/module.js';
 import { expectAllclose, fromFixture, seededTensor, type FixtureTensor } from './helpers.js';
 
 const f64 = { dtype: 'float64' } as const;
@@ -95,12 +107,49 @@ interface SpectralNormCase {
   eval: { x: FixtureTensor; y: FixtureTensor };
 }
 
+interface EvoB0Case {
+  name: string;
+  shape: number[];
+  momentum: number;
+  eps: number;
+  params: Record<'weight' | 'bias' | 'v', FixtureTensor>;
+  train: { x: FixtureTensor; g: FixtureTensor; y: FixtureTensor; runningVar: FixtureTensor; grads: Record<string, FixtureTensor> }[];
+  eval: { x: FixtureTensor; g: FixtureTensor; y: FixtureTensor; grads: Record<string, FixtureTensor> };
+}
+
+interface AdaINCase {
+  name: string;
+  eps: number;
+  content: FixtureTensor;
+  style: FixtureTensor;
+  g: FixtureTensor;
+  y: FixtureTensor;
+  gradContent: FixtureTensor;
+  gradStyle: FixtureTensor;
+}
+
+interface ConditionalCase {
+  name: string;
+  shape: number[];
+  numClasses: number;
+  classes: number[];
+  momentum: number;
+  eps: number;
+  weight: FixtureTensor;
+  bias: FixtureTensor;
+  train: StepRecord[];
+  eval: StepRecord;
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', import.meta.url), 'utf8')) as {
   torch: string;
   ghostBatchNorm: GhostCase[];
   layers: LayerCase[];
   weightNorm: WeightNormCase[];
   spectralNorm: SpectralNormCase[];
+  evoNormB0: EvoB0Case[];
+  adaptiveInstanceNorm: AdaINCase[];
+  conditionalBatchNorm: ConditionalCase[];
 };
 
 /** The fixtures' base layers: Linear(4, 3) and Conv2d(2, 3, 2), float64. */
@@ -115,6 +164,7 @@ const layerBuilders: Record<string, (c: LayerCase) => Module> = {
   LocalResponseNorm: (c) => new LocalResponseNorm(c.args[0] as number, c.options),
   GlobalResponseNorm: (c) => new GlobalResponseNorm(c.args[0] as number, { ...c.options, ...f64 }),
   FilterResponseNorm2d: (c) => new FilterResponseNorm2d(c.args[0] as number, { ...c.options, ...f64 }),
+  EvoNorm2dS0: (c) => new EvoNorm2dS0(c.args[0] as number, { ...c.options, ...f64 }),
 };
 
 /** Runs a fixture case: loads its parameters, checks y and every gradient; returns the layer. */
@@ -260,7 +310,7 @@ describe(`GhostBatchNorm matches F.batch_norm per virtual batch (torch ${fixture
   });
 });
 
-describe.each(['DynamicTanh', 'ScaleNorm', 'LocalResponseNorm', 'GlobalResponseNorm', 'FilterResponseNorm2d'])(`%s matches its reference (torch ${fixtures.torch}, float64)`, (layerName) => {
+describe.each(['DynamicTanh', 'ScaleNorm', 'LocalResponseNorm', 'GlobalResponseNorm', 'FilterResponseNorm2d', 'EvoNorm2dS0'])(`%s matches its reference (torch ${fixtures.torch}, float64)`, (layerName) => {
   const cases = fixtures.layers.filter((c) => c.layer === layerName);
   it('has fixture cases', () => expect(cases.length).toBeGreaterThan(0));
   it.each(cases.map((c) => [c.name, c] as const))('%s', (_, c) => {
@@ -439,6 +489,179 @@ describe(`spectralNorm matches torch.nn.utils.spectral_norm given the same initi
   });
 });
 
+describe('EvoNorm2dB0 matches the paper\'s formula in timm\'s conventions (plain torch, float64)', () => {
+  it.each(fixtures.evoNormB0.map((c) => [c.name, c] as const))('%s: two training steps (running variance) then eval', (_, c) => {
+    const layer = new EvoNorm2dB0(c.shape[1]!, { momentum: c.momentum, eps: c.eps, ...f64 });
+    for (const name of ['weight', 'bias', 'v'] as const) setValues(layer[name], fromFixture(c.params[name]));
+    const steps = [...c.train.map((record) => ['train', record] as const), ['eval', c.eval] as const];
+    for (const [mode, record] of steps) {
+      layer.train(mode === 'train');
+      layer.zeroGrad();
+      const x = fromFixture(record.x, 'float64', true);
+      const y = layer.forward(x);
+      y.mul(fromFixture(record.g)).sum().backward();
+      matches('EvoNorm2dB0', y, record.y, `${mode} y`);
+      matches('EvoNorm2dB0', x.grad, record.grads.input!, `${mode} gradInput`);
+      for (const name of ['weight', 'bias', 'v'] as const) matches('EvoNorm2dB0', layer[name].grad, record.grads[name]!, `${mode} grad ${name}`);
+      if ('runningVar' in record) matches('EvoNorm2dB0', layer.runningVar, record.runningVar, 'runningVar');
+    }
+  });
+
+  it('B0 with v = 0 and a batch variance above every instance variance is x / sqrt(s²_b + eps) (BatchNorm without centring)', () => {
+    // two samples with different means: the batch variance includes the spread of the means
+    const x = seededTensor([2, 2, 2, 2], 41, { scale: 0.1 }).add(tensor([0, 5], f64).reshape([2, 1, 1, 1]));
+    const y = evoNormB0(x, null, { v: tensor([0, 0], f64), training: true, eps: 1e-3 });
+    const batchVar = x.var([0, 2, 3], { correction: 0, keepdims: true });
+    expectAllclose(y, x.div(batchVar.add(1e-3).sqrt()), 'B0 limit', { atol: 1e-14, rtol: 0 });
+    expect(Object.keys(new EvoNorm2dB0(2).stateDict())).toEqual(['weight', 'bias', 'v', 'runningVar']);
+  });
+
+  it('S0 with v = 0 is x / (2 · group std): groupNorm without centring, halved', () => {
+    const x = seededTensor([2, 4, 2, 2], 42, { scale: 2 });
+    const y = evoNormS0(x, { v: tensor([0, 0, 0, 0], f64), groups: 2, eps: 0 });
+    const grouped = x.reshape([2, 2, 2, 2, 2]);
+    const std = grouped.var([2, 3, 4], { correction: 0, keepdims: true }).sqrt();
+    expectAllclose(y, grouped.div(std).mul(0.5).reshape([2, 4, 2, 2]), 'S0 limit', { atol: 1e-14, rtol: 0 });
+    // the centred part matches groupNorm: y − mean(y) per group = groupNorm(x) / 2
+    expectAllclose(y.reshape([2, 2, 8]).sub(y.reshape([2, 2, 8]).mean(2, true)).reshape([2, 4, 2, 2]), groupNorm(x, 2, { eps: 0 }).mul(0.5), 'centred', { atol: 1e-14, rtol: 0 });
+  });
+
+  it('float32 at large means', () => {
+    expectFloat32Sound((dtype) => new EvoNorm2dB0(2, { dtype }), [3, 2, 3, 3]);
+    expectFloat32Sound((dtype) => new EvoNorm2dS0(4, { groups: 2, dtype }), [2, 4, 3, 3]);
+  });
+
+  it('validates, naming the entry point', () => {
+    expect(() => new EvoNorm2dS0(6)).toThrow('EvoNorm2dS0: groups must be a positive integer dividing numFeatures 6, got 32');
+    expect(() => new EvoNorm2dB0(2, { groups: 2 } as never)).toThrow(/EvoNorm2dB0: unknown option 'groups'/);
+    expect(() => new EvoNorm2dB0(2).forward(tensor([[[1, 2]]]))).toThrow('EvoNorm2dB0: expected 4D (N, C, H, W) input (got 3D input of shape [1, 1, 2])');
+    expect(() => new EvoNorm2dB0(1).forward(tensor([[[[1]]]]))).toThrow('EvoNorm2dB0: Expected more than 1 value per channel when training, got input size [1, 1, 1, 1]');
+    expect(() => evoNormB0(tensor([[[[1, 2]]]]), null, { v: tensor([1]) })).toThrow('evoNormB0: runningVar must be given when training is false');
+    expect(() => evoNormS0(tensor([[[[1, 2]]]]), { v: tensor([1, 2]), groups: 1 })).toThrow('evoNormS0: v must have shape [1] for input of shape [1, 1, 1, 2], got [2]');
+  });
+});
+
+/** AdaIN with the style as a parameter: checkLayer differentiates in content (input) and style. */
+class AdaINWithStyle extends ModuleBase {
+  style: Tensor;
+  constructor(styleShape: number[]) {
+    super();
+    this.style = parameter(noGrad(() => randn(styleShape, { dtype: 'float64', seed: 43 }).mul(2).add(1)));
+  }
+  forward(x: Tensor): Tensor {
+    return adaptiveInstanceNorm(x, this.style);
+  }
+}
+
+describe('adaptiveInstanceNorm matches the paper\'s formula (plain torch, float64)', () => {
+  it.each(fixtures.adaptiveInstanceNorm.map((c) => [c.name, c] as const))('%s', (_, c) => {
+    const [content, style] = [fromFixture(c.content, 'float64', true), fromFixture(c.style, 'float64', true)];
+    const y = adaptiveInstanceNorm(content, style, { eps: c.eps });
+    y.mul(fromFixture(c.g)).sum().backward();
+    matches('adaptiveInstanceNorm', y, c.y, 'y');
+    matches('adaptiveInstanceNorm', content.grad, c.gradContent, 'grad content');
+    matches('adaptiveInstanceNorm', style.grad, c.gradStyle, 'grad style');
+  });
+
+  it('the output has the style\'s statistics; AdaIN(x, x) = x up to eps; with a unit-statistics style it is instanceNorm', () => {
+    const content = seededTensor([2, 3, 3, 3], 44, { scale: 2, offset: 1 });
+    const style = seededTensor([2, 3, 2, 5], 45, { scale: 3, offset: -2 });
+    const y = adaptiveInstanceNorm(content, style, { eps: 0 });
+    expectAllclose(y.mean([2, 3]), style.mean([2, 3]), 'mean', { atol: 1e-13, rtol: 0 });
+    expectAllclose(y.var([2, 3], { correction: 0 }), style.var([2, 3], { correction: 0 }), 'variance', { atol: 1e-12, rtol: 0 });
+    expectAllclose(adaptiveInstanceNorm(content, content, { eps: 0 }), content, 'AdaIN(x, x)', { atol: 1e-14, rtol: 0 });
+    const unit = tensor([1, -1, 1, -1], f64).reshape([1, 1, 2, 2]).broadcastTo([2, 3, 2, 2]);
+    expectAllclose(adaptiveInstanceNorm(content, unit), instanceNorm(content, { eps: 1e-5 }).mul(Math.sqrt(1 + 1e-5)), 'instanceNorm', { atol: 1e-13, rtol: 0 });
+  });
+
+  it('float32 at large means (content and style)', () => {
+    for (const [std, atol] of [[1, 5e-3], [1e-2, 0.15]] as const) {
+      const content = largeMean([2, 2, 3, 3], 46, std);
+      const style = noGrad(() => randn([2, 2, 3, 3], { dtype: 'float64', seed: 47 }).mul(2).add(3));
+      const y64 = adaptiveInstanceNorm(content, style);
+      // the output is in the style's units (σ(style) ≈ 2 here), so the normalized tolerance scales by 3
+      expectAllclose(adaptiveInstanceNorm(content.to('float32'), style.to('float32')), y64, `float32, std ${std}`, { atol: 3 * atol, rtol: 0 });
+    }
+  });
+
+  it('validates, naming the entry point', () => {
+    expect(() => adaptiveInstanceNorm(tensor([[1, 2]]), tensor([[1, 2]]))).toThrow('adaptiveInstanceNorm: expected content of shape (N, C, *spatial) with at least 3 dimensions, got [1, 2]');
+    expect(() => adaptiveInstanceNorm(seededTensor([1, 2, 3], 1), seededTensor([1, 3, 3], 2))).toThrow('adaptiveInstanceNorm: content and style must have the same rank, batch size and channels, got [1, 2, 3] and [1, 3, 3]');
+    expect(() => adaptiveInstanceNorm(seededTensor([1, 2, 3], 1), seededTensor([1, 2, 1], 2))).toThrow(/adaptiveInstanceNorm: Expected more than 1 spatial element in style/);
+    expect(() => adaptiveInstanceNorm(seededTensor([1, 2, 3], 1), seededTensor([1, 2, 3], 2), { epsilon: 1 } as never)).toThrow(/adaptiveInstanceNorm: unknown option 'epsilon'/);
+  });
+});
+
+/** ConditionalBatchNorm2d with fixed classes, so checkLayer can call forward(x). */
+class FixedClassBatchNorm extends ConditionalBatchNorm2d {
+  override forward(x: Tensor): Tensor {
+    return super.forward(x, Array.from({ length: x.shape[0]! }, (_, n) => n % this.numClasses));
+  }
+}
+
+describe('ConditionalBatchNorm2d matches F.batch_norm times gathered class embeddings (torch, float64)', () => {
+  it.each(fixtures.conditionalBatchNorm.map((c) => [c.name, c] as const))('%s: two training steps then eval', (_, c) => {
+    const layer = new ConditionalBatchNorm2d(c.shape[1]!, c.numClasses, { momentum: c.momentum, eps: c.eps, ...f64 });
+    setValues(layer.weight, fromFixture(c.weight));
+    setValues(layer.bias, fromFixture(c.bias));
+    const classes = tensor(c.classes, f64);
+    for (const [mode, record] of [...c.train.map((r) => ['train', r] as const), ['eval', c.eval] as const]) {
+      layer.train(mode === 'train');
+      layer.zeroGrad();
+      const x = fromFixture(record.x, 'float64', true);
+      const y = layer.forward(x, mode === 'train' ? classes : c.classes);
+      y.mul(fromFixture(record.g)).sum().backward();
+      matches('ConditionalBatchNorm2d', y, record.y, `${mode} y`);
+      matches('ConditionalBatchNorm2d', x.grad, record.gradInput, `${mode} gradInput`);
+      matches('ConditionalBatchNorm2d', layer.weight.grad, record.gradWeight, `${mode} grad weight`);
+      matches('ConditionalBatchNorm2d', layer.bias.grad, record.gradBias, `${mode} grad bias`);
+      matches('ConditionalBatchNorm2d', layer.runningMean, record.runningMean, `${mode} runningMean`);
+      matches('ConditionalBatchNorm2d', layer.runningVar, record.runningVar, `${mode} runningVar`);
+    }
+  });
+
+  it('with every class embedding equal to (γ, β) it is BatchNorm2d with that affine, bit for bit', () => {
+    const conditional = new ConditionalBatchNorm2d(2, 3, { momentum: 0.3, ...f64 });
+    const plain = new BatchNorm2d(2, { momentum: 0.3, ...f64 });
+    const [gamma, beta] = [tensor([1.5, -0.5], f64), tensor([0.2, 0.1], f64)];
+    setValues(conditional.weight, gamma.reshape([1, 2]).broadcastTo([3, 2]));
+    setValues(conditional.bias, beta.reshape([1, 2]).broadcastTo([3, 2]));
+    setValues(plain.weight!, gamma);
+    setValues(plain.bias!, beta);
+    const x = seededTensor([3, 2, 2, 2], 48, { scale: 2, offset: 1 });
+    exactlyEqual(conditional.forward(x, [2, 0, 1]), plain.forward(x), 'train');
+    exactlyEqual(conditional.runningVar!, plain.runningVar!, 'runningVar');
+    conditional.eval();
+    plain.eval();
+    exactlyEqual(conditional.forward(x, [1, 1, 1]), plain.forward(x), 'eval');
+    // the functional takes any per-sample (N, C) affine, e.g. a projection of a condition
+    const perSample = seededTensor([3, 2], 49, { offset: 1 });
+    expectAllclose(conditionalBatchNorm(x, null, null, { weight: perSample, bias: perSample, training: true }),
+      batchNorm(x, null, null, { training: true }).mul(perSample.reshape([3, 2, 1, 1])).add(perSample.reshape([3, 2, 1, 1])), 'functional', { atol: 0, rtol: 0 });
+  });
+
+  it('float32 at large means', () => {
+    class Fixed extends ConditionalBatchNorm2d {
+      override forward(x: Tensor): Tensor {
+        return super.forward(x, [0, 1, 0]);
+      }
+    }
+    expectFloat32Sound((dtype) => new Fixed(2, 2, { dtype }), [3, 2, 3, 3]);
+  });
+
+  it('validates, naming the layer', () => {
+    const layer = new ConditionalBatchNorm2d(2, 3);
+    const x = seededTensor([2, 2, 2, 2], 50).to('float32');
+    expect(() => layer.forward(x)).toThrow('ConditionalBatchNorm2d: forward(x, classIndex) needs classIndex, one class per sample');
+    expect(() => layer.forward(x, [0])).toThrow('ConditionalBatchNorm2d: classIndex must hold one class per sample (2 for input of shape [2, 2, 2, 2]), got 1 value(s)');
+    expect(() => layer.forward(x, [0, 3])).toThrow('ConditionalBatchNorm2d: classIndex values must be integers in [0, 3), got 3');
+    expect(() => layer.forward(x, [0, 0.5])).toThrow('ConditionalBatchNorm2d: classIndex values must be integers in [0, 3), got 0.5');
+    expect(() => new ConditionalBatchNorm2d(2, 0)).toThrow('ConditionalBatchNorm2d: numClasses must be a positive integer, got 0');
+    expect(() => new ConditionalBatchNorm2d(2, 2, { affine: true } as never)).toThrow(/ConditionalBatchNorm2d: unknown option 'affine'/);
+    expect(Object.keys(layer.stateDict())).toEqual(['weight', 'bias', 'runningMean', 'runningVar', 'numBatchesTracked']);
+  });
+});
+
 describe('checkLayer on the research kit II variants (float64, train and eval, to third order)', () => {
   it('GhostBatchNorm1d (2 virtual batches)', () => {
     const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1], [4, 2]], order: 3, runs: 2, seed: 3 });
@@ -475,6 +698,21 @@ describe('checkLayer, reparametrized weights', () => {
   });
   it('spectralNorm(Linear) to order 3 (u, v from the power iteration held fixed)', () => {
     expect(checkLayer(() => spectralNorm(new Linear(2, 2, f64), { nPowerIterations: 2 }), { inputShapes: [[2, 2]], order: 3, runs: 1, seed: 9 }).checks).toBe(6);
+  });
+});
+
+describe('checkLayer, EvoNorm, AdaIN, conditional BN', () => {
+  it('EvoNorm2dB0 to order 2 (its max has a kink)', () => {
+    expect(checkLayer((s) => new EvoNorm2dB0(s[1]!, { momentum: 0.3, ...f64 }), { inputShapes: [[2, 2, 1, 2]], order: 2, runs: 2, seed: 10 }).checks).toBe(8);
+  });
+  it('EvoNorm2dS0 to order 3', () => {
+    expect(checkLayer((s) => new EvoNorm2dS0(s[1]!, { groups: 1, ...f64 }), { inputShapes: [[1, 2, 1, 2]], order: 3, runs: 1, seed: 11 }).checks).toBe(6);
+  });
+  it('adaptiveInstanceNorm to order 3 in content and style', () => {
+    expect(checkLayer(() => new AdaINWithStyle([1, 1, 3]), { inputShapes: [[1, 1, 2]], order: 3, runs: 1, seed: 12 }).checks).toBe(6);
+  });
+  it('ConditionalBatchNorm2d to order 3', () => {
+    expect(checkLayer((s) => new FixedClassBatchNorm(s[1]!, 2, { momentum: 0.3, ...f64 }), { inputShapes: [[2, 1, 1, 2]], order: 3, runs: 1, seed: 13 }).checks).toBe(6);
   });
 });
 

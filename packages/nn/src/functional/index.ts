@@ -19,3 +19,6 @@ export { globalResponseNorm, type GlobalResponseNormOptions } from './global-res
 export { filterResponseNorm, type FilterResponseNormOptions } from './filter-response-norm.js';
 export { weightNormalize, type WeightNormalizeOptions } from './weight-norm.js';
 export { spectralNormalize, type SpectralNormalizeOptions } from './spectral-norm.js';
+export { evoNormB0, evoNormS0, type EvoNormB0Options, type EvoNormS0Options } from './evo-norm.js';
+export { adaptiveInstanceNorm, type AdaptiveInstanceNormOptions } from './adaptive-instance-norm.js';
+export { conditionalBatchNorm, type ConditionalBatchNormOptions } from './conditional-batch-norm.js';
