@@ -75,7 +75,8 @@ function batchStatistics(x: Tensor, runningMean: Tensor | null, runningVar: Tens
   const statAxes = [0, ...range(2, x.ndim)];
   const mean = x.mean(statAxes, true);
   const variance = x.var(statAxes, { correction: 0, keepdims: true });
-  if (training && runningMean && runningVar) {
+  // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
+  if (training && runningMean && runningVar && x.size > 0) {
     const n = x.size / x.shape[1]!;
     updateRunningStats(runningMean, runningVar, mean.reshape([x.shape[1]!]), variance.mul(n / (n - 1)).reshape([x.shape[1]!]), momentum);
   }
