@@ -52,7 +52,10 @@ function normOf(c: TransformCase): (...inputs: Tensor[]) => Tensor {
         weight, bias, eps, training: call.training as boolean, ...(call.training ? { rMax: call.rMax as number, dMax: call.dMax as number } : {}),
       });
     case 'switchableNorm':
-      return (x, weight, bias) => switchableNorm(x!, { weight, bias, eps, training: true, meanWeights: fixed('meanWeights'), varWeights: fixed('varWeights') });
+      return (x, weight, bias) => switchableNorm(x!, {
+        weight, bias, eps, training: call.training as boolean, meanWeights: fixed('meanWeights'), varWeights: fixed('varWeights'),
+        ...(call.training ? {} : { runningMean: fixed('runningMean'), runningVar: fixed('runningVar') }),
+      });
     case 'standardizeWeight':
       return (weight) => standardizeWeight(weight!, eps);
     default:
