@@ -1,11 +1,12 @@
 import { mapElementwise } from '../kernels/elementwise.js';
+import type { Expr } from '../kernels/expr.js';
 import { primitive, type JvpContext, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the one-input elementwise primitives: the kernel as an expression in `$0`, a VJP and a JVP (of the one tangent). */
+/** Shared shape of the one-input elementwise primitives: the kernel as an expression tree over input 0, a VJP and a JVP (of the one tangent). */
 export function unaryPrimitive(
   name: string,
-  expression: string,
+  expression: Expr,
   vjp: (gradOut: Tensor, context: VjpContext<undefined>) => Tensor | null,
   jvp: (tangent: Tensor, context: JvpContext<undefined>) => Tensor | null,
 ): Primitive<undefined> {
