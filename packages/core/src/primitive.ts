@@ -109,6 +109,7 @@ function applyWithTangent<Params>(
   params: Params,
   position: number,
 ): Tensor {
+  if (typeof definition.jvp !== 'function') throw new Error(`jvp: primitive '${definition.name}' has no JVP rule; forward mode through it is not defined`);
   const level = levelAt(position);
   const tangents = inputs.map((input) => tangentAt(input, level));
   return withLevelsBelow(position, () => {

@@ -2,7 +2,7 @@ import { zerosLike } from '../creation.js';
 import { formatShape } from '../composite/validate.js';
 import { primitives } from '../ops/index.js';
 import { Tensor } from '../tensor.js';
-import { setTangent, tangentAt, withNewLevel } from './forward-mode.js';
+import { clearTangent, setTangent, tangentAt, withNewLevel } from './forward-mode.js';
 
 function checkTensors(operation: string, what: string, values: unknown): Tensor[] {
   if (!Array.isArray(values)) throw new Error(`${operation}: ${what} must be an array of Tensors, got ${typeof values}`);
@@ -49,6 +49,7 @@ export function jvpOfOutputs(
       if (!(output instanceof Tensor)) throw new Error(`${operation}: the function must return a Tensor, got ${typeof output} (output ${index})`);
       return tangentAt(output, level) ?? zerosLike(output);
     });
+    for (const output of outputs) clearTangent(output, level);
     return [[...outputs], outputTangents];
   });
 }
