@@ -54,13 +54,16 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
-      return Tensor.fromPending(pending, { node, requiresGrad: record });
+      const tracked = record && pending.dtype !== 'int32';
+      return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }
     const pendingInput = inputs[0]!.pendingElementwise;
     const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
       ? definition.fusedForward(pendingInput, params)
       : definition.forward(inputs.map((input) => input.data), params);
-    return Tensor.fromNd(outData, { node, requiresGrad: record });
+    // an int32 result (indices) has no gradient, so it does not join the graph
+    const tracked = record && !(outData.data instanceof Int32Array);
+    return Tensor.fromNd(outData, { node: tracked ? node : null, requiresGrad: tracked });
   };
   return Object.assign(apply, { definition });
 }

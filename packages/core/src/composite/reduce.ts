@@ -2,7 +2,7 @@ import { primitives } from '../ops/index.js';
 import type { Axes, Tensor } from '../tensor.js';
 import { div, exp, log, mul, neg, sqrt, sub, where, eq, add } from './elementwise.js';
 import { reshape } from './shape.js';
-import { formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
+import { checkFloat, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
   return normalizeAxes(operation, axes, x.ndim, x.shape);
@@ -23,6 +23,7 @@ export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 }
 
 export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  checkFloat('mean', x);
   const axes = reduced('mean', x, axis);
   return div(sum(x, axes, keepdims), countOf(x, axes));
 }
@@ -65,6 +66,7 @@ export function moments(x: Tensor, axis?: Axes, options: { correction?: number }
 }
 
 function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Moments {
+  checkFloat(operation, x);
   const axes = reduced(operation, x, axis);
   if (!Number.isFinite(correction) || correction < 0) throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
   const count = countOf(x, axes);
@@ -108,6 +110,7 @@ function stableShift(x: Tensor, axes: readonly number[]): Tensor {
 
 /** log Σ exp(x) over the axes, shifted by the maximum so it neither overflows nor underflows. */
 export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  checkFloat('logsumexp', x);
   const axes = reduced('logsumexp', x, axis);
   checkNonEmpty('logsumexp', x, axes);
   const shift = stableShift(x, axes);
@@ -117,6 +120,7 @@ export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 
 /** exp(x) / Σ exp(x) along one axis, computed from x − max(x). */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  checkFloat('softmax', x);
   const normalized = normalizeAxis('softmax', axis, x.ndim, x.shape);
   const exponentials = exp(sub(x, stableShift(x, [normalized])));
   return div(exponentials, sum(exponentials, normalized, true));
@@ -124,6 +128,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 
 /** x − logsumexp(x) along one axis. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkFloat('logSoftmax', x);
   const normalized = normalizeAxis('logSoftmax', axis, x.ndim, x.shape);
   const shifted = sub(x, stableShift(x, [normalized]));
   return sub(shifted, log(sum(exp(shifted), normalized, true)));

@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { allocate, type DType, type DataArray, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
@@ -11,11 +11,11 @@ import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
  * outputs are fresh and contiguous.
  */
 type ElementwiseKernel = (
-  out: FloatArray,
+  out: DataArray,
   size: number,
   inner: number,
   outerShape: readonly number[],
-  ...operands: (FloatArray | number | readonly number[])[]
+  ...operands: (DataArray | number | readonly number[])[]
 ) => void;
 
 const compiledKernels = new Map<string, ElementwiseKernel>();
@@ -87,7 +87,7 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
  * out = expression (over $0, $1, …) applied elementwise to same-shaped inputs (any strides), in
  * `dtype`: a fresh array, or the front of `target` when given (it must be of `dtype` and long enough).
  */
-export function mapElementwise(expression: string, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!), target?: FloatArray): FloatNdArray {
+export function mapElementwise(expression: string, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!), target?: DataArray): FloatNdArray {
   const shape = inputs[0]!.shape;
   const size = sizeOf(shape);
   const out = target ? target.subarray(0, size) : allocate(dtype, size);

@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { allocate, type DType, type DataArray } from '../dtype.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { strideKind, type StrideKind } from './elementwise.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
@@ -19,7 +19,7 @@ type ReductionKernel = (
   rows: number,
   outerShape: readonly number[],
   outerOutputStrides: readonly number[],
-  ...operands: (FloatArray | number | readonly number[])[]
+  ...operands: (DataArray | number | readonly number[])[]
 ) => void;
 
 const compiledKernels = new Map<string, ReductionKernel>();

@@ -1,4 +1,4 @@
-import type { DType, FloatArray } from '../dtype.js';
+import type { DType, DataArray } from '../dtype.js';
 import type { FloatNdArray } from './layout.js';
 import {
   F32, F64, I32, V128, block, branch, branchIf, end, f64Add, f64PromoteF32, get, i32Add, i32Const, i32GreaterOrEqualUnsigned, i32Mul,
@@ -393,7 +393,7 @@ export interface Walk {
  * supported (then the caller runs its JavaScript loop).
  */
 export function runWasmElementwise(
-  expression: string, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: FloatArray | Float64Array,
+  expression: string, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: DataArray | Float64Array,
 ): boolean {
   if (!wasmElementwiseAvailable()) return false;
   if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return false;
@@ -428,7 +428,7 @@ export function runWasmElementwise(
   };
   /** Lays out the spans of the given operands (one per distinct data array) from `address` on. */
   const layout = (which: number[], first: number, count: number, address: number) => {
-    const spans = new Map<FloatArray, { low: number; high: number; address: number }>();
+    const spans = new Map<DataArray, { low: number; high: number; address: number }>();
     for (const k of which) {
       const { low, high } = reach(k, first, count);
       const span = spans.get(operands[k]!.data);
@@ -446,9 +446,9 @@ export function runWasmElementwise(
     if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
     return true;
   };
-  const view = (address: number, length: number, float64: boolean): FloatArray =>
+  const view = (address: number, length: number, float64: boolean): DataArray =>
     float64 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
-  const stage = (spans: Map<FloatArray, { low: number; high: number; address: number }>) => {
+  const stage = (spans: Map<DataArray, { low: number; high: number; address: number }>) => {
     for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
   };
 

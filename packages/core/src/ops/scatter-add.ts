@@ -1,0 +1,16 @@
+import { scatterAddKernel } from '../kernels/indexing.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { gather } from './gather.js';
+
+export interface ScatterAddParams {
+  axis: number;
+  /** Shape of the zero tensor the source is added into. */
+  shape: number[];
+}
+
+// d scatterAdd(src, index) = gather(dy, index): scatterAdd is the adjoint of gather
+export const scatterAdd: Primitive<ScatterAddParams> = primitive<ScatterAddParams>({
+  name: 'scatterAdd',
+  forward: ([src, index], { axis, shape }) => scatterAddKernel('scatterAdd', src!, axis, index!, shape),
+  vjp: (g, { inputs: [, index], params: { axis } }) => [gather([g, index!], { axis }), null],
+});
