@@ -1,6 +1,9 @@
 /** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks. */
 export type DType = 'float32' | 'float64' | 'int32';
 
+/** The dtypes of values that are differentiated. */
+export type FloatDType = 'float32' | 'float64';
+
 export type FloatArray = Float32Array | Float64Array;
 
 /** A tensor's storage: a float array, or an Int32Array for int32 tensors (indices). */
