@@ -99,6 +99,16 @@ describe('gather, scatter-add and the ops built on them stay differentiable to a
     expect(ng.grad((t: Tensor) => ng.grad((u: Tensor) => ng.grad(f)(u).sum())(t).sum())(x)).toBeAllclose([6, 0, 12], exact);
   });
 
+  it('forward mode: the JVP of gather is the gather of the tangent, and jacfwd equals jacrev through topk', () => {
+    const x = ng.tensor([1, 2, 3], { dtype: 'float64' });
+    const index = ng.tensor([2, 0, 2], { dtype: 'int32' });
+    const [value, tangent] = ng.jvp((t: Tensor) => t.gather(0, index).square(), [x], [ng.tensor([1, 10, 100], { dtype: 'float64' })]);
+    expect(value).toBeAllclose([9, 1, 9], exact);
+    expect(tangent).toBeAllclose([600, 2, 600], exact);
+    const f = (t: Tensor) => t.topk(2).values.mul(t.indexSelect(0, index).sum());
+    expect(ng.jacfwd(f)(x)).toBeAllclose(ng.jacrev(f)(x), exact);
+  });
+
   it('gradgradcheck through gather, indexSelect, topk and maskedFill', () => {
     const x = ng.randn([3, 4], { dtype: 'float64', seed: 3 });
     const index = ng.tensor([[0, 2, 2, 1], [1, 1, 0, 0]], { dtype: 'int32' });
