@@ -171,6 +171,7 @@ describe('the int32 dtype', () => {
     expect(() => ng.tensor([0, 1], { dtype: 'int32', requiresGrad: true })).toThrow(/^tensor: an int32 tensor cannot require grad/);
     expect(() => ng.arange(3, { dtype: 'int32', requiresGrad: true })).toThrow(/^arange: an int32 tensor cannot require grad/);
     expect(() => ng.grad((t: Tensor) => t.to('float64').sum())(index)).toThrow(/^grad: argument 0 is an int32 tensor of shape \[2\]/);
+    expect(() => ng.jvp((t: Tensor) => t.to('float64'), [index], [index])).toThrow(/^jvp: primal 0 is an int32 tensor of shape \[2\]; indices are not differentiated/);
     // int32 results of tracked inputs stay out of the graph
     const x = ng.tensor([[1, 5], [7, 2]], { dtype: 'float64', requiresGrad: true });
     expect(x.argmax(1).requiresGrad).toBe(false);
