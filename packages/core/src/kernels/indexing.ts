@@ -15,18 +15,33 @@ function forEachPosition(shape: readonly number[], arrays: readonly { offset: nu
   const size = sizeOf(shape);
   if (size === 0) return;
   const rank = shape.length;
+  const count = arrays.length;
   const offsets = arrays.map((array) => array.offset);
   const counter = new Array<number>(rank).fill(0);
   for (let position = 0; position < size; position++) {
     visit(offsets);
     for (let axis = rank - 1; axis >= 0; axis--) {
       counter[axis]!++;
-      arrays.forEach((array, k) => (offsets[k]! += array.strides[axis]!));
+      for (let k = 0; k < count; k++) offsets[k]! += arrays[k]!.strides[axis]!;
       if (counter[axis]! < shape[axis]!) break;
-      arrays.forEach((array, k) => (offsets[k]! -= array.strides[axis]! * shape[axis]!));
+      for (let k = 0; k < count; k++) offsets[k]! -= arrays[k]!.strides[axis]! * shape[axis]!;
       counter[axis] = 0;
     }
   }
+}
+
+/**
+ * Splits a walk over `shape` into rows along its last axis: the outer shape, each array's strides
+ * over it, the row length and each array's stride along the row (a 0-d shape is one row of one).
+ */
+function rows(shape: readonly number[], strides: readonly (readonly number[])[]): { outer: number[]; outerStrides: number[][]; inner: number; innerStrides: number[] } {
+  const rank = shape.length;
+  return {
+    outer: shape.slice(0, Math.max(0, rank - 1)),
+    outerStrides: strides.map((list) => list.slice(0, Math.max(0, rank - 1))),
+    inner: rank === 0 ? 1 : shape[rank - 1]!,
+    innerStrides: strides.map((list) => (rank === 0 ? 0 : list[rank - 1]!)),
+  };
 }
 
 /** The strides with the given axis's set to 0 (the axis the index selects along). */
@@ -43,11 +58,18 @@ export function gatherKernel(operation: string, x: FloatNdArray, axis: number, i
   const out = createNd(dtypeOfNd(x), index.shape);
   const extent = x.shape[axis]!;
   const axisStride = x.stride[axis]!;
+  const walk = rows(index.shape, [index.stride, withoutAxis(x.stride, axis)]);
+  const [indexStep, xStep] = walk.innerStrides as [number, number];
+  const { data: indexData } = index;
+  const { data: xData } = x;
+  const outData = out.data;
   let position = 0;
-  forEachPosition(index.shape, [{ offset: index.offset, strides: index.stride }, { offset: x.offset, strides: withoutAxis(x.stride, axis) }], ([indexOffset, xOffset]) => {
-    const selected = index.data[indexOffset!]!;
-    checkIndex(operation, selected, extent, axis, x.shape);
-    out.data[position++] = x.data[xOffset! + selected * axisStride]!;
+  forEachPosition(walk.outer, [{ offset: index.offset, strides: walk.outerStrides[0]! }, { offset: x.offset, strides: walk.outerStrides[1]! }], ([indexOffset, xOffset]) => {
+    for (let k = 0; k < walk.inner; k++) {
+      const selected = indexData[indexOffset! + k * indexStep]!;
+      if (!(selected >= 0 && selected < extent)) checkIndex(operation, selected, extent, axis, x.shape);
+      outData[position++] = xData[xOffset! + k * xStep + selected * axisStride]!;
+    }
   });
   return out;
 }
@@ -58,13 +80,24 @@ export function scatterAddKernel(operation: string, src: FloatNdArray, axis: num
   const outStrides = rowMajorStrides(shape);
   const extent = shape[axis]!;
   const axisStride = outStrides[axis]!;
+  const walk = rows(index.shape, [index.stride, src.stride, withoutAxis(outStrides, axis)]);
+  const [indexStep, srcStep, outStep] = walk.innerStrides as [number, number, number];
+  const { data: indexData } = index;
+  const { data: srcData } = src;
+  const outData = out.data;
   forEachPosition(
-    index.shape,
-    [{ offset: index.offset, strides: index.stride }, { offset: src.offset, strides: src.stride }, { offset: 0, strides: withoutAxis(outStrides, axis) }],
+    walk.outer,
+    [
+      { offset: index.offset, strides: walk.outerStrides[0]! },
+      { offset: src.offset, strides: walk.outerStrides[1]! },
+      { offset: 0, strides: walk.outerStrides[2]! },
+    ],
     ([indexOffset, srcOffset, outOffset]) => {
-      const selected = index.data[indexOffset!]!;
-      checkIndex(operation, selected, extent, axis, shape);
-      out.data[outOffset! + selected * axisStride]! += src.data[srcOffset!]!;
+      for (let k = 0; k < walk.inner; k++) {
+        const selected = indexData[indexOffset! + k * indexStep]!;
+        if (!(selected >= 0 && selected < extent)) checkIndex(operation, selected, extent, axis, shape);
+        outData[outOffset! + k * outStep + selected * axisStride]! += srcData[srcOffset! + k * srcStep]!;
+      }
     },
   );
   return out;
