@@ -1,4 +1,4 @@
-/** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks. */
+/** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks; int32 holds indices. */
 export type DType = 'float32' | 'float64' | 'int32';
 
 /** The dtypes of values that are differentiated. */
