@@ -1,6 +1,7 @@
 export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
 export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
+export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
 export { ReLU, Dropout, Flatten } from './layers/activation.js';

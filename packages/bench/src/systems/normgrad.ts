@@ -13,7 +13,7 @@ const input = (workload: Workload, name: string): Input => {
   return found;
 };
 
-const gradOf = (t: Tensor | null, name: string): Float32Array | Float64Array => {
+const gradOf = (t: Tensor | null, name: string): Float32Array | Float64Array | Int32Array => {
   if (!t?.grad) throw new Error(`bench: normgrad produced no gradient for ${name}`);
   return t.grad.toTypedArray();
 };

@@ -19,6 +19,9 @@ export function checkPrimalsAndTangents(operation: string, primals: unknown, tan
   if (xs.length !== ts.length) throw new Error(`${operation}: ${xs.length} primal(s) but ${ts.length} tangent(s); pass one tangent per primal`);
   xs.forEach((x, index) => {
     const t = ts[index]!;
+    if (x.dtype === 'int32') {
+      throw new Error(`${operation}: primal ${index} is an int32 tensor of shape ${formatShape(x.shape)}; indices are not differentiated (pass them through a closure, or convert with .to('float32'))`);
+    }
     if (formatShape(t.shape) !== formatShape(x.shape) || t.dtype !== x.dtype) {
       throw new Error(`${operation}: tangent ${index} is ${t.dtype} ${formatShape(t.shape)} but primal ${index} is ${x.dtype} ${formatShape(x.shape)}; they must match`);
     }
