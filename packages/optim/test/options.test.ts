@@ -39,7 +39,7 @@ describe('option validation', () => {
     expect(() => new SGD([{ params: [param()], momentum: 0.9, nesterov: true, dampening: 0.5 }], { lr: 0.1 })).toThrow(
       /nesterov momentum requires .* in param group 0/,
     );
-    expect(() => new SGD([{ params: [param()], lrr: 0.1 } as never], { lr: 0.1 })).toThrow("SGD: param group 0 has unknown option 'lrr'");
+    expect(() => new SGD([{ params: [param()], lrr: 0.1 } as never], { lr: 0.1 })).toThrow("SGD: param group 0: unknown option 'lrr' (did you mean 'lr'?)");
   });
 
   it('checks the parameter list', () => {
