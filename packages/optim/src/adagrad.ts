@@ -48,11 +48,18 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
     }));
   }
 
-  /** Adds a group and creates its parameters' state (step 0, sum = initialAccumulatorValue). */
+  /**
+   * Adds a group and creates its parameters' state: step 0 and the sum filled with the
+   * optimizer's initialAccumulatorValue (as PyTorch 1.13, which fills it from the constructor's
+   * value, not the group's).
+   */
   override addParamGroup(spec: ParamGroupSpec<AdagradOptions>): void {
     super.addParamGroup(spec);
     const group = this.paramGroups[this.paramGroups.length - 1]!;
-    for (const param of group.params) this.state.set(param, initialState(param.dtype === 'float64' ? new Float64Array(param.size) : new Float32Array(param.size), group));
+    for (const param of group.params) {
+      const sum = param.dtype === 'float64' ? new Float64Array(param.size) : new Float32Array(param.size);
+      this.state.set(param, initialState(sum, this.defaults.initialAccumulatorValue));
+    }
   }
 
   protected override validateOptions(options: AdagradOptions, where: string): void {
@@ -71,7 +78,7 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
     const n = param.length;
     const state = slot.state;
     // A state dict may have been loaded without this parameter's state: start it as at construction.
-    if (state.sum === undefined) initialState(slot.zerosLike(), group, state);
+    if (state.sum === undefined) initialState(slot.zerosLike(), this.defaults.initialAccumulatorValue, state);
     const sum = state.sum!;
     const step = (state.step ?? 0) + 1;
     state.step = step;
@@ -88,8 +95,8 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
   }
 }
 
-function initialState(sum: FloatArray, group: ParamGroup<AdagradOptions>, state: AdagradState = {}): AdagradState {
-  sum.fill(group.initialAccumulatorValue);
+function initialState(sum: FloatArray, initialAccumulatorValue: number, state: AdagradState = {}): AdagradState {
+  sum.fill(initialAccumulatorValue);
   state.step = 0;
   state.sum = sum;
   return state;
