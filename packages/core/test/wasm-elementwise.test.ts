@@ -4,7 +4,7 @@
  * expressions and layouts they do not cover run in JavaScript.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import type { DType, Tensor } from '@normgrad/core';
 import { installMatchers, shapeArbitrary } from '@normgrad/testing';
