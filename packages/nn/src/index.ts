@@ -24,3 +24,4 @@ export { weightNorm, type WeightNormOptions, type WeightNormed } from './layers/
 export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './layers/spectral-norm.js';
 export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Options } from './layers/evo-norm.js';
 export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';
+export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';
