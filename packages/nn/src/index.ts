@@ -1,4 +1,5 @@
 export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
+export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
