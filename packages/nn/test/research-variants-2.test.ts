@@ -801,6 +801,27 @@ describe('checkLayer, IterNorm', () => {
   }, 20_000);
 });
 
+describe('forward mode (jvp) agrees with central differences on every variant (checkLayer forwardAd, order 1, train and eval)', () => {
+  const cases: [string, (shape: number[]) => Module, number[]][] = [
+    ['GhostBatchNorm1d', (s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, ...f64 }), [4, 1]],
+    ['DynamicTanh', (s) => new DynamicTanh(s.slice(-1), f64), [2, 3]],
+    ['ScaleNorm', () => new ScaleNorm(1.5, f64), [2, 3]],
+    ['LocalResponseNorm', () => new LocalResponseNorm(2, { alpha: 0.5 }), [1, 3, 2]],
+    ['GlobalResponseNorm', (s) => new GlobalResponseNorm(s[1]!, f64), [1, 2, 3]],
+    ['FilterResponseNorm2d', (s) => new FilterResponseNorm2d(s[1]!, { learnableEps: true, ...f64 }), [1, 2, 2, 2]],
+    ['weightNorm(Linear)', () => weightNorm(new Linear(2, 2, f64)), [2, 2]],
+    ['spectralNorm(Linear)', () => spectralNorm(new Linear(2, 2, f64)), [2, 2]],
+    ['EvoNorm2dB0', (s) => new EvoNorm2dB0(s[1]!, f64), [2, 2, 1, 2]],
+    ['EvoNorm2dS0', (s) => new EvoNorm2dS0(s[1]!, { groups: 1, ...f64 }), [1, 2, 1, 2]],
+    ['adaptiveInstanceNorm', () => new AdaINWithStyle([1, 1, 3]), [1, 1, 2]],
+    ['ConditionalBatchNorm2d', (s) => new FixedClassBatchNorm(s[1]!, 2, f64), [2, 1, 1, 2]],
+    ['IterNorm', (s) => new IterNorm(s[1]!, { iterations: 3, ...f64 }), [3, 2]],
+  ];
+  it.each(cases)('%s', (_, make, shape) => {
+    expect(checkLayer(make, { inputShapes: [shape], forwardAd: true, runs: 1, seed: 16 }).checks).toBe(2);
+  });
+});
+
 describe('worst error against each reference', () => {
   it('is recorded', () => {
     console.log(`research kit II, worst |error| against the references: ${JSON.stringify(worstError)}`);
