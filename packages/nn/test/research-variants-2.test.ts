@@ -724,8 +724,14 @@ describe('IterNorm matches the authors\' forward in plain torch (float64)', () =
     expect(layer.runningWhitening.shape).toEqual([3, 1, 1]);
   });
 
-  it('float32 at large means', () => {
+  it('float32 at large means; many iterations stay at Σ^{-1/2} in float32 (the coupled iteration is stable)', () => {
     expectFloat32Sound((dtype) => new IterNorm(2, { dtype }), [6, 2, 2, 2]);
+    // condition number ≈ 13: the one-matrix iteration P ← (3P − P³Σ_N) / 2 diverges here in float32 by T = 10
+    const x = randn([256, 2], { seed: 6 }).matmul(tensor([[1, 0.9], [0, 0.4]]));
+    for (const iterations of [10, 30]) {
+      const y = iterNorm(x, null, null, { iterations, training: true });
+      expectAllclose(y.transpose(0, 1).matmul(y).div(256), eye(2), `float32 covariance, T = ${iterations}`, { atol: 1e-3, rtol: 0 });
+    }
   });
 
   it('validates, naming the entry point', () => {
