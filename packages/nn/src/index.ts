@@ -27,3 +27,4 @@ export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './l
 export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Options } from './layers/evo-norm.js';
 export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-grad.js';
+export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';

@@ -23,3 +23,4 @@ export { spectralNormalize, type SpectralNormalizeOptions } from './spectral-nor
 export { evoNormB0, evoNormS0, type EvoNormB0Options, type EvoNormS0Options } from './evo-norm.js';
 export { adaptiveInstanceNorm, type AdaptiveInstanceNormOptions } from './adaptive-instance-norm.js';
 export { conditionalBatchNorm, type ConditionalBatchNormOptions } from './conditional-batch-norm.js';
+export { iterNorm, type IterNormOptions } from './iter-norm.js';
