@@ -4,6 +4,7 @@ import { formatShape } from './composite/validate.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';
 import { primitives } from './ops/index.js';
+import { versionOf, type GraphNode, type VjpContext } from './primitive.js';
 
 /** Every tensor with history reachable from the roots, inputs before the tensors made from them. */
 function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
@@ -71,7 +72,7 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
       if (node === null) continue;
       const needsGrad = node.inputs.map((input) => leadsToTarget.has(input));
       if (!needsGrad.some(Boolean)) continue;
-      const inputGrads = node.definition.vjp(gradOut, { inputs: node.inputs, out: tensor, params: node.params, needsGrad });
+      const inputGrads = node.definition.vjp(gradOut, savedTensors(node, tensor, needsGrad));
       node.inputs.forEach((input, index) => {
         const inputGrad = inputGrads[index];
         if (!needsGrad[index] || inputGrad === null || inputGrad === undefined) return;
@@ -89,6 +90,35 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
   if (options.createGraph) enableGrad(run);
   else noGrad(run);
   return results;
+}
+
+/**
+ * The VJP context of a node. Its inputs and output are handed out only if their storage has not
+ * been written in place since the node was recorded (PyTorch's version counters): a VJP that
+ * reads a tensor whose values changed would give a silently wrong gradient.
+ */
+function savedTensors(node: GraphNode, out: Tensor, needsGrad: boolean[]): VjpContext<unknown> {
+  const check = (tensor: Tensor, recorded: number, which: string): void => {
+    const now = versionOf(tensor);
+    if (now === recorded) return;
+    throw new Error(
+      `backward: one of the tensors needed for the gradient of '${node.definition.name}' (${which}, shape ${formatShape(tensor.shape)}) ` +
+        `was modified in place after it was recorded: version ${recorded} when recorded, now version ${now}. ` +
+        'Run the forward computation again after the in-place update (e.g. after optimizer.step()), or clone() the tensor before writing into it',
+    );
+  };
+  return {
+    get inputs() {
+      node.inputs.forEach((input, k) => check(input, node.inputVersions[k]!, `input ${k}`));
+      return node.inputs;
+    },
+    get out() {
+      check(out, node.outputVersion, 'its output');
+      return out;
+    },
+    params: node.params,
+    needsGrad,
+  };
 }
 
 function checkGradOutput(operation: string, output: Tensor, gradOutput: Tensor | undefined): Tensor {

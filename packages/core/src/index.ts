@@ -9,6 +9,11 @@ export { setMatmulThreads, getMatmulThreads } from './kernels/matmul-threads.js'
 export { setElementwiseFusion, isElementwiseFusionEnabled } from './fusion.js';
 export { setElementwiseBackend, getElementwiseBackend, type ElementwiseBackend } from './kernels/wasm-elementwise.js';
 export { elementwiseInto } from './kernels/elementwise.js';
+export { E, evaluate as evaluateExpr, printJs, structuralKey, operators } from './kernels/expr.js';
+export type { Expr, ExprLike, OperatorName, OperatorInfo } from './kernels/expr.js';
+export { withSettings, settings } from './settings.js';
+export type { Settings } from './settings.js';
+export { writeStorage, storageVersion } from './storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';

@@ -1,5 +1,7 @@
+import type { Expr } from './kernels/expr.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
+import { storageVersion } from './storage.js';
 import { Tensor } from './tensor.js';
 import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
 
@@ -20,10 +22,11 @@ export interface PrimitiveDefinition<Params> {
   name: string;
   forward(inputs: readonly FloatNdArray[], params: Params): FloatNdArray;
   /**
-   * For elementwise primitives: the kernel as an expression over the inputs' elements $0, $1, …,
-   * and which input gives the output dtype (default 0). Such results are fused lazily (fusion.ts).
+   * For elementwise primitives: the kernel as an expression tree over the inputs' elements
+   * (kernels/expr.ts), and which input gives the output dtype (default 0). Such results are fused
+   * lazily (fusion.ts).
    */
-  elementwise?: { expression(params: Params): string; dtypeFrom?: number };
+  elementwise?: { expression(params: Params): Expr; dtypeFrom?: number };
   /**
    * For reductions: the forward applied to input 0 given as a pending elementwise result
    * (fusion.ts), reading the expression's operands directly, so the input needs no array. The
@@ -41,6 +44,14 @@ export interface GraphNode {
   params: unknown;
   /** Set once a backward pass without retainGraph has run through this node. */
   freed: boolean;
+  /** The storage versions (storage.ts) of the inputs and of the output when the node was recorded. */
+  inputVersions: number[];
+  outputVersion: number;
+}
+
+/** A tensor's storage version; a pending result has fresh storage to come, version 0. */
+export function versionOf(tensor: Tensor): number {
+  return tensor.pendingElementwise !== null ? 0 : storageVersion(tensor.data.data);
 }
 
 export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => Tensor) & {
@@ -50,7 +61,9 @@ export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => 
 export function primitive<Params = undefined>(definition: PrimitiveDefinition<Params>): Primitive<Params> {
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
-    const node: GraphNode | null = record ? { definition, inputs: [...inputs], params, freed: false } : null;
+    const node: GraphNode | null = record
+      ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
+      : null;
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
@@ -60,7 +73,9 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
       ? definition.fusedForward(pendingInput, params)
       : definition.forward(inputs.map((input) => input.data), params);
-    return Tensor.fromNd(outData, { node, requiresGrad: record });
+    const out = Tensor.fromNd(outData, { node, requiresGrad: record });
+    if (node !== null) node.outputVersion = versionOf(out);
+    return out;
   };
   return Object.assign(apply, { definition });
 }

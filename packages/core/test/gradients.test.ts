@@ -258,3 +258,30 @@ describe('gradients of every primitive and composite (float64, central differenc
     });
   }
 });
+
+// The same table under every kernel setting: fusion off and fusion of every size, each with the
+// JavaScript and the WebAssembly elementwise backend (kernel-paths.test.ts covers large shapes).
+const kernelSettings: Partial<ng.Settings>[] = [
+  { fusion: false, elementwiseBackend: 'js' },
+  { fusion: false, elementwiseBackend: 'wasm' },
+  { fusion: true, fusionMinimumSize: 1, elementwiseBackend: 'js' },
+  { fusion: true, fusionMinimumSize: 1, elementwiseBackend: 'wasm' },
+];
+
+describe('gradients of every primitive and composite under every kernel setting (first order)', () => {
+  for (const settings of kernelSettings) {
+    it(JSON.stringify(settings), () => {
+      ng.withSettings(settings, () => {
+        for (const spec of specs) {
+          fc.assert(
+            fc.property(spec.cases, ({ inputs, fn, label }) => {
+              const result = ng.gradcheck(fn, inputs, { atol: 1e-6, rtol: 1e-4 });
+              expect(result.ok, `${spec.name} ${describeFailure(result, label)}`).toBe(true);
+            }),
+            { seed: 20261201, numRuns: 3 },
+          );
+        }
+      });
+    });
+  }
+});

@@ -1,4 +1,5 @@
+import { E } from '../kernels/expr.js';
 import { binaryPrimitive } from './binary.js';
 
 // d(a + b) = da + db
-export const add = binaryPrimitive('add', '$0 + $1', (g) => [g, g]);
+export const add = binaryPrimitive('add', E.add(E.input(0), E.input(1)), (g) => [g, g]);

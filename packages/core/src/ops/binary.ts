@@ -1,11 +1,12 @@
 import { mapElementwise } from '../kernels/elementwise.js';
+import type { Expr } from '../kernels/expr.js';
 import { primitive, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the two-input, shape-exact elementwise primitives: the kernel as an expression in `$0` and `$1`. */
+/** Shared shape of the two-input, shape-exact elementwise primitives: the kernel as an expression tree over inputs 0 and 1. */
 export function binaryPrimitive(
   name: string,
-  expression: string,
+  expression: Expr,
   vjp: (gradOut: Tensor, context: VjpContext<undefined>) => (Tensor | null)[],
 ): Primitive<undefined> {
   return primitive<undefined>({

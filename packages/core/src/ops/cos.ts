@@ -1,4 +1,5 @@
+import { E } from '../kernels/expr.js';
 import { unaryPrimitive } from './unary.js';
 
 // d cos(x) = -sin(x) dx
-export const cos = unaryPrimitive('cos', 'Math.cos($0)', (g, { inputs: [x] }) => g.mul(x!.sin()).neg());
+export const cos = unaryPrimitive('cos', E.cos(E.input(0)), (g, { inputs: [x] }) => g.mul(x!.sin()).neg());

@@ -1,4 +1,5 @@
+import { E } from '../kernels/expr.js';
 import { unaryPrimitive } from './unary.js';
 
 // d log(x) = dx / x
-export const log = unaryPrimitive('log', 'Math.log($0)', (g, { inputs: [x] }) => g.div(x!));
+export const log = unaryPrimitive('log', E.log(E.input(0)), (g, { inputs: [x] }) => g.div(x!));

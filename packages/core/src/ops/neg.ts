@@ -1,4 +1,5 @@
+import { E } from '../kernels/expr.js';
 import { unaryPrimitive } from './unary.js';
 
 // d(-x) = -dx
-export const neg = unaryPrimitive('neg', '-$0', (g) => g.neg());
+export const neg = unaryPrimitive('neg', E.neg(E.input(0)), (g) => g.neg());

@@ -1,4 +1,5 @@
+import { E } from '../kernels/expr.js';
 import { binaryPrimitive } from './binary.js';
 
 // d(a - b) = da - db
-export const sub = binaryPrimitive('sub', '$0 - $1', (g, { needsGrad }) => [g, needsGrad[1] ? g.neg() : null]);
+export const sub = binaryPrimitive('sub', E.sub(E.input(0), E.input(1)), (g, { needsGrad }) => [g, needsGrad[1] ? g.neg() : null]);
