@@ -4,6 +4,8 @@ import { isGradEnabled } from './grad-mode.js';
 import { storageVersion } from './storage.js';
 import { Tensor } from './tensor.js';
 import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
+import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
+import { formatShape } from './composite/validate.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -13,9 +15,16 @@ export interface VjpContext<Params> {
   needsGrad: readonly boolean[];
 }
 
+/** What a JVP rule receives besides the tangents: the op's inputs and output, and its params. */
+export interface JvpContext<Params> {
+  inputs: readonly Tensor[];
+  out: Tensor;
+  params: Params;
+}
+
 /**
- * A primitive: a forward kernel on raw ndarrays and a VJP rule written in Tensor ops (so the
- * gradient is itself differentiable). Inputs arrive shape-exact and of one dtype; composites do
+ * A primitive: a forward kernel on raw ndarrays, and a VJP rule and a JVP rule written in Tensor
+ * ops (so every derivative is itself differentiable, in both modes). Inputs arrive shape-exact and of one dtype; composites do
  * the validation and broadcasting.
  */
 export interface PrimitiveDefinition<Params> {
@@ -35,6 +44,11 @@ export interface PrimitiveDefinition<Params> {
    */
   fusedForward?(input: PendingElementwise, params: Params): FloatNdArray;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
+  /**
+   * The output's tangent given one tangent per input (null: a zero tangent; at least one is not
+   * null), or null for a zero tangent. Required: a primitive without one does not compile.
+   */
+  jvp(tangents: readonly (Tensor | null)[], context: JvpContext<Params>): Tensor | null;
 }
 
 /** One recorded application of a primitive: the edge list of the graph. */
@@ -60,6 +74,10 @@ export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => 
 
 export function primitive<Params = undefined>(definition: PrimitiveDefinition<Params>): Primitive<Params> {
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
+    if (isForwardModeActive()) {
+      const position = highestTangentLevel(inputs);
+      if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
+    }
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record
       ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
@@ -78,4 +96,33 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     return out;
   };
   return Object.assign(apply, { definition });
+}
+
+/**
+ * One application at the forward-mode level at `position`: the output and its tangent at that
+ * level, both computed with that level hidden (see transforms/forward-mode.ts).
+ */
+function applyWithTangent<Params>(
+  apply: (inputs: readonly Tensor[], params: Params) => Tensor,
+  definition: PrimitiveDefinition<Params>,
+  inputs: readonly Tensor[],
+  params: Params,
+  position: number,
+): Tensor {
+  const level = levelAt(position);
+  const tangents = inputs.map((input) => tangentAt(input, level));
+  return withLevelsBelow(position, () => {
+    const out = apply(inputs, params);
+    const tangent = definition.jvp(tangents, { inputs, out, params });
+    if (tangent !== null) {
+      if (formatShape(tangent.shape) !== formatShape(out.shape) || tangent.dtype !== out.dtype) {
+        throw new Error(
+          `jvp: the JVP rule of '${definition.name}' returned a tangent ${tangent.dtype} ${formatShape(tangent.shape)} ` +
+            `for an output ${out.dtype} ${formatShape(out.shape)}`,
+        );
+      }
+      setTangent(out, level, tangent);
+    }
+    return out;
+  });
 }

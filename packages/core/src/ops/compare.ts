@@ -13,4 +13,6 @@ export const compare = primitive<{ comparison: Comparison }>({
   forward: ([a, b], { comparison }) => mapElementwise(comparisons[comparison], [a!, b!]),
   elementwise: { expression: ({ comparison }) => comparisons[comparison] },
   vjp: () => [null, null],
+  // tangent: 0
+  jvp: () => null,
 });
