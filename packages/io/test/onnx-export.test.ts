@@ -5,7 +5,12 @@ import {
   BatchRenorm2d,
   Conv2d,
   Dropout,
+  EvoNorm2dB0,
+  EvoNorm2dS0,
+  FilterResponseNorm2d,
   Flatten,
+  GhostBatchNorm2d,
+  GlobalResponseNorm,
   GroupNorm,
   InstanceNorm2d,
   LayerNorm,
@@ -38,6 +43,11 @@ const norms: [string, NormFactory][] = [
   ['LayerNorm', (c, plane) => new LayerNorm([c, plane, plane])],
   ['RMSNorm', (c, plane) => new RMSNorm([c, plane, plane])],
   ['SwitchableNorm2d', (c) => new SwitchableNorm2d(c)],
+  ['GhostBatchNorm2d', (c) => new GhostBatchNorm2d(c, { virtualBatchSize: 2 })],
+  ['FilterResponseNorm2d', (c) => new FilterResponseNorm2d(c)],
+  ['EvoNorm2dB0', (c) => new EvoNorm2dB0(c)],
+  ['EvoNorm2dS0', (c) => new EvoNorm2dS0(c, { groups: 4 })],
+  ['GlobalResponseNorm', (c) => new GlobalResponseNorm(c)],
 ];
 
 function convnet(norm: NormFactory, ConvClass: typeof Conv2d = Conv2d): Sequential {
@@ -152,6 +162,12 @@ describe('exportOnnx: errors', () => {
     }
   }
   const x = randn([2, 4], { seed: 1 });
+
+  it('rejects a supported layer whose forward was replaced on the instance (other than by weightNorm or spectralNorm)', () => {
+    const patched = new Linear(4, 4);
+    patched.forward = (input: Tensor): Tensor => input;
+    expect(() => exportOnnx(new Sequential(new ReLU(), patched), [x])).toThrow(/^exportOnnx: Linear at '1' has its forward replaced on the instance/);
+  });
 
   it('names an unsupported layer and where it is', () => {
     expect(() => exportOnnx(new Sequential(new Linear(4, 4), new Doubling()), [x])).toThrow(/^exportOnnx: unsupported layer Doubling at '1'.*Linear, /);

@@ -109,6 +109,12 @@ function exportModule(graph: GraphBuilder, module: Module, path: string, x: { na
   }
   const exporter = exporterFor(module);
   const where = path === '' ? 'the model itself' : `'${path}'`;
+  if (exporter && Object.hasOwn(module, 'forward') && !isReparametrized(module)) {
+    throw new Error(
+      `exportOnnx: ${module.constructor.name} at ${where} has its forward replaced on the instance, so its class's export would not match it ` +
+        '(weightNorm and spectralNorm are the replacements that export)',
+    );
+  }
   if (!exporter) {
     throw new Error(
       `exportOnnx: unsupported layer ${module.constructor.name} at ${where}: exported are Sequential (with its own forward) and the layers ` +
@@ -125,6 +131,23 @@ function exportModule(graph: GraphBuilder, module: Module, path: string, x: { na
   graph.scope = path;
   const name = exporter(module, { graph, input: x.name, inputExample: x.example, outputExample });
   return { name, example: outputExample };
+}
+
+/**
+ * weightNorm and spectralNorm replace a module's forward by one that recomputes a parameter
+ * field (from `<name>G`, `<name>V`, or `<name>Orig`, `<name>U`, `<name>V`) and then calls the
+ * class's forward; after the example run the field holds the eval-mode value, which exports as the
+ * layer's weight. Any other replaced forward is not exported.
+ */
+function isReparametrized(module: Module): boolean {
+  const fields = module as unknown as Record<string, unknown>;
+  const parameterNames = new Set(module.namedParameters().map(([name]) => name));
+  const bufferNames = new Set(module.namedBuffers().map(([name]) => name));
+  return Object.keys(fields).some(
+    (name) =>
+      (parameterNames.has(`${name}G`) && parameterNames.has(`${name}V`)) ||
+      (parameterNames.has(`${name}Orig`) && bufferNames.has(`${name}U`) && bufferNames.has(`${name}V`)),
+  );
 }
 
 function singleName(option: string, names: string[] | undefined, fallback: string): string {

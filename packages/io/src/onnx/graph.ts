@@ -151,6 +151,11 @@ export class GraphBuilder {
     return this.node('ReduceMean', [x, this.int64s('axes', axes)], { keepdims: { int: 1 } });
   }
 
+  /** ReduceSum over `axes`, keeping them (axes an input from opset 13 on). */
+  reduceSum(x: string, axes: readonly number[]): string {
+    return this.node('ReduceSum', [x, this.int64s('axes', axes)], { keepdims: { int: 1 } });
+  }
+
   /** Mean and biased variance over `axes` (kept), the variance as the mean of squared deviations. */
   moments(x: string, axes: readonly number[]): { mean: string; deviation: string; variance: string } {
     const mean = this.reduceMean(x, axes);
@@ -165,13 +170,16 @@ export class GraphBuilder {
     return this.node('Div', [deviation, std]);
   }
 
+  /** A per-channel vector [C] viewed as (C, 1, ..., 1), to broadcast along axis 1 of a rank-`rank` value. */
+  channelView(vector: string, rank: number): string {
+    return this.node('Reshape', [vector, this.int64s('channel_shape', [-1, ...Array<number>(rank - 2).fill(1)])]);
+  }
+
   /** y * weight + bias with weight, bias of shape [C] (either may be null) applied along axis 1 of a rank-`rank` y. */
   channelAffine(y: string, rank: number, weight: string | null, bias: string | null): string {
-    if (!weight && !bias) return y;
-    const channelShape = (t: string): string => this.node('Reshape', [t, this.int64s('channel_shape', [-1, ...Array<number>(rank - 2).fill(1)])]);
     let out = y;
-    if (weight) out = this.node('Mul', [out, channelShape(weight)]);
-    if (bias) out = this.node('Add', [out, channelShape(bias)]);
+    if (weight) out = this.node('Mul', [out, this.channelView(weight, rank)]);
+    if (bias) out = this.node('Add', [out, this.channelView(bias, rank)]);
     return out;
   }
 }

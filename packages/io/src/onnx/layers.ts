@@ -7,15 +7,24 @@ import {
   BatchRenorm2d,
   Conv2d,
   Dropout,
+  DynamicTanh,
+  EvoNorm2dB0,
+  EvoNorm2dS0,
+  FilterResponseNorm2d,
   Flatten,
+  GhostBatchNorm1d,
+  GhostBatchNorm2d,
+  GlobalResponseNorm,
   GroupNorm,
   InstanceNorm1d,
   InstanceNorm2d,
   LayerNorm,
   Linear,
+  LocalResponseNorm,
   MaxPool2d,
   ReLU,
   RMSNorm,
+  ScaleNorm,
   SwitchableNorm1d,
   SwitchableNorm2d,
   WSConv2d,
@@ -186,7 +195,8 @@ define([Flatten], (layer, { graph: g, input, inputExample }) => {
 // ---- norms (eval mode) -------------------------------------------------------------------------
 
 // BatchNorm without running statistics normalizes with the batch's statistics in eval too.
-define([BatchNorm1d, BatchNorm2d], (layer, { graph: g, input, inputExample }) => {
+// GhostBatchNorm in eval is BatchNorm (virtual batches only split training batches).
+define([BatchNorm1d, BatchNorm2d, GhostBatchNorm1d, GhostBatchNorm2d], (layer, { graph: g, input, inputExample }) => {
   if (layer.runningMean && layer.runningVar) return batchNormalization(g, input, layer, layer.runningMean, layer.runningVar);
   const rank = inputExample.ndim;
   return standardizeWithChannelAffine(g, input, rank, [0, ...range(2, rank)], layer.eps, layer.weight, layer.bias);
@@ -272,4 +282,82 @@ define([SwitchableNorm1d, SwitchableNorm2d], (layer, { graph: g, input, inputExa
   const variance = mix(layer.varWeight, 'varWeight', 'variance');
   const normalized = g.normalize(g.node('Sub', [input, mean]), variance, layer.eps);
   return g.channelAffine(normalized, rank, layer.weight && g.addTensor('weight', layer.weight), layer.bias && g.addTensor('bias', layer.bias));
+});
+
+// ---- research kit II (eval mode), in primitive ops unless ONNX has the exact op ----------------
+
+// DyT: weight · tanh(alpha · x) + bias.
+define([DynamicTanh], (layer, { graph: g, input }) => {
+  const y = g.node('Tanh', [g.node('Mul', [input, g.addTensor('alpha', layer.alpha)])]);
+  return g.node('Add', [g.node('Mul', [y, g.addTensor('weight', layer.weight)]), g.addTensor('bias', layer.bias)]);
+});
+
+// ScaleNorm: x · scale / sqrt(max(Σ x² over the last axis, eps²)).
+define([ScaleNorm], (layer, { graph: g, input, inputExample }) => {
+  const sumSquares = g.reduceSum(g.node('Mul', [input, input]), [inputExample.ndim - 1]);
+  const norm = g.node('Sqrt', [g.node('Max', [sumSquares, g.constant('eps_squared', [layer.eps * layer.eps], [])])]);
+  return g.node('Mul', [input, g.node('Div', [g.addTensor('scale', layer.scale), norm])]);
+});
+
+// ONNX's LRN sums the same window as PyTorch's when size is odd; for an even size PyTorch puts
+// the extra channel before c (ONNX after it), so the window sum is built from padded slices.
+define([LocalResponseNorm], (layer, context) => {
+  const { graph: g, input, inputExample } = context;
+  if (inputExample.ndim < 3) requireRank('LocalResponseNorm', context, 3, '(N, C, *)');
+  if (layer.size % 2 === 1) return g.node('LRN', [input], { size: { int: layer.size }, alpha: { float: layer.alpha }, beta: { float: layer.beta }, bias: { float: layer.k } });
+  const rank = inputExample.ndim;
+  const channels = inputExample.shape[1]!;
+  const pads = Array<number>(2 * rank).fill(0);
+  [pads[1], pads[rank + 1]] = [layer.size >> 1, (layer.size - 1) >> 1];
+  const padded = g.node('Pad', [g.node('Mul', [input, input]), g.int64s('pads', pads)]);
+  const axis = g.int64s('channel_axis', [1]);
+  const windows = range(0, layer.size).map((offset) => g.node('Slice', [padded, g.int64s('start', [offset]), g.int64s('end', [offset + channels]), axis]));
+  const windowSum = windows.reduce((total, w) => g.node('Add', [total, w]));
+  const base = g.node('Add', [g.node('Mul', [windowSum, g.constant('alpha_over_size', [layer.alpha / layer.size], [])]), g.constant('k', [layer.k], [])]);
+  return g.node('Div', [input, g.node('Pow', [base, g.constant('beta', [layer.beta], [])])]);
+});
+
+// GRN: x + weight · (x · N) + bias, N = ‖x_c‖ / (mean over channels of ‖x_c‖ + eps), norms over the spatial axes.
+define([GlobalResponseNorm], (layer, { graph: g, input, inputExample }) => {
+  const rank = inputExample.ndim;
+  const norm = g.node('Sqrt', [g.reduceSum(g.node('Mul', [input, input]), range(2, rank))]);
+  const relative = g.node('Div', [norm, g.node('Add', [g.reduceMean(norm, [1]), g.constant('eps', [layer.eps], [])])]);
+  const response = g.channelAffine(g.node('Mul', [input, relative]), rank, g.addTensor('weight', layer.weight), null);
+  return g.channelAffine(g.node('Add', [response, input]), rank, null, g.addTensor('bias', layer.bias));
+});
+
+// FRN + TLU: max(weight · x / sqrt(mean_{H,W}(x²) + eps) + bias, tau), eps + |epsLearned| when learned.
+define([FilterResponseNorm2d], (layer, context) => {
+  requireRank('FilterResponseNorm2d', context, 4, '(N, C, H, W)');
+  const { graph: g, input } = context;
+  const meanSquare = g.reduceMean(g.node('Mul', [input, input]), [2, 3]);
+  const eps = layer.epsLearned ? g.node('Add', [g.node('Abs', [g.addTensor('epsLearned', layer.epsLearned)]), g.constant('eps', [layer.eps], [])]) : g.constant('eps', [layer.eps], []);
+  const normalized = g.node('Div', [input, g.node('Sqrt', [g.node('Add', [meanSquare, eps])])]);
+  const y = g.channelAffine(normalized, 4, g.addTensor('weight', layer.weight), g.addTensor('bias', layer.bias));
+  return g.node('Max', [y, g.channelView(g.addTensor('tau', layer.tau), 4)]);
+});
+
+// EvoNorm-B0 (eval): x / max(sqrt(runningVar + eps), v · x + sqrt(s²_instance + eps)) · weight + bias.
+define([EvoNorm2dB0], (layer, context) => {
+  requireRank('EvoNorm2dB0', context, 4, '(N, C, H, W)');
+  const { graph: g, input } = context;
+  const eps = g.constant('eps', [layer.eps], []);
+  const batchStd = g.node('Sqrt', [g.node('Add', [g.channelView(g.addTensor('runningVar', layer.runningVar), 4), eps])]);
+  const instanceStd = g.node('Sqrt', [g.node('Add', [g.moments(input, [2, 3]).variance, eps])]);
+  const instanceSide = g.node('Add', [g.node('Mul', [input, g.channelView(g.addTensor('v', layer.v), 4)]), instanceStd]);
+  const normalized = g.node('Div', [input, g.node('Max', [batchStd, instanceSide])]);
+  return g.channelAffine(normalized, 4, g.addTensor('weight', layer.weight), g.addTensor('bias', layer.bias));
+});
+
+// EvoNorm-S0: x · sigmoid(v · x) / sqrt(s²_group + eps) · weight + bias, groups of channels as GroupNorm's.
+define([EvoNorm2dS0], (layer, context) => {
+  requireRank('EvoNorm2dS0', context, 4, '(N, C, H, W)');
+  const { graph: g, input, inputExample } = context;
+  const groupShape = g.int64s('group_shape', [0, layer.groups, -1]);
+  const { variance } = g.moments(g.node('Reshape', [input, groupShape]), [2]);
+  const groupStd = g.node('Sqrt', [g.node('Add', [variance, g.constant('eps', [layer.eps], [])])]);
+  const numerator = g.node('Mul', [input, g.node('Sigmoid', [g.node('Mul', [input, g.channelView(g.addTensor('v', layer.v), 4)])])]);
+  const grouped = g.node('Div', [g.node('Reshape', [numerator, groupShape]), groupStd]);
+  const restored = g.node('Reshape', [grouped, g.int64s('shape', [0, ...inputExample.shape.slice(1)])]);
+  return g.channelAffine(restored, 4, g.addTensor('weight', layer.weight), g.addTensor('bias', layer.bias));
 });
