@@ -129,7 +129,7 @@ function exportModule(graph: GraphBuilder, module: Module, path: string, x: { na
     throw new Error(`exportOnnx: ${module.constructor.name} at ${where} failed on the example input of shape ${formatShape(x.example.shape)}: ${message}`);
   }
   graph.scope = path;
-  const name = exporter(module, { graph, input: x.name, inputExample: x.example, outputExample });
+  const name = exporter(module, { graph, input: x.name, inputExample: x.example });
   return { name, example: outputExample };
 }
 

@@ -40,12 +40,15 @@ export interface LayerContext {
   input: string;
   /** The layer's input for the example, as normgrad computed it (its shape is the traced shape). */
   inputExample: Tensor;
-  /** The layer's eval output for the example. */
-  outputExample: Tensor;
 }
 
 /** Adds a layer's nodes to the graph and returns the name of its output value. */
 type LayerExporter<M extends Module> = (layer: M, context: LayerContext) => string;
+
+// One exporter per layer class turns the layer (in eval mode) into ONNX nodes. Parameters and
+// buffers go in as initializers named by their state-dict keys; where ONNX has an operator with
+// exactly the layer's eval semantics (and accurate numerics in onnxruntime) it is used, otherwise
+// the layer's formula is written in primitive ONNX ops.
 
 /** Exporters by the layer's exact class: a subclass may change forward, so it needs its own entry. */
 const exporters = new Map<abstract new (...args: never[]) => Module, LayerExporter<Module>>();
