@@ -6,6 +6,7 @@ export type { CreationOptions, TensorOptions, RandomOptions } from './creation.j
 export { manualSeed, RandomGenerator } from './kernels/random.js';
 export { setMatmulBackend, getMatmulBackend, type MatmulBackend } from './kernels/matmul.js';
 export { setMatmulThreads, getMatmulThreads } from './kernels/matmul-threads.js';
+export { releaseScratchMemory } from './kernels/scratch.js';
 export { setElementwiseFusion, isElementwiseFusionEnabled } from './fusion.js';
 export { setElementwiseBackend, getElementwiseBackend, type ElementwiseBackend } from './kernels/wasm-elementwise.js';
 export { elementwiseInto } from './kernels/elementwise.js';

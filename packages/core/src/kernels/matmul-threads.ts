@@ -171,6 +171,7 @@ parentPort.once('message', ({ module, memory }) => {
 interface WorkerLike {
   postMessage(message: unknown): void;
   unref(): void;
+  terminate(): unknown;
   on(event: 'error', listener: (error: unknown) => void): void;
 }
 
@@ -230,6 +231,15 @@ function helper(wasm: WasmMatmul): WorkerLike | null {
     worker = null;
   }
   return worker;
+}
+
+/**
+ * Stops the worker (it holds a reference to the shared memory); the next threaded product starts a
+ * new one on the then current memory. Products are synchronous, so none is running now.
+ */
+export function stopMatmulWorker(): void {
+  if (worker) void worker.terminate();
+  worker = undefined;
 }
 
 /** How long the main thread waits for a chunk the worker has claimed before declaring it lost. */
