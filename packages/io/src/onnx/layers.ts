@@ -130,13 +130,18 @@ define([Linear], (layer, { graph: g, input, inputExample }) => {
   return bias ? g.node('Add', [y, bias]) : y;
 });
 
-function conv(g: GraphBuilder, layer: Conv2d, input: string, weight: string): string {
+/** Conv2d's fields, with dilation and groups where the layer has them. */
+type ConvFields = Conv2d & { dilation?: [number, number]; groups?: number };
+
+function conv(g: GraphBuilder, layer: ConvFields, input: string, weight: string): string {
   const [ph, pw] = layer.padding;
   const bias = layer.bias && g.addTensor('bias', layer.bias);
   return g.node('Conv', bias ? [input, weight, bias] : [input, weight], {
     kernel_shape: { ints: layer.kernelSize },
     strides: { ints: layer.stride },
     pads: { ints: [ph, pw, ph, pw] },
+    dilations: { ints: layer.dilation ?? [1, 1] },
+    group: { int: layer.groups ?? 1 },
   });
 }
 
@@ -163,8 +168,13 @@ function poolAttributes(layer: MaxPool2d | AvgPool2d) {
   };
 }
 
+// MaxPool2d's dilation and ceilMode options, where the layer has them, are not exported.
 define([MaxPool2d], (layer, context) => {
   requireRank('MaxPool2d', context, 4, '(N, C, H, W)');
+  const { dilation = 1, ceilMode = false } = layer.options as { dilation?: number | [number, number]; ceilMode?: boolean };
+  if (ceilMode || pairOf(dilation).some((d) => d !== 1)) {
+    throw new Error(`exportOnnx: MaxPool2d at '${context.graph.scope}' with dilation ${JSON.stringify(dilation)} or ceilMode ${ceilMode} is not exported (only dilation 1 without ceilMode)`);
+  }
   return context.graph.node('MaxPool', [context.input], poolAttributes(layer));
 });
 
