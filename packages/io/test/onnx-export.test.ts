@@ -164,10 +164,13 @@ describe('exportOnnx: errors', () => {
   }
   const x = randn([2, 4], { seed: 1 });
 
-  it('rejects a supported layer whose forward was replaced on the instance (other than by weightNorm or spectralNorm)', () => {
+  it('rejects a module whose instance computes other than its class (a replaced forward), naming it', () => {
     const patched = new Linear(4, 4);
     patched.forward = (input: Tensor): Tensor => input;
-    expect(() => exportOnnx(new Sequential(new ReLU(), patched), [x])).toThrow(/^exportOnnx: Linear at '1' has its forward replaced on the instance/);
+    expect(() => exportOnnx(new Sequential(new ReLU(), patched), [x])).toThrow(/^exportOnnx: Linear at '1' computes something other than its class's forward/);
+    const patchedSequential = new Sequential(new ReLU());
+    patchedSequential.forward = (input: Tensor): Tensor => input.mul(2);
+    expect(() => exportOnnx(new Sequential(patchedSequential), [x])).toThrow(/^exportOnnx: Sequential at '0' computes something other/);
   });
 
   it('names an unsupported layer and where it is', () => {

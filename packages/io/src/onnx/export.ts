@@ -104,50 +104,53 @@ export function exportOnnx(module: Module, exampleInputs: Tensor[], options: Exp
 
 /** Exports `module` at `path` on input `x`, returning its output's name and example value. */
 function exportModule(graph: GraphBuilder, module: Module, path: string, x: { name: string; example: Tensor }): { name: string; example: Tensor } {
-  if (module instanceof Sequential && module.forward === Sequential.prototype.forward) {
-    return module.namedChildren().reduce((h, [name, child]) => exportModule(graph, child, path === '' ? name : `${path}.${name}`, h), x);
-  }
-  const exporter = exporterFor(module);
   const where = path === '' ? 'the model itself' : `'${path}'`;
-  if (exporter && Object.hasOwn(module, 'forward') && !isReparametrized(module)) {
-    throw new Error(
-      `exportOnnx: ${module.constructor.name} at ${where} has its forward replaced on the instance, so its class's export would not match it ` +
-        '(weightNorm and spectralNorm are the replacements that export)',
-    );
+  const classForward = (Object.getPrototypeOf(module) as Module).forward;
+  let output: { name: string; example: Tensor };
+  if (module instanceof Sequential && classForward === Sequential.prototype.forward) {
+    output = module.namedChildren().reduce((h, [name, child]) => exportModule(graph, child, path === '' ? name : `${path}.${name}`, h), x);
+  } else {
+    const exporter = exporterFor(module);
+    if (!exporter) {
+      throw new Error(
+        `exportOnnx: unsupported layer ${module.constructor.name} at ${where}: exported are Sequential (with its own forward) and the layers ` +
+          `${exportableLayerNames().join(', ')}; a custom Module with its own forward cannot be exported`,
+      );
+    }
+    // The instance's forward first: weightNorm and spectralNorm recompute the weight field there,
+    // which the class's forward and the exporter then read.
+    const instanceOutput = runExample(module, where, x.example, () => module.forward(x.example));
+    const example = runExample(module, where, x.example, () => classForward.call(module, x.example));
+    checkSameComputation(module, where, instanceOutput, example);
+    graph.scope = path;
+    return { name: exporter(module, { graph, input: x.name, inputExample: x.example }), example };
   }
-  if (!exporter) {
-    throw new Error(
-      `exportOnnx: unsupported layer ${module.constructor.name} at ${where}: exported are Sequential (with its own forward) and the layers ` +
-        `${exportableLayerNames().join(', ')}; a custom Module with its own forward cannot be exported`,
-    );
-  }
-  let outputExample: Tensor;
-  try {
-    outputExample = module.forward(x.example);
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    throw new Error(`exportOnnx: ${module.constructor.name} at ${where} failed on the example input of shape ${formatShape(x.example.shape)}: ${message}`);
-  }
-  graph.scope = path;
-  const name = exporter(module, { graph, input: x.name, inputExample: x.example });
-  return { name, example: outputExample };
+  checkSameComputation(module, where, runExample(module, where, x.example, () => module.forward(x.example)), output.example);
+  return output;
 }
 
 /**
- * weightNorm and spectralNorm replace a module's forward by one that recomputes a parameter
- * field (from `<name>G`, `<name>V`, or `<name>Orig`, `<name>U`, `<name>V`) and then calls the
- * class's forward; after the example run the field holds the eval-mode value, which exports as the
- * layer's weight. Any other replaced forward is not exported.
+ * The export follows the class's computation; the instance's forward (with any forward hooks, or
+ * a forward replaced on the instance) must give the same values on the example.
  */
-function isReparametrized(module: Module): boolean {
-  const fields = module as unknown as Record<string, unknown>;
-  const parameterNames = new Set(module.namedParameters().map(([name]) => name));
-  const bufferNames = new Set(module.namedBuffers().map(([name]) => name));
-  return Object.keys(fields).some(
-    (name) =>
-      (parameterNames.has(`${name}G`) && parameterNames.has(`${name}V`)) ||
-      (parameterNames.has(`${name}Orig`) && bufferNames.has(`${name}U`) && bufferNames.has(`${name}V`)),
-  );
+function checkSameComputation(module: Module, where: string, instanceOutput: Tensor, exported: Tensor): void {
+  const [a, b] = [instanceOutput.toTypedArray(), exported.toTypedArray()];
+  const same = instanceOutput.shape.join() === exported.shape.join() && a.every((value, i) => Object.is(value, b[i]) || value === b[i]);
+  if (!same) {
+    throw new Error(
+      `exportOnnx: ${module.constructor.name} at ${where} computes something other than its class's forward on the example ` +
+        "(a forward hook that changes the output, or a forward replaced on the instance); only the class's computation exports",
+    );
+  }
+}
+
+function runExample(module: Module, where: string, input: Tensor, run: () => Tensor): Tensor {
+  try {
+    return run();
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    throw new Error(`exportOnnx: ${module.constructor.name} at ${where} failed on the example input of shape ${formatShape(input.shape)}: ${message}`);
+  }
 }
 
 function singleName(option: string, names: string[] | undefined, fallback: string): string {
