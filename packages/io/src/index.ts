@@ -1,2 +1,2 @@
 // @normgrad/io: files and other engines (safetensors, PyTorch state-dict names, ONNX export).
-export {};
+export { exportOnnx, type ExportOnnxOptions } from './onnx/export.js';
