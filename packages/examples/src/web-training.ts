@@ -1,6 +1,8 @@
 import { manualSeed, noGrad, randn, tensor, toDot, type Tensor } from '@normgrad/core';
 import { BatchNorm1d, Linear, ReLU, Sequential, crossEntropy } from '@normgrad/nn';
 import { Adam } from '@normgrad/optim';
+import { deserializeSafetensors, fromTorchStateDict, serializeSafetensors, toTorchStateDict } from '@normgrad/io';
+import { allclose } from '@normgrad/testing';
 
 /**
  * The training run of the browser page (packages/examples/web/): a small MLP with BatchNorm1d
@@ -24,6 +26,10 @@ export interface SpiralTrainingResult {
   logits: number[];
   /** BatchNorm1d's forward as Graphviz DOT text (core's toDot). */
   normGraph: string;
+  /** Size of the trained model as a safetensors file (PyTorch's key names). */
+  safetensorsBytes: number;
+  /** Whether a fresh model loaded from those bytes gives the same eval logits. */
+  reloadedEqual: boolean;
 }
 
 const CLASSES = 3;
@@ -50,8 +56,9 @@ export function trainSpirals(options: SpiralTrainingOptions = {}): SpiralTrainin
   const { steps = 60, seed = 0, onStep } = options;
   const { points, labels } = spirals(seed);
   manualSeed(seed);
+  const makeModel = (norm: BatchNorm1d) => new Sequential(new Linear(2, 32), norm, new ReLU(), new Linear(32, 32), new ReLU(), new Linear(32, CLASSES));
   const norm = new BatchNorm1d(32);
-  const model = new Sequential(new Linear(2, 32), norm, new ReLU(), new Linear(32, 32), new ReLU(), new Linear(32, CLASSES));
+  const model = makeModel(norm);
   const optimizer = new Adam(model.parameters(), { lr: 0.02 });
   const losses: number[] = [];
   for (let step = 0; step < steps; step++) {
@@ -69,9 +76,15 @@ export function trainSpirals(options: SpiralTrainingOptions = {}): SpiralTrainin
     const scores = values.slice(row * CLASSES, (row + 1) * CLASSES);
     return scores.indexOf(Math.max(...scores)) === label;
   }).length;
+  // the trained model through safetensors bytes (as a download would hold them) into a fresh model
+  const bytes = serializeSafetensors(toTorchStateDict(model.stateDict()), { metadata: { format: 'pt' } });
+  const reloaded = makeModel(new BatchNorm1d(32));
+  reloaded.loadStateDict(fromTorchStateDict(deserializeSafetensors(bytes)));
+  reloaded.eval();
+  const reloadedEqual = allclose(noGrad(() => reloaded.forward(points)), logits, { rtol: 0, atol: 0 }).pass;
   // the graph of one training-mode forward of the trained BatchNorm1d on a small probe batch
   const probe = randn([4, 32], { seed: seed + 1, requiresGrad: true });
   norm.train();
   const normGraph = toDot(norm.forward(probe), { names: { input: probe, weight: norm.weight!, bias: norm.bias! }, graphName: 'BatchNorm1d' });
-  return { losses, accuracy: correct / labels.length, logits: values, normGraph };
+  return { losses, accuracy: correct / labels.length, logits: values, normGraph, safetensorsBytes: bytes.length, reloadedEqual };
 }

@@ -71,6 +71,8 @@ describe('the browser page', () => {
     expect(result.logits).toEqual(node.logits);
     expect(result.accuracy).toBe(node.accuracy);
     expect(result.normGraph).toBe(node.normGraph);
+    expect(result.reloadedEqual).toBe(true);
+    expect(result.safetensorsBytes).toBe(node.safetensorsBytes);
     expect(result.normGraph).toMatch(/^digraph BatchNorm1d \{/);
     // the page drew the curve: the canvas is not blank
     const painted = await page.evaluate(() => {

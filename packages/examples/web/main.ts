@@ -41,7 +41,8 @@ try {
   drawLosses(document.getElementById('loss') as HTMLCanvasElement, result.losses);
   document.getElementById('graph')!.textContent = result.normGraph;
   status.textContent = `loss ${result.losses[0]!.toFixed(4)} → ${result.losses.at(-1)!.toFixed(4)} in ${result.losses.length} steps ` +
-    `(${seconds.toFixed(1)} s), training accuracy ${(100 * result.accuracy).toFixed(0)}%`;
+    `(${seconds.toFixed(1)} s), training accuracy ${(100 * result.accuracy).toFixed(0)}%; saved as ${result.safetensorsBytes} bytes of safetensors ` +
+    `and reloaded ${result.reloadedEqual ? 'with equal outputs' : 'with DIFFERENT outputs'}`;
   page.normgradResult = { status: 'done', ...result };
 } catch (error) {
   status.textContent = `failed: ${String(error)}`;
