@@ -119,6 +119,24 @@ export class Tensor implements PendingReader {
     return build(0);
   }
 
+  /**
+   * What JSON.stringify writes for a tensor: `{ dtype, shape, data }` with the elements in
+   * row-major order, which `tensor(json.data, { shape: json.shape, dtype: json.dtype })` rebuilds
+   * exactly. JSON has no NaN or Infinity, so a tensor holding one throws instead of being written
+   * as null.
+   */
+  toJSON(): { dtype: DType; shape: number[]; data: number[] } {
+    const data = Array.from(contiguousData(this.data));
+    const bad = data.findIndex((value) => !Number.isFinite(value));
+    if (bad >= 0) {
+      throw new Error(
+        `Tensor.toJSON: element ${bad} of a tensor of shape ${formatShape(this.shape)} is ${data[bad]}, which JSON cannot hold; ` +
+          'save tensors with @normgrad/io (serializeSafetensors / saveSafetensors)',
+      );
+    }
+    return { dtype: this.dtype, shape: this.shape.slice(), data };
+  }
+
   /** The single value of a one-element tensor. */
   item(): number {
     if (this.size !== 1) {
