@@ -12,5 +12,5 @@ export default defineProject({
     ],
   },
   ssr: { resolve: { conditions: ['@normgrad/source'] } },
-  test: { name: 'core', include: ['test/**/*.test.ts'] },
+  test: { name: 'core', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
 });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { grad, gradcheck, gradgradcheck, manualSeed, noGrad, randn, tensor, type Tensor } from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 import { Embedding, crossEntropy, embedding, type Reduction } from '../src/index.js';
 
 installMatchers();
