@@ -6,8 +6,9 @@ import type { DataArray } from './dtype.js';
  * A lazy (pending) elementwise result reads its operands' storage when it is computed, which may
  * be later than the op that made it returned. `writeStorage` — through which `assignInPlace`,
  * `elementwiseInto`, `loadStateDict`, running-statistics updates and optimizer steps all write —
- * first computes every pending result that reads the storage, so a tensor's value is fixed when
- * the op that made it returns. Then it writes and bumps the storage's version; the autodiff graph
+ * first keeps the storage's old contents for the pending results that may still read it (see
+ * `StorageCell`), so a tensor's value is fixed when the op that made it returns. Then it writes
+ * and bumps the storage's version; the autodiff graph
  * records the versions of the tensors an op saved, and backward through the op after its saved
  * tensor was written is an Error (autodiff.ts), as in PyTorch.
  *
@@ -15,56 +16,66 @@ import type { DataArray } from './dtype.js';
  * storage, its version and its writes, as PyTorch's views do.
  */
 
-/** What a pending reader must be able to do: compute its value now. */
-export interface PendingReader {
-  computePending(): void;
-}
-
-interface Readers {
-  refs: Set<WeakRef<PendingReader>>;
-  /** Size at which dead references (readers collected while pending) are swept out. */
-  sweepAt: number;
+/**
+ * The contents of one storage between two writes, as pending results read them. A write into
+ * storage that pending results may still read copies its old contents into the current cell's
+ * snapshot and starts a new cell; a pending result that held the old cell then reads the snapshot.
+ * Only pending results hold old cells, so a cell and its snapshot are freed with them.
+ */
+export interface StorageCell {
+  /** Pending results registered on this cell and not computed yet (some may be unreachable already). */
+  readers: number;
+  /** The storage's contents before the write that retired this cell; null while the cell is current. */
+  snapshot: ArrayBuffer | null;
 }
 
 const versions = new WeakMap<ArrayBufferLike, number>();
-const readersOf = new WeakMap<ArrayBufferLike, Readers>();
+const currentCells = new WeakMap<ArrayBufferLike, StorageCell>();
 
 /** How many times the storage behind `array` has been written in place. */
 export function storageVersion(array: DataArray): number {
   return versions.get(array.buffer) ?? 0;
 }
 
-/** Records that `reader` (a pending result) reads the given arrays; returns the handle to unregister it. */
-export function registerPendingReader(reader: PendingReader, arrays: readonly DataArray[]): () => void {
-  const ref = new WeakRef(reader);
-  const buffers = [...new Set(arrays.map((array) => array.buffer))];
-  for (const buffer of buffers) {
-    let readers = readersOf.get(buffer);
-    if (readers === undefined) {
-      readers = { refs: new Set(), sweepAt: 64 };
-      readersOf.set(buffer, readers);
+/** Records that a pending result reads each of the arrays; returns their current cells (in order). */
+export function registerPendingReader(arrays: readonly DataArray[]): StorageCell[] {
+  const registered = new Set<StorageCell>();
+  return arrays.map((array) => {
+    let cell = currentCells.get(array.buffer);
+    if (cell === undefined) {
+      cell = { readers: 0, snapshot: null };
+      currentCells.set(array.buffer, cell);
     }
-    readers.refs.add(ref);
-    if (readers.refs.size >= readers.sweepAt) {
-      for (const known of readers.refs) if (known.deref() === undefined) readers.refs.delete(known);
-      readers.sweepAt = Math.max(64, 2 * readers.refs.size);
+    if (!registered.has(cell)) {
+      cell.readers++;
+      registered.add(cell);
     }
-  }
-  return () => {
-    for (const buffer of buffers) readersOf.get(buffer)?.refs.delete(ref);
-  };
+    return cell;
+  });
+}
+
+/** A pending result registered on these cells no longer reads them (it was computed, or it reads snapshots now). */
+export function releasePendingReader(cells: readonly StorageCell[]): void {
+  for (const cell of new Set(cells)) cell.readers--;
+}
+
+/** The array as a pending result registered on `cell` must read it: the array itself, or its snapshot after a write. */
+export function contentsAt<A extends DataArray>(array: A, cell: StorageCell): A {
+  if (cell.snapshot === null) return array;
+  const Constructor = array.constructor as new (buffer: ArrayBuffer, byteOffset: number, length: number) => A;
+  return new Constructor(cell.snapshot, array.byteOffset, array.length);
 }
 
 /**
- * Writes into the storage behind `array`: computes every pending result that reads it, runs
- * `write`, and bumps the storage's version.
+ * Writes into the storage behind `array`: if pending results may still read it, its contents are
+ * kept for them first (a copy), then `write` runs and the storage's version is bumped.
  */
 export function writeStorage(array: DataArray, write: () => void): void {
   const buffer = array.buffer;
-  const readers = readersOf.get(buffer);
-  if (readers !== undefined && readers.refs.size > 0) {
-    for (const ref of [...readers.refs]) ref.deref()?.computePending();
-    readers.refs.clear();
+  const cell = currentCells.get(buffer);
+  if (cell !== undefined && cell.readers > 0) {
+    cell.snapshot = (buffer as ArrayBuffer).slice(0);
+    currentCells.delete(buffer);
   }
   write();
   versions.set(buffer, (versions.get(buffer) ?? 0) + 1);

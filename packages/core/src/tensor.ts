@@ -1,3 +1,4 @@
+import ndarray from 'ndarray';
 import type { NdArray } from 'ndarray';
 import type { DataArray, DType } from './dtype.js';
 import { contiguousData, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } from './kernels/layout.js';
@@ -6,7 +7,7 @@ import * as composite from './composite/index.js';
 import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } from './autodiff.js';
 import { formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
-import { registerPendingReader, type PendingReader } from './storage.js';
+import { contentsAt, registerPendingReader, releasePendingReader, type StorageCell } from './storage.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
@@ -20,12 +21,12 @@ export type Operand = Tensor | number;
  * differentiated.
  * Every method is also a free function of the package.
  */
-export class Tensor implements PendingReader {
+export class Tensor {
   #data: FloatNdArray | null;
   /** An elementwise result not computed yet (see fusion.ts); null once data exists. */
   #pending: PendingElementwise | null;
-  /** Removes this pending result from its operands' storage records (storage.ts) once computed. */
-  #unregister: (() => void) | null = null;
+  /** The storage cells (storage.ts) of the pending result's operands, in order, until it is computed. */
+  #cells: StorageCell[] | null = null;
   readonly shape: number[];
   readonly dtype: DType;
   readonly size: number;
@@ -66,7 +67,7 @@ export class Tensor implements PendingReader {
   /** A tensor whose elementwise result is computed on first use (fusion.ts). Library-internal. */
   static fromPending(pending: PendingElementwise, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
     const tensor = new Tensor(null, pending, options.node ?? null, options.requiresGrad ?? false);
-    tensor.#unregister = registerPendingReader(tensor, pending.operands.map((operand) => operand.data));
+    tensor.#cells = registerPendingReader(pending.operands.map((operand) => operand.data));
     return tensor;
   }
 
@@ -76,18 +77,34 @@ export class Tensor implements PendingReader {
     return this.#data!;
   }
 
-  /** Computes a pending elementwise result now (storage.ts calls it before an operand is written). Library-internal. */
-  computePending(): void {
-    if (this.#pending === null) return;
-    this.#data = materialize(this.#pending);
+  /** Computes a pending elementwise result now. */
+  private computePending(): void {
+    const pending = this.pendingElementwise;
+    if (pending === null) return;
+    this.#data = materialize(pending);
     this.#pending = null;
-    this.#unregister?.();
-    this.#unregister = null;
+    releasePendingReader(this.#cells!);
+    this.#cells = null;
   }
 
-  /** The pending elementwise expression, or null once the data exists. Library-internal (fusion). */
+  /**
+   * The pending elementwise expression, or null once the data exists. Library-internal (fusion).
+   * Operands whose storage was written since the result was made are read from the contents they
+   * had then (storage.ts).
+   */
   get pendingElementwise(): PendingElementwise | null {
-    return this.#pending;
+    const pending = this.#pending;
+    const cells = this.#cells;
+    if (pending !== null && cells !== null && cells.some((cell) => cell.snapshot !== null)) {
+      pending.operands = pending.operands.map((operand, k) => {
+        const data = contentsAt(operand.data, cells[k]!);
+        return data === operand.data ? operand : ndarray(data, operand.shape.slice(), operand.stride.slice(), operand.offset) as FloatNdArray;
+      });
+      // the result now reads only the snapshots and storage nobody wrote
+      releasePendingReader(cells);
+      this.#cells = registerPendingReader(pending.operands.map((operand) => operand.data));
+    }
+    return pending;
   }
 
   /** True for tensors the user made (no recorded history). */
