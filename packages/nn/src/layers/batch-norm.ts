@@ -1,4 +1,4 @@
-import { assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -39,6 +39,7 @@ abstract class BatchNormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
     if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1] or null, got ${momentum}`);

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { groupNorm } from '../functional/group-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -28,6 +28,7 @@ export class GroupNorm extends Module {
     if (numChannels % numGroups !== 0) {
       throw new Error(`GroupNorm: numChannels must be divisible by numGroups, got numChannels = ${numChannels}, numGroups = ${numGroups}`);
     }
+    checkOptions('GroupNorm', options, ['eps', 'affine', 'dtype']);
     const { eps = 1e-5, affine = true, dtype = 'float32' } = options;
     checkEps('GroupNorm', eps);
     this.numGroups = numGroups;

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { instanceNorm } from '../functional/instance-norm.js';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -41,6 +41,7 @@ abstract class InstanceNormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = false, trackRunningStats = false, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { layerNorm } from '../functional/layer-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -33,6 +33,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], options: LayerNormLayerOptions = {}) {
     super();
     const shape = normalizedShapeOption('LayerNorm', normalizedShape);
+    checkOptions('LayerNorm', options, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
     const { eps = 1e-5, elementwiseAffine = true, bias = true, dtype = 'float32' } = options;
     checkEps('LayerNorm', eps);
     this.normalizedShape = shape;
