@@ -3,7 +3,7 @@ import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { checkSameDtype, renameOp } from '../util.js';
-import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
+import { affineParameters, channelNormRepr, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface BatchNormLayerOptions {
   eps?: number;
@@ -68,6 +68,10 @@ abstract class BatchNormBase extends Module {
     }
   }
 
+  override extraRepr(): string {
+    return channelNormRepr(this.numFeatures, this.eps, this.momentum, this.affine, this.trackRunningStats);
+  }
+
   forward(x: Tensor): Tensor {
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
@@ -101,6 +105,13 @@ export class BatchNorm1d extends BatchNormBase {
   protected readonly layerName = 'BatchNorm1d';
   protected readonly acceptedRanks = [2, 3];
   protected readonly expectedLayout = '2D (N, C) or 3D (N, C, L)';
+}
+
+/** Batch normalization over (N, C, D, H, W) inputs (https://arxiv.org/abs/1502.03167). */
+export class BatchNorm3d extends BatchNormBase {
+  protected readonly layerName = 'BatchNorm3d';
+  protected readonly acceptedRanks = [5];
+  protected readonly expectedLayout = '5D (N, C, D, H, W)';
 }
 
 /** Batch normalization over (N, C, H, W) inputs (https://arxiv.org/abs/1502.03167). */

@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { groupNorm } from '../functional/group-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { formatShape, renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 
@@ -37,6 +38,10 @@ export class GroupNorm extends Module {
     this.affine = affine;
     this.weight = affine ? constantParameter([numChannels], 1, dtype) : null;
     this.bias = affine ? constantParameter([numChannels], 0, dtype) : null;
+  }
+
+  override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${pythonFloat(this.eps)}, affine=${pythonBool(this.affine)}`;
   }
 
   forward(x: Tensor): Tensor {

@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { layerNorm } from '../functional/layer-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat, pythonTuple } from '../repr.js';
 import { renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 
@@ -41,6 +42,10 @@ export class LayerNorm extends Module {
     this.elementwiseAffine = elementwiseAffine;
     this.weight = elementwiseAffine ? constantParameter(shape, 1, dtype) : null;
     this.bias = elementwiseAffine && bias ? constantParameter(shape, 0, dtype) : null;
+  }
+
+  override extraRepr(): string {
+    return `${pythonTuple(this.normalizedShape)}, eps=${pythonFloat(this.eps)}, elementwise_affine=${pythonBool(this.elementwiseAffine)}`;
   }
 
   forward(x: Tensor): Tensor {
