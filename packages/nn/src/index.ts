@@ -27,3 +27,5 @@ export { BatchRenorm1d, BatchRenorm2d, type BatchRenormLayerOptions } from './la
 export { RMSNorm, type RMSNormLayerOptions } from './layers/rms-norm.js';
 export { SwitchableNorm1d, SwitchableNorm2d, type SwitchableNormLayerOptions } from './layers/switchable-norm.js';
 export { WSConv2d, type WSConv2dLayerOptions } from './layers/weight-standardization.js';
+export * as init from './init.js';
+export { summary } from './summary.js';
