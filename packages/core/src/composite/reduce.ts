@@ -1,8 +1,9 @@
 import { primitives } from '../ops/index.js';
 import type { Axes, Tensor } from '../tensor.js';
-import { div, exp, log, mul, neg, sqrt, sub, where, eq, add } from './elementwise.js';
+import { abs, add, div, eq, exp, ge, log, maximum, minimum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
+import { full } from '../creation.js';
 import { reshape } from './shape.js';
-import { formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
+import { checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
   return normalizeAxes(operation, axes, x.ndim, x.shape);
@@ -28,31 +29,52 @@ export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 }
 
 /**
- * Variance by the corrected two-pass algorithm (Chan, Golub & LeVeque 1983):
+ * Variance by the corrected two-pass algorithm (Chan, Golub & LeVeque 1983) on scaled deviations:
  *
- *   d = x − mean(x),   Var = (Σd² − (Σd)²/n) / (n − correction)
+ *   d = x − mean(x),   s = mean |d|,   e = d / s − mean(d / s),   Var = s² · Σe² / (n − correction)
  *
  * The deviations are formed first, so float32 data with a large mean and a small spread does not
- * cancel (never E[x²] − E[x]²). The (Σd)²/n term removes what the float32 rounding of the mean
- * itself would add (mean 1e4, std 1e-2: a rounding of up to 5e-4, a 0.25% error in the
- * variance); mathematically Σd is zero, so every derivative is that of the plain formula.
+ * cancel (never E[x²] − E[x]²). Subtracting mean(d / s) removes what the float32 rounding of the
+ * mean itself would add (mean 1e4, std 1e-2: a rounding of up to 5e-4, a 0.25% error in the
+ * variance). Dividing by s (a constant of the graph) keeps the squares in range, so float32 data
+ * at 1e19 or 1e-19 has a variance wherever the true one is representable. Mathematically
+ * mean(d / s) is zero and s cancels, so every derivative is that of the plain formula.
  */
 export function variance(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
-  return varianceOf('var', x, axis, options);
+  checkOptions('var', options, ['correction', 'keepdims']);
+  return reducedResult('var', x, axis, options.keepdims, momentsOf('var', x, axis, options.correction).variance);
 }
 
-function varianceOf(operation: string, x: Tensor, axis: Axes, options: { correction?: number; keepdims?: boolean }): Tensor {
-  const result = momentsOf(operation, x, axis, options.correction).variance;
-  return options.keepdims ? result : reshape(result, x.shape.filter((_, index) => !reduced(operation, x, axis).includes(index)));
+/** Standard deviation, sqrt(var), formed as s · sqrt(Σe² / (n − correction)) so it overflows only where it must. */
+export function std(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
+  checkOptions('std', options, ['correction', 'keepdims']);
+  const { scale, scaledVariance } = momentsOf('std', x, axis, options.correction);
+  return reducedResult('std', x, axis, options.keepdims, mul(scale, sqrt(scaledVariance)));
+}
+
+function reducedResult(operation: string, x: Tensor, axis: Axes, keepdims: boolean | undefined, result: Tensor): Tensor {
+  return keepdims ? result : reshape(result, x.shape.filter((_, index) => !reduced(operation, x, axis).includes(index)));
 }
 
 export interface Moments {
   /** The mean over the axes, keepdims shape. */
   mean: Tensor;
-  /** The variance over the axes (corrected two-pass, see var), keepdims shape. */
+  /** The variance over the axes (corrected two-pass, see var), keepdims shape: scale² · scaledVariance. */
   variance: Tensor;
   /** x − mean, the shape of x. */
   deviation: Tensor;
+  /** mean |x − mean| over the axes (see meanAbsScale), keepdims shape, without history: a constant of the graph. */
+  scale: Tensor;
+  /** (x − mean) / scale, corrected for the rounding of mean (its mean is zero to rounding), the shape of x. */
+  scaledDeviation: Tensor;
+  /** variance / scale², keepdims shape. */
+  scaledVariance: Tensor;
+  /**
+   * (x − mean) / sqrt(variance + eps) (the biased or corrected variance, as asked), computed from the
+   * scaled statistics as scaledDeviation · scaledRsqrt(scaledVariance, scale, eps): right wherever
+   * the result is representable, even where the variance itself is not.
+   */
+  normalized(eps: number): Tensor;
 }
 
 /**
@@ -61,23 +83,59 @@ export interface Moments {
  * correction as in var (default 1; normalization layers use 0).
  */
 export function moments(x: Tensor, axis?: Axes, options: { correction?: number } = {}): Moments {
+  checkOptions('moments', options, ['correction']);
   return momentsOf('moments', x, axis, options.correction);
+}
+
+/**
+ * mean |t| over the axes (keepdims), without history: a scale for t, so that t / scale keeps t's
+ * squares in range without changing its relative precision. It is at least the square root of the
+ * dtype's smallest normal number (2^-63 for float32, 2^-511 for float64), so scale² and 1 / scale²
+ * are finite (data below that has no normal variance anyway), and 1 where the axes are empty.
+ */
+export function meanAbsScale(t: Tensor, axes: readonly number[]): Tensor {
+  if (axes.some((axis) => t.shape[axis] === 0)) return full(keptShape(t.shape, axes), 1, { dtype: t.dtype });
+  return maximum(mean(abs(t), axes, true).detach(), t.dtype === 'float32' ? 2 ** -63 : 2 ** -511);
+}
+
+/**
+ * scale · rsqrt(scale² · scaledVariance + eps) = 1 / sqrt(variance + eps) · scale for variance =
+ * scale² · scaledVariance, computed so that neither scale² nor eps / scale² overflows: as
+ * rsqrt(scaledVariance + eps / scale²) where scale ≥ sqrt(eps), else as
+ * scale · rsqrt(scale² · scaledVariance + eps). Both forms are finite everywhere (each on its own
+ * clamped scale), so neither sends NaN into the gradients. scale is a constant of the graph.
+ */
+export function scaledRsqrt(scaledVariance: Tensor, scale: Tensor, eps: number): Tensor {
+  if (!Number.isFinite(eps) || eps < 0) throw new Error(`scaledRsqrt: eps must be a finite number >= 0, got ${eps}`);
+  if (eps === 0) return rsqrt(scaledVariance);
+  const root = Math.sqrt(eps);
+  const large = maximum(scale, root);
+  const small = minimum(scale, root);
+  const largeForm = rsqrt(add(scaledVariance, div(div(eps, large), large)));
+  const smallForm = mul(small, rsqrt(add(mul(mul(small, small), scaledVariance), eps)));
+  return where(ge(scale, root), largeForm, smallForm);
 }
 
 function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Moments {
   const axes = reduced(operation, x, axis);
-  if (!Number.isFinite(correction) || correction < 0) throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
+  if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) {
+    throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
+  }
   const count = countOf(x, axes);
   const average = mean(x, axes, true);
   const deviation = sub(x, average);
-  const deviationSum = sum(deviation, axes, true);
-  const squaredSum = sum(mul(deviation, deviation), axes, true);
-  const variance = div(sub(squaredSum, div(mul(deviationSum, deviationSum), count)), count - correction);
-  return { mean: average, variance, deviation };
-}
-
-export function std(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
-  return sqrt(varianceOf('std', x, axis, options));
+  const scale = meanAbsScale(deviation, axes);
+  const scaled = div(deviation, scale);
+  const rounding = mean(scaled, axes, true); // mean(x − mean) / scale: the rounding of the mean, zero in exact arithmetic
+  const scaledDeviation = sub(scaled, rounding);
+  const scaledVariance = div(sum(mul(scaledDeviation, scaledDeviation), axes, true), count - correction);
+  const normalized = (eps: number): Tensor => {
+    // scaledDeviation · factor, formed as (x − mean) · (factor / scale) − rounding · factor: one
+    // multiply-subtract per element, the same work as (x − mean) · rsqrt(variance + eps).
+    const factor = scaledRsqrt(scaledVariance, scale, eps);
+    return sub(mul(deviation, div(factor, scale)), mul(rounding, factor));
+  };
+  return { mean: average, variance: mul(scale, mul(scale, scaledVariance)), deviation, scale, scaledDeviation, scaledVariance, normalized };
 }
 
 function checkNonEmpty(operation: string, x: Tensor, axes: readonly number[]): void {

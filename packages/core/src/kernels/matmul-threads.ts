@@ -16,6 +16,7 @@
  *   WORKER_CHUNKS (last slot) counts the chunks the worker computed, for tests.
  */
 
+import { settings, updateSettings } from '../settings.js';
 import type { WasmMatmul } from './wasm-matmul.js';
 
 /** Bytes reserved at the start of the memory for the control block. */
@@ -170,6 +171,7 @@ parentPort.once('message', ({ module, memory }) => {
 interface WorkerLike {
   postMessage(message: unknown): void;
   unref(): void;
+  terminate(): unknown;
   on(event: 'error', listener: (error: unknown) => void): void;
 }
 
@@ -179,7 +181,6 @@ interface NodeProcess {
   getBuiltinModule?(name: string): unknown;
 }
 
-let threads: 1 | 2 | undefined;
 let worker: WorkerLike | null | undefined;
 let posted = 0;
 
@@ -201,12 +202,16 @@ function availableCores(): number {
  */
 export function setMatmulThreads(count: 1 | 2): void {
   if (count !== 1 && count !== 2) throw new Error(`setMatmulThreads: expected 1 or 2, got ${JSON.stringify(count)}`);
-  threads = count;
+  updateSettings('setMatmulThreads', { matmulThreads: count });
 }
 
+let automaticThreads: 1 | 2 | undefined;
+
 export function getMatmulThreads(): 1 | 2 {
-  threads ??= availableCores() >= 2 && workerThreadsModule() !== null ? 2 : 1;
-  return threads;
+  const chosen = settings.matmulThreads;
+  if (chosen !== 'auto') return chosen;
+  automaticThreads ??= availableCores() >= 2 && workerThreadsModule() !== null ? 2 : 1;
+  return automaticThreads;
 }
 
 /** The worker, started on first use; null where it cannot run (no worker_threads, memory not shared). */
@@ -226,6 +231,15 @@ function helper(wasm: WasmMatmul): WorkerLike | null {
     worker = null;
   }
   return worker;
+}
+
+/**
+ * Stops the worker (it holds a reference to the shared memory); the next threaded product starts a
+ * new one on the then current memory. Products are synchronous, so none is running now.
+ */
+export function stopMatmulWorker(): void {
+  if (worker) void worker.terminate();
+  worker = undefined;
 }
 
 /** How long the main thread waits for a chunk the worker has claimed before declaring it lost. */

@@ -1,27 +1,26 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { toContiguous } from './elementwise.js';
-import { CONTROL_BYTES, runBlocked } from './matmul-threads.js';
-import { float32Block, float64Block, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
+import { CONTROL_BYTES, runBlocked, stopMatmulWorker } from './matmul-threads.js';
+import { registerScratchRelease } from './scratch.js';
+import { float32Block, float64Block, MAXIMUM_PAGES, releaseWasmMatmul, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
 
 export type MatmulBackend = 'auto' | 'wasm' | 'js';
 
-let backend: MatmulBackend = 'auto';
+registerSettingCheck('matmulBackend', (choice) => (choice === 'wasm' && wasmMatmul() === null ? 'WebAssembly SIMD is not available here' : null));
 
 /**
  * Chooses the matrix-product kernel: 'wasm' (WebAssembly SIMD), 'js' (plain loops, the fallback
  * where WebAssembly SIMD is missing) or 'auto' (wasm when available and the product is not tiny).
+ * A thin wrapper over the settings (`withSettings({ matmulBackend }, fn)` is the scoped form).
  */
 export function setMatmulBackend(choice: MatmulBackend): void {
-  if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') {
-    throw new Error(`setMatmulBackend: expected 'auto', 'wasm' or 'js', got ${JSON.stringify(choice)}`);
-  }
-  if (choice === 'wasm' && wasmMatmul() === null) throw new Error('setMatmulBackend: WebAssembly SIMD is not available here');
-  backend = choice;
+  updateSettings('setMatmulBackend', { matmulBackend: choice });
 }
 
 export function getMatmulBackend(): MatmulBackend {
-  return backend;
+  return settings.matmulBackend;
 }
 
 /** Products smaller than this many multiply-adds stay in JS, where the copies would cost more than they save. */
@@ -38,13 +37,46 @@ export function matmulKernel(a: FloatNdArray, b: FloatNdArray): FloatNdArray {
   const batchShape = a.shape.slice(0, rank - 2);
   const batch = sizeOf(batchShape);
   const dtype = dtypeOfNd(a);
+  const backend = settings.matmulBackend;
   const wasm = backend === 'js' ? null : wasmMatmul();
   const useWasm = wasm !== null && (backend === 'wasm' || rows * inner * columns >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
-  const out = useWasm
-    ? matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns)
-    : matmulJs(dtype, contiguousData(a), contiguousData(b), batch, rows, inner, columns);
+  let out: FloatArray | null = null;
+  try {
+    if (useWasm) out = matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns);
+  } catch (error) {
+    // A product whose WebAssembly memory cannot grow that far runs in JavaScript instead.
+    if (!(error instanceof ScratchMemoryExhausted)) throw error;
+  }
+  try {
+    out ??= matmulJs(dtype, contiguousData(a), contiguousData(b), batch, rows, inner, columns);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new Error(`matmul: cannot allocate the ${dtype} result of shape [${[...batchShape, rows, columns].join(', ')}] (${error.message})`);
+  }
   return createNd(dtype, [...batchShape, rows, columns], out);
 }
+
+/** The WebAssembly memory could not grow to what a product needs (matmulKernel then runs it in JavaScript). */
+class ScratchMemoryExhausted extends Error {}
+
+let memoryCeiling = MAXIMUM_PAGES * 65536;
+
+/**
+ * The most bytes the matrix-product memory may grow to (default 4 GiB, WebAssembly's limit);
+ * products that need more run in JavaScript. Library-internal (tests use it to reach the fallback).
+ */
+export function setMatmulMemoryCeiling(bytes: number): void {
+  if (!Number.isInteger(bytes) || bytes < 65536) throw new Error(`setMatmulMemoryCeiling: expected a whole number of bytes >= 65536, got ${bytes}`);
+  memoryCeiling = Math.min(bytes, MAXIMUM_PAGES * 65536);
+}
+
+/** Releases the matrix-product memory and stops its worker thread (see releaseScratchMemory). */
+export function releaseMatmulMemory(): void {
+  stopMatmulWorker();
+  releaseWasmMatmul();
+}
+
+registerScratchRelease('matmul', releaseMatmulMemory);
 
 /** A batch of matrices read through strides: transposed and broadcast operands need no contiguous copy. */
 interface StridedMatrices {
@@ -111,7 +143,14 @@ const PAGE_BYTES = 65536;
 
 function ensureMemory(wasm: WasmMatmul, bytes: number): void {
   const missing = bytes - wasm.memory.buffer.byteLength;
-  if (missing > 0) wasm.memory.grow(Math.ceil(missing / PAGE_BYTES));
+  if (missing <= 0) return;
+  if (bytes > memoryCeiling) throw new ScratchMemoryExhausted(`matmul: needs ${bytes} bytes of WebAssembly memory, more than ${memoryCeiling}`);
+  try {
+    wasm.memory.grow(Math.ceil(missing / PAGE_BYTES));
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new ScratchMemoryExhausted(`matmul: WebAssembly memory cannot grow to ${bytes} bytes (${error.message})`);
+  }
 }
 
 const align16 = (bytes: number) => Math.ceil(bytes / 16) * 16;

@@ -266,6 +266,16 @@ export interface WasmMatmul {
 }
 
 let instance: WasmMatmul | null | undefined;
+/** Compiled modules by whether their memory is shared; kept when the instance is released. */
+const compiledModules = new Map<boolean, object>();
+
+/**
+ * Drops the kernels' instance and with it their memory (WebAssembly memory never shrinks): the
+ * next wasmMatmul() instantiates the compiled module again on a fresh one-page memory.
+ */
+export function releaseWasmMatmul(): void {
+  if (instance) instance = undefined;
+}
 
 /** Shared memory where the runtime offers it, else plain memory. */
 function createMemory(WebAssembly: NonNullable<ReturnType<typeof webAssemblyApi>>): { memory: WasmMemory; shared: boolean } {
@@ -285,9 +295,13 @@ export function wasmMatmul(): WasmMatmul | null {
   try {
     if (WebAssembly === undefined) return instance;
     const { memory, shared } = createMemory(WebAssembly);
-    const bytes = matmulModuleBytes(shared);
-    if (!WebAssembly.validate(bytes)) return instance;
-    const module = new WebAssembly.Module(bytes);
+    let module = compiledModules.get(shared);
+    if (module === undefined) {
+      const bytes = matmulModuleBytes(shared);
+      if (!WebAssembly.validate(bytes)) return instance;
+      module = new WebAssembly.Module(bytes);
+      compiledModules.set(shared, module);
+    }
     const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'module' | 'memory' | 'shared'>;
     instance = { module, memory, shared, ...exports };
   } catch {

@@ -38,7 +38,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   if (training) {
     checkMoreThanOneValuePerChannel(op, x);
     const { normalized, mean, variance } = standardizeOver(x, statAxes, eps);
-    if (runningMean && runningVar) {
+    // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
+    if (runningMean && runningVar && x.size > 0) {
       const n = valuesPerChannel(x);
       const unbiased = variance.mul(n / (n - 1));
       updateRunningStats(runningMean, runningVar, mean.reshape([channels]), unbiased.reshape([channels]), momentum);

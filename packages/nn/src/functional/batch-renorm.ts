@@ -55,7 +55,8 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
   const d = stopGradient(batchMean.sub(mu).div(sigma).clamp(-dMax, dMax));
   const n = valuesPerChannel(x);
   const unbiasedVar = batchVar.mul(n / (n - 1));
-  updateRunningStats(runningMean, runningVar, batchMean.reshape([channels]), unbiasedVar.reshape([channels]), momentum);
+  // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
+  if (x.size > 0) updateRunningStats(runningMean, runningVar, batchMean.reshape([channels]), unbiasedVar.reshape([channels]), momentum);
   return channelAffine(normalized.mul(r).add(d), weight, bias);
 }
 

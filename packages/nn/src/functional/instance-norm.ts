@@ -44,7 +44,8 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
   }
   const spatialAxes = range(2, x.ndim);
   const { normalized, mean, variance } = standardizeOver(x, spatialAxes, eps); // statistics (N, C, 1, ...)
-  if (runningMean && runningVar) {
+  // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
+  if (runningMean && runningVar && x.size > 0) {
     const batchMean = mean.mean(0).reshape([channels]);
     const batchUnbiasedVar = variance.mul(spatialSize / (spatialSize - 1)).mean(0).reshape([channels]);
     updateRunningStats(runningMean, runningVar, batchMean, batchUnbiasedVar, momentum);

@@ -3,11 +3,12 @@ import { checkPositiveFinite, checkSameDtype, formatShape, product } from '../ut
 
 /**
  * The statistics over `axes` and x standardized with them, (x − mean) / sqrt(variance + eps),
- * biased variance; built on core's moments, so the mean and the deviations are computed once.
+ * biased variance; built on core's moments, so the mean and the deviations are computed once, and
+ * normalized from its scaled statistics, so float32 is right at every magnitude where the result is.
  */
 export function standardizeOver(x: Tensor, axes: number[], eps: number): { normalized: Tensor; mean: Tensor; variance: Tensor } {
-  const { mean, variance, deviation } = moments(x, axes, { correction: 0 });
-  return { normalized: deviation.mul(variance.add(eps).rsqrt()), mean, variance };
+  const statistics = moments(x, axes, { correction: 0 });
+  return { normalized: statistics.normalized(eps), mean: statistics.mean, variance: statistics.variance };
 }
 
 /** (x - mean) / sqrt(variance + eps) with given statistics (e.g. running ones), all ordinary differentiable ops. */

@@ -1,4 +1,4 @@
-import { checkOptions, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, scaledRsqrt, type DType, type Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
 import { checkElementwiseTensor, checkEps, trailingNormalizedShape } from './normalize.js';
 
@@ -33,6 +33,9 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   checkSameDtype(op, x, { weight });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
-  const y = x.mul(x.square().mean(axes, true).add(eps).rsqrt());
+  // x / sqrt(mean(x²) + eps) on x / s with s = mean |x| (a constant of the graph), so x² neither overflows nor underflows.
+  const scale = meanAbsScale(x, axes);
+  const scaled = x.div(scale);
+  const y = x.mul(scaledRsqrt(scaled.square().mean(axes, true), scale, eps).div(scale));
   return weight ? y.mul(weight) : y;
 }

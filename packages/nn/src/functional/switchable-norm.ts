@@ -1,4 +1,4 @@
-import { checkOptions, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, moments, ones, scaledRsqrt, type Moments, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
 
@@ -26,11 +26,15 @@ export interface SwitchableNormOptions {
  *   μ_LN, σ²_LN over channels and spatial axes (per sample)
  *   μ_BN, σ²_BN over batch and spatial axes (per channel; the running ones in eval)
  *
- * are mixed with the given weights (a layer passes softmaxes of learned logits),
+ * are mixed with the given weights (a layer passes softmaxes of learned logits), normalized to sum to 1,
  *
- *   μ = Σ_k w_k μ_k,  σ² = Σ_k w'_k σ²_k,  y = (x - μ) / sqrt(σ² + eps) · weight + bias,
+ *   μ = Σ_k w_k μ_k / Σ_k w_k,  σ² = Σ_k w'_k σ²_k / Σ_k w'_k,  y = (x - μ) / sqrt(σ² + eps) · weight + bias,
  *
  * all variances biased, so one-hot weights give exactly instanceNorm, layerNorm or batchNorm.
+ * x − μ is formed as Σ_k w_k (x − μ_k) / Σ_k w_k, each deviation from its own statistic, and every
+ * term over one common scale (see core's moments), so float32 is right at large means and at every
+ * magnitude where the result is representable. Through softmax weights the gradients with respect
+ * to the logits are those of the unnormalized formula (softmax's Jacobian removes the difference).
  * With two weights there is no BN branch. The running statistics of the BN branch are updated
  * as BatchNorm's (momentum convention and unbiased variance). A plain composite of core ops.
  */
@@ -57,33 +61,43 @@ export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tenso
   }
 
   const spatialAxes = range(2, x.ndim);
-  const means = [x.mean(spatialAxes, true), x.mean(range(1, x.ndim), true)];
-  const variances = [x.var(spatialAxes, { correction: 0, keepdims: true }), x.var(range(1, x.ndim), { correction: 0, keepdims: true })];
-  if (meanWeights.shape[0] === 3) {
-    const [batchMean, batchVar] = batchStatistics(x, runningMean, runningVar, training, momentum);
-    means.push(batchMean);
-    variances.push(batchVar);
-  }
-  const mean = mix(means, meanWeights);
-  const variance = mix(variances, varWeights);
-  return channelAffine(x.sub(mean).mul(variance.add(eps).rsqrt()), weight, bias);
+  const statistics: ScaledStatistics[] = [moments(x, spatialAxes, { correction: 0 }), moments(x, range(1, x.ndim), { correction: 0 })];
+  if (meanWeights.shape[0] === 3) statistics.push(batchStatistics(x, runningMean, runningVar, training, momentum));
+  // One scale for every statistic (the largest of their own), so the mixed terms are commensurable.
+  const scale = x.size > 0 ? statistics.map((statistic) => statistic.scale.max()).reduce((a, b) => a.maximum(b)) : ones([], { dtype: x.dtype });
+  const ratios = statistics.map((statistic) => statistic.scale.div(scale));
+  const deviation = mix(statistics.map((statistic, k) => statistic.scaledDeviation.mul(ratios[k]!)), meanWeights);
+  const variance = mix(statistics.map((statistic, k) => statistic.scaledVariance.mul(ratios[k]!.square())), varWeights);
+  return channelAffine(deviation.mul(scaledRsqrt(variance, scale, eps)), weight, bias);
 }
+
+/** The scaled statistics of a branch: the scale, the deviations over it, and the variance over its square. */
+type ScaledStatistics = Pick<Moments, 'scale' | 'scaledDeviation' | 'scaledVariance'>;
 
 /** BN-branch statistics, shape (1, C, 1, ...): the batch's (updating the running ones) or the running ones. */
-function batchStatistics(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number): [Tensor, Tensor] {
+function batchStatistics(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number): ScaledStatistics {
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
-  if (!training && runningMean && runningVar) return [runningMean.reshape(channelShape), runningVar.reshape(channelShape)];
   const statAxes = [0, ...range(2, x.ndim)];
-  const mean = x.mean(statAxes, true);
-  const variance = x.var(statAxes, { correction: 0, keepdims: true });
-  if (training && runningMean && runningVar) {
-    const n = x.size / x.shape[1]!;
-    updateRunningStats(runningMean, runningVar, mean.reshape([x.shape[1]!]), variance.mul(n / (n - 1)).reshape([x.shape[1]!]), momentum);
+  if (!training && runningMean && runningVar) {
+    const deviation = x.sub(runningMean.reshape(channelShape));
+    const scale = meanAbsScale(deviation, statAxes);
+    return { scale, scaledDeviation: deviation.div(scale), scaledVariance: runningVar.reshape(channelShape).div(scale).div(scale) };
   }
-  return [mean, variance];
+  const statistics = moments(x, statAxes, { correction: 0 });
+  // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
+  if (training && runningMean && runningVar && x.size > 0) {
+    const n = x.size / x.shape[1]!;
+    const channels = [x.shape[1]!];
+    updateRunningStats(runningMean, runningVar, statistics.mean.reshape(channels), statistics.variance.mul(n / (n - 1)).reshape(channels), momentum);
+  }
+  return statistics;
 }
 
-/** Σ_k weights[k] · statistics[k], broadcast to (N, C, 1, ...). */
-function mix(statistics: Tensor[], weights: Tensor): Tensor {
-  return statistics.map((statistic, k) => statistic.mul(weights.slice([k, k + 1]))).reduce((total, term) => total.add(term));
+/**
+ * Σ_k weights[k] · terms[k] / Σ_k weights[k], broadcast to (N, C, 1, ...). Mixing the deviations
+ * x − μ_k rather than the means keeps float32 exact at large means: the mixed mean
+ * Σ_k w_k μ_k / Σ_k w_k is never formed, so its rounding never meets x.
+ */
+function mix(terms: Tensor[], weights: Tensor): Tensor {
+  return terms.map((term, k) => term.mul(weights.slice([k, k + 1]))).reduce((total, term) => total.add(term)).div(weights.sum());
 }

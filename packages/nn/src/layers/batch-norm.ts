@@ -80,7 +80,8 @@ abstract class BatchNormBase extends Module {
     if (useBatchStats) checkMoreThanOneValuePerChannel(this.layerName, x);
     let momentum = this.momentum ?? 0;
     const updateStats = this.training && this.trackRunningStats;
-    if (updateStats) {
+    // An empty batch updates nothing: batchNorm leaves the running statistics, and the count stays.
+    if (updateStats && x.size > 0) {
       this.numBatchesTracked += 1;
       momentum = this.momentum ?? 1 / this.numBatchesTracked; // null: cumulative moving average
     }

@@ -79,7 +79,8 @@ abstract class BatchRenormBase extends Module {
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
     if (this.training) checkMoreThanOneValuePerChannel(this.layerName, x);
     let [rMax, dMax] = [this.rMax, this.dMax];
-    if (this.training) {
+    // An empty batch updates nothing: batchRenorm leaves the running statistics, and the count stays.
+    if (this.training && x.size > 0) {
       this.numBatchesTracked += 1;
       if (this.numBatchesTracked <= this.warmupSteps) [rMax, dMax] = [1, 0];
     }

@@ -73,7 +73,8 @@ abstract class SwitchableNormBase extends Module {
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, meanWeight: this.meanWeight });
     const updateStats = this.training && this.trackRunningStats;
-    if (updateStats) this.numBatchesTracked += 1;
+    // An empty batch updates nothing: switchableNorm leaves the running statistics, and the count stays.
+    if (updateStats && x.size > 0) this.numBatchesTracked += 1;
     try {
       return switchableNorm(x, {
         meanWeights: this.meanWeight.softmax(0),
