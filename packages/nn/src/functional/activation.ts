@@ -68,7 +68,7 @@ function erfScalar(x: number): number {
   return x < 0 ? -result : result;
 }
 
-/** The error function elementwise; d erf(x) = 2/√π · e^{-x²} dx, in tensor ops (differentiable to any order). */
+/** The error function elementwise; d erf(x) = 2/√π · e^{-x²} dx (VJP and JVP), in tensor ops (differentiable to any order). */
 const erfOp = customOp({
   name: 'erf',
   forward: (x) => {
@@ -76,8 +76,13 @@ const erfOp = customOp({
     const values = input.toFloat64Array().map(erfScalar);
     return tensor(values, { shape: input.shape, dtype: input.dtype }).data;
   },
-  vjp: (g, [x]) => [g.mul(x!.square().neg().exp().mul(2 / Math.sqrt(Math.PI)))],
+  vjp: (g, [x]) => [g.mul(erfDerivative(x!))],
+  jvp: ([t], [x]) => t!.mul(erfDerivative(x!)),
 });
+
+function erfDerivative(x: Tensor): Tensor {
+  return x.square().neg().exp().mul(2 / Math.sqrt(Math.PI));
+}
 
 export function erf(x: Tensor): Tensor {
   return erfOp(x);
