@@ -65,6 +65,17 @@ function hooksOf(module: Module): ModuleHooks {
   return hooks;
 }
 
+/** The forward wrappers the Module constructor installs (hooks run only through them). */
+const hookedForwards = new WeakSet<object>();
+
+function checkHookable(op: string, module: Module): void {
+  if (!hookedForwards.has(module.forward)) {
+    throw new Error(
+      `${op}: ${module.constructor.name}.forward was replaced after construction (a class field or an assignment), so hooks would never run; define forward as a method`,
+    );
+  }
+}
+
 function runForward(module: Module, forward: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
   const hooks = moduleHooks.get(module);
   if (!hooks || (hooks.pre.size === 0 && hooks.post.size === 0)) return forward.apply(module, inputs);
@@ -157,8 +168,10 @@ export abstract class Module {
    */
   constructor() {
     const forward = this.forward;
+    const hooked = (...inputs: Tensor[]): Tensor => runForward(this, forward, inputs);
+    hookedForwards.add(hooked);
     Object.defineProperty(this, 'forward', {
-      value: (...inputs: Tensor[]): Tensor => runForward(this, forward, inputs),
+      value: hooked,
       writable: true,
       configurable: true,
       enumerable: false,
@@ -173,6 +186,7 @@ export abstract class Module {
    */
   registerForwardPreHook(fn: ForwardPreHook): RemovableHandle {
     if (typeof fn !== 'function') throw new Error(`registerForwardPreHook: expected a function, got ${typeof fn}`);
+    checkHookable('registerForwardPreHook', this);
     const hooks = hooksOf(this);
     hooks.pre.add(fn);
     return { remove: () => void hooks.pre.delete(fn) };
@@ -184,6 +198,7 @@ export abstract class Module {
    */
   registerForwardHook(fn: ForwardHook): RemovableHandle {
     if (typeof fn !== 'function') throw new Error(`registerForwardHook: expected a function, got ${typeof fn}`);
+    checkHookable('registerForwardHook', this);
     const hooks = hooksOf(this);
     hooks.post.add(fn);
     return { remove: () => void hooks.post.delete(fn) };

@@ -141,6 +141,12 @@ describe('forward hooks', () => {
     expect(calls.length).toBe(4);
     expect(Object.keys(relu)).not.toContain('forward');
   });
+  it('is an Error when forward was replaced by a class field (hooks could never run)', () => {
+    class FieldForward extends Module {
+      override forward = (x: Tensor): Tensor => x;
+    }
+    expect(() => new FieldForward().registerForwardHook(() => undefined)).toThrow('registerForwardHook: FieldForward.forward was replaced after construction');
+  });
 });
 
 describe('summary', () => {
