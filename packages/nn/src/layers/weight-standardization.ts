@@ -1,4 +1,4 @@
-import type { Tensor } from '@normgrad/core';
+import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkEps } from '../functional/normalize.js';
 import { weightStandardizedConv2d } from '../functional/weight-standardization.js';
 import { renameOp } from '../util.js';
@@ -19,7 +19,8 @@ export class WSConv2d extends Conv2d {
   readonly eps: number;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: WSConv2dLayerOptions = {}) {
-    const { eps = 1e-5, ...convOptions } = options; // Conv2d checks the remaining keys, naming WSConv2d
+    checkOptions('WSConv2d', options, ['stride', 'padding', 'dilation', 'groups', 'bias', 'dtype', 'eps']);
+    const { eps = 1e-5, ...convOptions } = options;
     super(inChannels, outChannels, kernelSize, convOptions);
     checkEps('WSConv2d', eps);
     this.eps = eps;
