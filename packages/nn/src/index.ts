@@ -1,13 +1,26 @@
-export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
+export {
+  Module,
+  parameter,
+  buffer,
+  isParameter,
+  isBuffer,
+  type LoadStateDictOptions,
+  type ForwardHook,
+  type ForwardPreHook,
+  type RemovableHandle,
+} from './module.js';
+/** The one way to write into a buffer's (or any tensor's) storage, re-exported from core for stateful layers. */
+export { assignInPlace } from '@normgrad/core';
 export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
-export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
-export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
-export { ReLU, Dropout, Flatten } from './layers/activation.js';
+export { Conv2d, Conv1d, ConvTranspose2d, type Conv2dLayerOptions, type Conv1dLayerOptions, type ConvTranspose2dLayerOptions } from './layers/conv.js';
+export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
+export { ReLU, Dropout, Flatten, Dropout2d, Identity, GELU, SiLU, LeakyReLU, ELU, Softplus, Tanh, Sigmoid, Softmax } from './layers/activation.js';
+export { ModuleList, ModuleDict } from './layers/containers.js';
 export { Sequential } from './layers/sequential.js';
-export { BatchNorm1d, BatchNorm2d, type BatchNormLayerOptions } from './layers/batch-norm.js';
-export { InstanceNorm1d, InstanceNorm2d, type InstanceNormLayerOptions } from './layers/instance-norm.js';
+export { BatchNorm1d, BatchNorm2d, BatchNorm3d, type BatchNormLayerOptions } from './layers/batch-norm.js';
+export { InstanceNorm1d, InstanceNorm2d, InstanceNorm3d, type InstanceNormLayerOptions } from './layers/instance-norm.js';
 export { LayerNorm, type LayerNormLayerOptions } from './layers/layer-norm.js';
 export { GroupNorm, type GroupNormLayerOptions } from './layers/group-norm.js';
 export * as functional from './functional/index.js';
@@ -28,3 +41,5 @@ export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Opti
 export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';
 export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-grad.js';
 export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';
+export * as init from './init.js';
+export { summary } from './summary.js';

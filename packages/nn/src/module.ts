@@ -1,4 +1,5 @@
 import { Tensor, assignInPlace, noGrad, tensor } from '@normgrad/core';
+import { indentAfterFirstLine } from './repr.js';
 import { formatShape } from './util.js';
 
 /**
@@ -18,11 +19,16 @@ export function parameter(t: Tensor): Tensor {
   return t;
 }
 
-/** Marks t as a buffer (module state saved in stateDict, not learned) and returns it. */
+/**
+ * Marks t as a buffer (module state saved in stateDict, not learned) and returns it. A tensor
+ * with graph history or requiresGrad is detached first (the returned tensor is the buffer), so a
+ * buffer never keeps a graph alive. Update a buffer's values in place with `assignInPlace`.
+ */
 export function buffer(t: Tensor): Tensor {
-  bufferTensors.add(t);
-  parameterTensors.delete(t);
-  return t;
+  const state = t.isLeaf && !t.requiresGrad ? t : t.detach();
+  bufferTensors.add(state);
+  parameterTensors.delete(state);
+  return state;
 }
 
 export function isParameter(t: Tensor): boolean {
@@ -33,6 +39,111 @@ export function isBuffer(t: Tensor): boolean {
   return bufferTensors.has(t);
 }
 
+/** Called before forward with the module and its inputs; may return replacement inputs. */
+export type ForwardPreHook = (module: Module, inputs: Tensor[]) => Tensor[] | Tensor | void;
+/** Called after forward with the module, its inputs and output; may return a replacement output. */
+export type ForwardHook = (module: Module, inputs: Tensor[], output: Tensor) => Tensor | void;
+
+/** Returned by the register*Hook methods: remove() unregisters the hook (calling it twice is harmless). */
+export interface RemovableHandle {
+  remove(): void;
+}
+
+interface ModuleHooks {
+  pre: Set<ForwardPreHook>;
+  post: Set<ForwardHook>;
+}
+/** Kept outside the instance so hooks never appear among a module's fields. */
+const moduleHooks = new WeakMap<Module, ModuleHooks>();
+
+function hooksOf(module: Module): ModuleHooks {
+  let hooks = moduleHooks.get(module);
+  if (!hooks) {
+    hooks = { pre: new Set(), post: new Set() };
+    moduleHooks.set(module, hooks);
+  }
+  return hooks;
+}
+
+/** The forward wrappers the Module constructor installs (hooks run only through them). */
+const hookedForwards = new WeakSet<object>();
+
+function checkHookable(op: string, module: Module): void {
+  if (!hookedForwards.has(module.forward)) {
+    throw new Error(
+      `${op}: ${module.constructor.name}.forward was replaced after construction (a class field or an assignment), so hooks would never run; define forward as a method`,
+    );
+  }
+}
+
+function runForward(module: Module, forward: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
+  const hooks = moduleHooks.get(module);
+  if (!hooks || (hooks.pre.size === 0 && hooks.post.size === 0)) return forward.apply(module, inputs);
+  let args = inputs;
+  for (const hook of [...hooks.pre]) {
+    const replaced = hook(module, args);
+    if (replaced !== undefined) args = Array.isArray(replaced) ? replaced : [replaced];
+  }
+  let output = forward.apply(module, args);
+  for (const hook of [...hooks.post]) {
+    const replaced = hook(module, args, output);
+    if (replaced !== undefined) output = replaced;
+  }
+  return output;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  return prototype === Object.prototype || prototype === null;
+}
+
+/**
+ * The Modules held in a field: the value itself, or the Modules inside arrays, plain objects and
+ * Maps (at any depth), named `field.index` / `field.key`. A Module in a container that cannot be
+ * named (a Set, a Map with a non-string key, a key containing '.') is an Error, never skipped.
+ */
+function collectModules(owner: string, name: string, value: unknown, out: [string, Module][], seen: Set<object>): void {
+  if (value instanceof Module) {
+    out.push([name, value]);
+    return;
+  }
+  if (value === null || typeof value !== 'object' || value instanceof Tensor || seen.has(value)) return;
+  const entries: [unknown, unknown][] | null = Array.isArray(value)
+    ? value.map((item, index) => [index, item])
+    : value instanceof Map
+      ? [...value.entries()]
+      : isPlainObject(value)
+        ? Object.entries(value)
+        : null;
+  if (entries === null) {
+    if (value instanceof Set && [...value].some((item) => item instanceof Module)) {
+      throw new Error(`${owner}: field '${name}' is a Set holding Modules, whose children cannot be named; use an array, a plain object, ModuleList or ModuleDict`);
+    }
+    return;
+  }
+  seen.add(value);
+  for (const [key, item] of entries) {
+    if (item === null || typeof item !== 'object') continue;
+    if ((typeof key !== 'string' && typeof key !== 'number') || String(key).includes('.') || String(key) === '') {
+      const holdsModule = item instanceof Module || (typeof item === 'object' && item !== null);
+      if (holdsModule && containsModule(item, new Set())) {
+        throw new Error(`${owner}: field '${name}' holds a Module under the key ${typeof key === 'string' ? `'${key}'` : String(key)}, which cannot name a child (keys must be non-empty strings without '.')`);
+      }
+      continue;
+    }
+    collectModules(owner, `${name}.${String(key)}`, item, out, seen);
+  }
+}
+
+function containsModule(value: unknown, seen: Set<object>): boolean {
+  if (value instanceof Module) return true;
+  if (value === null || typeof value !== 'object' || value instanceof Tensor || seen.has(value)) return false;
+  seen.add(value);
+  const items = Array.isArray(value) ? value : value instanceof Map || value instanceof Set ? [...value.values()] : isPlainObject(value) ? Object.values(value) : [];
+  return items.some((item) => containsModule(item, seen));
+}
+
 export interface LoadStateDictOptions {
   /** Missing and unexpected keys are errors (default true). Shape mismatches are always errors. */
   strict?: boolean;
@@ -41,7 +152,8 @@ export interface LoadStateDictOptions {
 /**
  * Base class of layers. Subclasses hold their state in ordinary fields:
  * - Tensors marked with `parameter(...)` are parameters, with `buffer(...)` buffers;
- * - Module fields are children, arrays of Modules are children named `field.0`, `field.1`, ...;
+ * - Module fields are children, and so are Modules inside arrays, plain objects and Maps held in
+ *   fields, named `field.0`, `field.1`, ... or `field.key` (a Set of Modules is an Error);
  * - number fields named by `numericState()` (e.g. BatchNorm's `numBatchesTracked`) are saved in
  *   stateDict as scalar float64 tensors.
  * Nothing is registered by hand. Names are dotted paths, e.g. `block.bn.runningMean`.
@@ -49,7 +161,100 @@ export interface LoadStateDictOptions {
 export abstract class Module {
   training = true;
 
+  /**
+   * Every call of `forward` (including calls from a parent's forward) runs the module's forward
+   * pre-hooks and forward hooks: the constructor wraps the subclass's `forward` in an own,
+   * non-enumerable property. `super.forward(...)` inside a subclass calls the unwrapped method.
+   */
+  constructor() {
+    const forward = this.forward;
+    const hooked = (...inputs: Tensor[]): Tensor => runForward(this, forward, inputs);
+    hookedForwards.add(hooked);
+    Object.defineProperty(this, 'forward', {
+      value: hooked,
+      writable: true,
+      configurable: true,
+      enumerable: false,
+    });
+  }
+
   abstract forward(...inputs: Tensor[]): Tensor;
+
+  /**
+   * Registers fn to run before every forward call with (module, inputs); returning a Tensor or
+   * an array of Tensors replaces the inputs (PyTorch's register_forward_pre_hook).
+   */
+  registerForwardPreHook(fn: ForwardPreHook): RemovableHandle {
+    if (typeof fn !== 'function') throw new Error(`registerForwardPreHook: expected a function, got ${typeof fn}`);
+    checkHookable('registerForwardPreHook', this);
+    const hooks = hooksOf(this);
+    hooks.pre.add(fn);
+    return { remove: () => void hooks.pre.delete(fn) };
+  }
+
+  /**
+   * Registers fn to run after every forward call with (module, inputs, output); returning a
+   * Tensor replaces the output (PyTorch's register_forward_hook).
+   */
+  registerForwardHook(fn: ForwardHook): RemovableHandle {
+    if (typeof fn !== 'function') throw new Error(`registerForwardHook: expected a function, got ${typeof fn}`);
+    checkHookable('registerForwardHook', this);
+    const hooks = hooksOf(this);
+    hooks.post.add(fn);
+    return { remove: () => void hooks.post.delete(fn) };
+  }
+
+  /**
+   * Stores t as a parameter in the field `name` (for names computed at run time; a field
+   * assigned `parameter(t)` is the same). null stores no tensor. Returns the stored tensor.
+   */
+  registerParameter(name: string, t: Tensor | null): Tensor | null {
+    this.checkTensorField('registerParameter', name, t);
+    const value = t === null ? null : parameter(t);
+    (this as unknown as Record<string, unknown>)[name] = value;
+    return value;
+  }
+
+  /**
+   * Stores t as a buffer in the field `name` (detached, see `buffer`). null stores no tensor.
+   * Returns the stored tensor: update its values in place with `assignInPlace`.
+   */
+  registerBuffer(name: string, t: Tensor | null): Tensor | null {
+    this.checkTensorField('registerBuffer', name, t);
+    const value = t === null ? null : buffer(t);
+    (this as unknown as Record<string, unknown>)[name] = value;
+    return value;
+  }
+
+  private checkTensorField(op: string, name: string, t: Tensor | null): void {
+    if (typeof name !== 'string' || name === '' || name.includes('.')) {
+      throw new Error(`${op}: name must be a non-empty string without '.', got ${JSON.stringify(name)}`);
+    }
+    if (t !== null && !(t instanceof Tensor)) throw new Error(`${op}: expected a Tensor or null for '${name}', got ${typeof t}`);
+    const existing: unknown = (this as unknown as Record<string, unknown>)[name];
+    const isOwnState = Object.prototype.hasOwnProperty.call(this, name) && (existing === null || existing === undefined || existing instanceof Tensor);
+    if (name in this && !isOwnState) {
+      throw new Error(`${op}: ${this.constructor.name} already has a member named '${name}' that is not a tensor`);
+    }
+  }
+
+  /** The layer's settings in PyTorch's printed form (its extra_repr), '' for none. */
+  extraRepr(): string {
+    return '';
+  }
+
+  /** The module tree in PyTorch's format (`str(module)`): `Sequential(\n  (0): Linear(in_features=...`. */
+  toString(): string {
+    const extra = this.extraRepr();
+    const extraLines = extra === '' ? [] : extra.split('\n');
+    const childLines = this.namedChildren().map(([name, child]) => `(${name}): ${indentAfterFirstLine(child.toString(), 2)}`);
+    const lines = [...extraLines, ...childLines];
+    let text = `${this.constructor.name}(`;
+    if (lines.length > 0) {
+      text += extraLines.length === 1 && childLines.length === 0 ? extraLines[0]! : `\n  ${lines.join('\n  ')}\n`;
+    }
+    return `${text})`;
+  }
 
   /** Number-valued state saved in stateDict under these field names. */
   protected numericState(): string[] {
@@ -59,14 +264,8 @@ export abstract class Module {
   /** Direct children with their names. Sequential overrides this to name them `0`, `1`, ... */
   namedChildren(): [string, Module][] {
     const children: [string, Module][] = [];
-    for (const [field, value] of Object.entries(this)) {
-      if (value instanceof Module) children.push([field, value]);
-      else if (Array.isArray(value)) {
-        value.forEach((item: unknown, index) => {
-          if (item instanceof Module) children.push([`${field}.${index}`, item]);
-        });
-      }
-    }
+    const seen = new Set<object>();
+    for (const [field, value] of Object.entries(this)) collectModules(this.constructor.name, field, value, children, seen);
     return children;
   }
 

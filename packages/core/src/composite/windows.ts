@@ -6,6 +6,8 @@ import { formatShape } from './validate.js';
 export interface WindowOptions {
   stride?: number | readonly [number, number];
   padding?: number | readonly [number, number];
+  /** Spacing between kernel elements (PyTorch's dilation). Default 1. */
+  dilation?: number | readonly [number, number];
 }
 
 function pairOf(operation: string, name: string, value: number | readonly [number, number], minimum: number): [number, number] {
@@ -25,11 +27,14 @@ function geometryOf(
   const kernel = pairOf(operation, 'kernelSize', kernelSize, 1);
   const stride = pairOf(operation, 'stride', options.stride ?? 1, 1);
   const padding = pairOf(operation, 'padding', options.padding ?? 0, 0);
-  const output: [number, number] = [0, 1].map((axis) => Math.floor((plane[axis]! + 2 * padding[axis]! - kernel[axis]!) / stride[axis]!) + 1) as [number, number];
+  const dilation = pairOf(operation, 'dilation', options.dilation ?? 1, 1);
+  const span = [0, 1].map((axis) => dilation[axis]! * (kernel[axis]! - 1) + 1);
+  const output: [number, number] = [0, 1].map((axis) => Math.floor((plane[axis]! + 2 * padding[axis]! - span[axis]!) / stride[axis]!) + 1) as [number, number];
   if (output[0] < 1 || output[1] < 1) {
-    throw new Error(`${operation}: kernel ${formatShape(kernel)} with padding ${formatShape(padding)} does not fit the plane ${formatShape(plane)}`);
+    const dilated = dilation[0] === 1 && dilation[1] === 1 ? '' : ` and dilation ${formatShape(dilation)}`;
+    throw new Error(`${operation}: kernel ${formatShape(kernel)} with padding ${formatShape(padding)}${dilated} does not fit the plane ${formatShape(plane)}`);
   }
-  return { kernel, stride, padding, input: [plane[0], plane[1]], output };
+  return { kernel, stride, padding, dilation, input: [plane[0], plane[1]], output };
 }
 
 /**

@@ -1,11 +1,13 @@
 import { allocate } from '../dtype.js';
 import { contiguousData, createNd, dtypeOfNd, type FloatNdArray } from './layout.js';
 
-/** The geometry of a 2-D sliding window over (N, C, H, W): kernel, stride, zero padding and output plane. */
+/** The geometry of a 2-D sliding window over (N, C, H, W): kernel, stride, zero padding, dilation and output plane. */
 export interface WindowGeometry {
   kernel: [number, number];
   stride: [number, number];
   padding: [number, number];
+  /** Spacing between kernel elements (1: adjacent). */
+  dilation: [number, number];
   /** The (H, W) plane the windows slide over (before padding). */
   input: [number, number];
   /** Window positions along H and W. */
@@ -20,6 +22,7 @@ function forEachWindowElement(batch: number, channels: number, geometry: WindowG
   const [kernelHeight, kernelWidth] = geometry.kernel;
   const [strideHeight, strideWidth] = geometry.stride;
   const [padHeight, padWidth] = geometry.padding;
+  const [dilationHeight, dilationWidth] = geometry.dilation;
   const [height, width] = geometry.input;
   const [outHeight, outWidth] = geometry.output;
   let column = 0;
@@ -29,10 +32,10 @@ function forEachWindowElement(batch: number, channels: number, geometry: WindowG
       for (let ki = 0; ki < kernelHeight; ki++) {
         for (let kj = 0; kj < kernelWidth; kj++) {
           for (let oh = 0; oh < outHeight; oh++) {
-            const ih = oh * strideHeight - padHeight + ki;
+            const ih = oh * strideHeight - padHeight + ki * dilationHeight;
             const rowInside = ih >= 0 && ih < height;
             for (let ow = 0; ow < outWidth; ow++, column++) {
-              const iw = ow * strideWidth - padWidth + kj;
+              const iw = ow * strideWidth - padWidth + kj * dilationWidth;
               visit(column, rowInside && iw >= 0 && iw < width ? plane + ih * width + iw : -1);
             }
           }

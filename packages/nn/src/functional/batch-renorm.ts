@@ -1,4 +1,4 @@
-import { stopGradient, type Tensor } from '@normgrad/core';
+import { checkOptions, stopGradient, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
 import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel } from './normalize.js';
 
@@ -35,6 +35,7 @@ export interface BatchRenormOptions {
  */
 export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, options: BatchRenormOptions = {}): Tensor {
   const op = 'batchRenorm';
+  checkOptions(op, options, ['weight', 'bias', 'training', 'momentum', 'eps', 'rMax', 'dMax']);
   const { weight = null, bias = null, training = false, momentum = 0.01, eps = 1e-3, rMax = 3, dMax = 5 } = options;
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;

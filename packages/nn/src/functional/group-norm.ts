@@ -1,4 +1,4 @@
-import { scaledRsqrt, zeros, type Tensor } from '@normgrad/core';
+import { checkOptions, scaledRsqrt, zeros, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelVector, checkEps } from './normalize.js';
 
@@ -23,6 +23,7 @@ export interface GroupNormOptions {
  */
 export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOptions = {}): Tensor {
   const op = 'groupNorm';
+  checkOptions(op, options, ['weight', 'bias', 'eps']);
   const { weight = null, bias = null, eps = 1e-5 } = options;
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const [batch, channels] = [x.shape[0]!, x.shape[1]!];

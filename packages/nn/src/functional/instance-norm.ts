@@ -1,4 +1,4 @@
-import type { Tensor } from '@normgrad/core';
+import { checkOptions, type Tensor } from '@normgrad/core';
 import { formatShape, product, range } from '../util.js';
 import { channelAffine, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats } from './normalize.js';
 
@@ -27,6 +27,7 @@ export interface InstanceNormOptions {
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor {
   const op = 'instanceNorm';
+  checkOptions(op, options, ['runningMean', 'runningVar', 'weight', 'bias', 'useInputStats', 'momentum', 'eps']);
   const { runningMean = null, runningVar = null, weight = null, bias = null, useInputStats = true, momentum = 0.1, eps = 1e-5 } = options;
   if (x.ndim < 3) throw new Error(`${op}: expected an input of shape (N, C, *spatial) with at least 3 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;

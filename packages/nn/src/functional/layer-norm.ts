@@ -1,4 +1,4 @@
-import type { Tensor } from '@normgrad/core';
+import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
 import { checkElementwiseTensor, checkEps, standardizeOver, trailingNormalizedShape } from './normalize.js';
 
@@ -18,6 +18,7 @@ export interface LayerNormOptions {
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
   const op = 'layerNorm';
+  checkOptions(op, options, ['weight', 'bias', 'eps']);
   const { weight = null, bias = null, eps = 1e-5 } = options;
   const shape = trailingNormalizedShape(op, x, normalizedShape);
   checkElementwiseTensor(op, 'weight', weight, shape);

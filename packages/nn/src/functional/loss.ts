@@ -22,6 +22,7 @@ export function mseLoss(input: Tensor, target: Tensor, options: { reduction?: Re
     throw new Error(`mseLoss: input shape ${formatShape(input.shape)} and target shape ${formatShape(target.shape)} must be equal`);
   }
   checkSameDtype('mseLoss', input, { target });
+  checkOptions('mseLoss', options, ['reduction']);
   return reduce('mseLoss', input.sub(target).square(), options.reduction ?? 'mean');
 }
 

@@ -1,6 +1,6 @@
-import type { Tensor } from '@normgrad/core';
-import { formatShape } from '../util.js';
-import { padPlane, windowGeometry, windows } from './conv.js';
+import { arange, checkOptions, concat, noGrad, pad, where, type Tensor } from '@normgrad/core';
+import { formatShape, pair } from '../util.js';
+import { windows, type WindowGeometry } from './conv.js';
 
 export interface Pool2dOptions {
   /** Default: kernelSize. */
@@ -9,22 +9,127 @@ export interface Pool2dOptions {
   padding?: number | [number, number];
 }
 
-function pool2d(op: string, x: Tensor, kernelSize: number | [number, number], options: Pool2dOptions, padValue: number, reduce: (w: Tensor) => Tensor): Tensor {
-  if (x.ndim === 3) return pool2d(op, x.unsqueeze(0), kernelSize, options, padValue, reduce).squeeze(0);
-  if (x.ndim !== 4) throw new Error(`${op}: expected input of shape (N, C, H, W) or (C, H, W), got ${formatShape(x.shape)}`);
-  const geometry = windowGeometry(op, x.shape, kernelSize, options.stride ?? kernelSize, options.padding ?? 0);
-  if (geometry.padding.some((p, axis) => p > geometry.kernel[axis]! / 2)) {
-    throw new Error(`${op}: padding ${formatShape(geometry.padding)} must be at most half the kernel ${formatShape(geometry.kernel)}`);
-  }
-  return reduce(windows(padPlane(x, geometry.padding, padValue), geometry));
+export interface MaxPool2dOptions extends Pool2dOptions {
+  /** Spacing between kernel elements. Default 1. */
+  dilation?: number | [number, number];
+  /** Round the output size up (a last window may start in the input or left padding and overhang). Default false. */
+  ceilMode?: boolean;
 }
 
-/** Max over each kernel window of x (N, C, H, W); padding counts as -Infinity. */
-export function maxPool2d(x: Tensor, kernelSize: number | [number, number], options: Pool2dOptions = {}): Tensor {
-  return pool2d('maxPool2d', x, kernelSize, options, -Infinity, (w) => w.max(2));
+/**
+ * PyTorch's pooling output size along one axis: floor (or ceil) of (size + 2p − span) / s, plus
+ * one; in ceil mode a last window that would start in the right padding is dropped.
+ */
+function pooledSize(size: number, span: number, stride: number, padding: number, ceilMode: boolean): number {
+  const room = size + 2 * padding - span;
+  let out = (ceilMode ? Math.ceil(room / stride) : Math.floor(room / stride)) + 1;
+  if (ceilMode && (out - 1) * stride >= size + padding) out -= 1;
+  return out;
+}
+
+function pool2d(
+  op: string,
+  x: Tensor,
+  kernelSize: number | [number, number],
+  options: MaxPool2dOptions,
+  padValue: number,
+  reduce: (w: Tensor) => Tensor,
+): Tensor {
+  if (x.ndim === 3) return pool2d(op, x.unsqueeze(0), kernelSize, options, padValue, reduce).squeeze(0);
+  if (x.ndim !== 4) throw new Error(`${op}: expected input of shape (N, C, H, W) or (C, H, W), got ${formatShape(x.shape)}`);
+  const kernel = pair(op, 'kernelSize', kernelSize, 1);
+  const stride = pair(op, 'stride', options.stride ?? kernel, 1);
+  const padding = pair(op, 'padding', options.padding ?? 0, 0);
+  const dilation = pair(op, 'dilation', options.dilation ?? 1, 1);
+  const ceilMode = options.ceilMode ?? false;
+  if (typeof ceilMode !== 'boolean') throw new Error(`${op}: ceilMode must be a boolean, got ${JSON.stringify(ceilMode)}`);
+  if (padding.some((p, axis) => p > kernel[axis]! / 2)) {
+    throw new Error(`${op}: padding ${formatShape(padding)} must be at most half the kernel ${formatShape(kernel)}`);
+  }
+  const plane = [x.shape[2]!, x.shape[3]!] as const;
+  const span = [0, 1].map((axis) => dilation[axis]! * (kernel[axis]! - 1) + 1);
+  const [outHeight, outWidth] = [0, 1].map((axis) => pooledSize(plane[axis]!, span[axis]!, stride[axis]!, padding[axis]!, ceilMode)) as [number, number];
+  if (outHeight < 1 || outWidth < 1) {
+    throw new Error(
+      `${op}: kernel ${formatShape(kernel)} with padding ${formatShape(padding)} is larger than the input plane ` +
+        `${formatShape(plane)} (input shape ${formatShape(x.shape)})`,
+    );
+  }
+  // ceil mode: the last window may reach past the right padding; it sees padValue there
+  const overhang = [0, 1].map((axis) => Math.max(0, ([outHeight, outWidth][axis]! - 1) * stride[axis]! + span[axis]! - plane[axis]! - 2 * padding[axis]!));
+  const padded =
+    padding[0] + overhang[0]! + padding[1] + overhang[1]! === 0
+      ? x
+      : pad(x, [[padding[0], padding[0] + overhang[0]!], [padding[1], padding[1] + overhang[1]!]], padValue);
+  const geometry: WindowGeometry = { kernel, stride, padding: [0, 0], dilation, outHeight, outWidth };
+  return reduce(windows(padded, geometry));
+}
+
+/**
+ * The largest element of each window (axis 2 of (N, C, K, outH, outW)). The gradient goes
+ * entirely to the first maximal element in row-major kernel order, as PyTorch's max_pool2d
+ * (unlike Tensor.max, which splits it between ties). A window holding NaN gives NaN.
+ */
+function firstMaximum(windowValues: Tensor): Tensor {
+  const size = windowValues.shape[2]!;
+  const first = noGrad(() => {
+    const isMaximal = windowValues.eq(windowValues.max(2, true));
+    // K, K-1, ..., 1 on the maximal elements: the largest marks the first of them
+    const priority = isMaximal.mul(arange(size, 0, -1, { dtype: windowValues.dtype }).reshape([1, 1, size, 1, 1]));
+    return priority.eq(priority.max(2, true)).mul(isMaximal);
+  });
+  const selected = where(first, windowValues, 0).sum(2);
+  const largest = noGrad(() => windowValues.max(2));
+  return where(largest.ne(largest), largest, selected);
+}
+
+/** Max over each kernel window of x (N, C, H, W); padding counts as -Infinity (never the maximum). */
+export function maxPool2d(x: Tensor, kernelSize: number | [number, number], options: MaxPool2dOptions = {}): Tensor {
+  checkOptions('maxPool2d', options, ['stride', 'padding', 'dilation', 'ceilMode']);
+  return pool2d('maxPool2d', x, kernelSize, options, -Infinity, firstMaximum);
 }
 
 /** Mean over each kernel window of x (N, C, H, W); padding counts as zeros (PyTorch's countIncludePad). */
 export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: Pool2dOptions = {}): Tensor {
+  checkOptions('avgPool2d', options, ['stride', 'padding']);
   return pool2d('avgPool2d', x, kernelSize, options, 0, (w) => w.mean(2));
+}
+
+/** An output extent per axis; null keeps the input's extent. */
+export type AdaptiveOutputSize = number | [number | null, number | null];
+
+/** Means over bins [floor(i·n/out), ceil((i+1)·n/out)) of one axis (PyTorch's adaptive bins). */
+function adaptiveMean(x: Tensor, axis: number, out: number): Tensor {
+  const size = x.shape[axis]!;
+  if (out === size) return x;
+  if (size % out === 0) {
+    const shape = [...x.shape];
+    shape.splice(axis, 1, out, size / out);
+    return x.reshape(shape).mean(axis + 1);
+  }
+  const bins: Tensor[] = [];
+  for (let i = 0; i < out; i++) {
+    const start = Math.floor((i * size) / out);
+    const end = Math.ceil(((i + 1) * size) / out);
+    bins.push(x.narrow(axis, start, end - start).mean(axis, true));
+  }
+  return concat(bins, axis);
+}
+
+/**
+ * Average pooling to a fixed output plane (PyTorch's adaptive_avg_pool2d): output cell (i, j) is
+ * the mean of rows floor(i·H/outH) .. ceil((i+1)·H/outH) − 1 and the matching columns, so any
+ * output size works, including sizes that do not divide the input.
+ */
+export function adaptiveAvgPool2d(x: Tensor, outputSize: AdaptiveOutputSize): Tensor {
+  const op = 'adaptiveAvgPool2d';
+  if (x.ndim === 3) return adaptiveAvgPool2d(x.unsqueeze(0), outputSize).squeeze(0);
+  if (x.ndim !== 4) throw new Error(`${op}: expected input of shape (N, C, H, W) or (C, H, W), got ${formatShape(x.shape)}`);
+  const requested = typeof outputSize === 'number' ? [outputSize, outputSize] : Array.isArray(outputSize) && outputSize.length === 2 ? outputSize : null;
+  if (!requested || !requested.every((v) => v === null || (Number.isInteger(v) && v >= 1))) {
+    throw new Error(`${op}: outputSize must be a positive integer or a pair of positive integers (or null), got ${JSON.stringify(outputSize)}`);
+  }
+  const [outHeight, outWidth] = [requested[0] ?? x.shape[2]!, requested[1] ?? x.shape[3]!];
+  if (x.shape[2] === 0 || x.shape[3] === 0) throw new Error(`${op}: the input plane must not be empty, got shape ${formatShape(x.shape)}`);
+  return adaptiveMean(adaptiveMean(x, 2, outHeight), 3, outWidth);
 }

@@ -1,4 +1,4 @@
-import { meanAbsScale, scaledRsqrt, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, scaledRsqrt, type DType, type Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
 import { checkElementwiseTensor, checkEps, trailingNormalizedShape } from './normalize.js';
 
@@ -25,6 +25,7 @@ export function machineEpsilon(dtype: DType): number {
  */
 export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], options: RMSNormOptions = {}): Tensor {
   const op = 'rmsNorm';
+  checkOptions(op, options, ['weight', 'eps']);
   const weight = options.weight ?? null;
   const eps = options.eps ?? machineEpsilon(x.dtype);
   const shape = trailingNormalizedShape(op, x, normalizedShape);

@@ -1,4 +1,4 @@
-import { meanAbsScale, moments, ones, scaledRsqrt, type Moments, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, moments, ones, scaledRsqrt, type Moments, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
 
@@ -40,6 +40,7 @@ export interface SwitchableNormOptions {
  */
 export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tensor {
   const op = 'switchableNorm';
+  checkOptions(op, options, ['meanWeights', 'varWeights', 'runningMean', 'runningVar', 'weight', 'bias', 'training', 'momentum', 'eps']);
   const { meanWeights, varWeights, runningMean = null, runningVar = null, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
   if (x.ndim < 3) throw new Error(`${op}: expected an input of shape (N, C, *spatial) with at least 3 dimensions, got ${formatShape(x.shape)}`);
   for (const [name, w] of [['meanWeights', meanWeights], ['varWeights', varWeights]] as const) {

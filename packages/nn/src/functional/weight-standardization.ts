@@ -1,4 +1,4 @@
-import type { Tensor } from '@normgrad/core';
+import { checkOptions, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
 import { conv2d, type Conv2dOptions } from './conv.js';
 import { checkEps, standardizeOver } from './normalize.js';
@@ -27,6 +27,7 @@ export interface WeightStandardizedConv2dOptions extends Conv2dOptions {
 
 /** conv2d with the weight standardized per output filter first (see standardizeWeight). */
 export function weightStandardizedConv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, options: WeightStandardizedConv2dOptions = {}): Tensor {
+  checkOptions('weightStandardizedConv2d', options, ['stride', 'padding', 'dilation', 'groups', 'eps']);
   const { eps = 1e-5, ...convOptions } = options;
   if (weight.ndim !== 4) throw new Error(`weightStandardizedConv2d: weight must have shape (Cout, Cin, kh, kw), got ${formatShape(weight.shape)}`);
   return conv2d(x, standardizeWeight(weight, eps), bias, convOptions);

@@ -1,9 +1,9 @@
-import { assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { checkSameDtype, renameOp } from '../util.js';
-import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
+import { affineParameters, channelNormRepr, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface BatchNormLayerOptions {
   eps?: number;
@@ -39,6 +39,7 @@ abstract class BatchNormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
     if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1] or null, got ${momentum}`);
@@ -65,6 +66,10 @@ abstract class BatchNormBase extends Module {
       });
       this.numBatchesTracked = 0;
     }
+  }
+
+  override extraRepr(): string {
+    return channelNormRepr(this.numFeatures, this.eps, this.momentum, this.affine, this.trackRunningStats);
   }
 
   forward(x: Tensor): Tensor {
@@ -101,6 +106,13 @@ export class BatchNorm1d extends BatchNormBase {
   protected readonly layerName = 'BatchNorm1d';
   protected readonly acceptedRanks = [2, 3];
   protected readonly expectedLayout = '2D (N, C) or 3D (N, C, L)';
+}
+
+/** Batch normalization over (N, C, D, H, W) inputs (https://arxiv.org/abs/1502.03167). */
+export class BatchNorm3d extends BatchNormBase {
+  protected readonly layerName = 'BatchNorm3d';
+  protected readonly acceptedRanks = [5];
+  protected readonly expectedLayout = '5D (N, C, D, H, W)';
 }
 
 /** Batch normalization over (N, C, H, W) inputs (https://arxiv.org/abs/1502.03167). */

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
 import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -52,6 +52,7 @@ abstract class BatchRenormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['rMax', 'dMax', 'momentum', 'eps', 'affine', 'warmupSteps', 'dtype']);
     const { rMax = 3, dMax = 5, momentum = 0.01, eps = 1e-3, affine = true, warmupSteps = 0, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);

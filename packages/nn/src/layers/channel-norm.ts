@@ -1,4 +1,5 @@
 import type { DType, Tensor } from '@normgrad/core';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { formatShape } from '../util.js';
 import { constantBuffer, constantParameter } from './init.js';
 
@@ -31,4 +32,10 @@ export function checkChannelCount(layer: string, x: Tensor, numFeatures: number)
   if (x.shape[1] !== numFeatures) {
     throw new Error(`${layer}: expected ${numFeatures} channels (numFeatures) on axis 1, got input of shape ${formatShape(x.shape)}`);
   }
+}
+
+/** PyTorch's _NormBase.extra_repr: `3, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True`. */
+export function channelNormRepr(numFeatures: number, eps: number, momentum: number | null, affine: boolean, trackRunningStats: boolean): string {
+  const momentumText = momentum === null ? 'None' : pythonFloat(momentum);
+  return `${numFeatures}, eps=${pythonFloat(eps)}, momentum=${momentumText}, affine=${pythonBool(affine)}, track_running_stats=${pythonBool(trackRunningStats)}`;
 }

@@ -1,7 +1,8 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { groupNorm } from '../functional/group-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { formatShape, renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 
@@ -28,6 +29,7 @@ export class GroupNorm extends Module {
     if (numChannels % numGroups !== 0) {
       throw new Error(`GroupNorm: numChannels must be divisible by numGroups, got numChannels = ${numChannels}, numGroups = ${numGroups}`);
     }
+    checkOptions('GroupNorm', options, ['eps', 'affine', 'dtype']);
     const { eps = 1e-5, affine = true, dtype = 'float32' } = options;
     checkEps('GroupNorm', eps);
     this.numGroups = numGroups;
@@ -36,6 +38,10 @@ export class GroupNorm extends Module {
     this.affine = affine;
     this.weight = affine ? constantParameter([numChannels], 1, dtype) : null;
     this.bias = affine ? constantParameter([numChannels], 0, dtype) : null;
+  }
+
+  override extraRepr(): string {
+    return `${this.numGroups}, ${this.numChannels}, eps=${pythonFloat(this.eps)}, affine=${pythonBool(this.affine)}`;
   }
 
   forward(x: Tensor): Tensor {

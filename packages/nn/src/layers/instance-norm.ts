@@ -1,9 +1,9 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { instanceNorm } from '../functional/instance-norm.js';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { formatShape, renameOp } from '../util.js';
-import { affineParameters, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
+import { affineParameters, channelNormRepr, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
 export interface InstanceNormLayerOptions {
   eps?: number;
@@ -41,6 +41,7 @@ abstract class InstanceNormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = false, trackRunningStats = false, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);
@@ -55,6 +56,10 @@ abstract class InstanceNormBase extends Module {
 
   protected override numericState(): string[] {
     return this.trackRunningStats ? ['numBatchesTracked'] : [];
+  }
+
+  override extraRepr(): string {
+    return channelNormRepr(this.numFeatures, this.eps, this.momentum, this.affine, this.trackRunningStats);
   }
 
   forward(x: Tensor): Tensor {
@@ -88,6 +93,13 @@ export class InstanceNorm1d extends InstanceNormBase {
   protected readonly layerName = 'InstanceNorm1d';
   protected readonly batchedRank = 3;
   protected readonly expectedLayout = '2D (C, L) or 3D (N, C, L)';
+}
+
+/** Instance normalization over (N, C, D, H, W) or unbatched (C, D, H, W) inputs. */
+export class InstanceNorm3d extends InstanceNormBase {
+  protected readonly layerName = 'InstanceNorm3d';
+  protected readonly batchedRank = 5;
+  protected readonly expectedLayout = '4D (C, D, H, W) or 5D (N, C, D, H, W)';
 }
 
 /** Instance normalization over (N, C, H, W) or unbatched (C, H, W) inputs. */

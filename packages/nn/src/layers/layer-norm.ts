@@ -1,7 +1,8 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { layerNorm } from '../functional/layer-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat, pythonTuple } from '../repr.js';
 import { renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 
@@ -33,6 +34,7 @@ export class LayerNorm extends Module {
   constructor(normalizedShape: number | number[], options: LayerNormLayerOptions = {}) {
     super();
     const shape = normalizedShapeOption('LayerNorm', normalizedShape);
+    checkOptions('LayerNorm', options, ['eps', 'elementwiseAffine', 'bias', 'dtype']);
     const { eps = 1e-5, elementwiseAffine = true, bias = true, dtype = 'float32' } = options;
     checkEps('LayerNorm', eps);
     this.normalizedShape = shape;
@@ -40,6 +42,10 @@ export class LayerNorm extends Module {
     this.elementwiseAffine = elementwiseAffine;
     this.weight = elementwiseAffine ? constantParameter(shape, 1, dtype) : null;
     this.bias = elementwiseAffine && bias ? constantParameter(shape, 0, dtype) : null;
+  }
+
+  override extraRepr(): string {
+    return `${pythonTuple(this.normalizedShape)}, eps=${pythonFloat(this.eps)}, elementwise_affine=${pythonBool(this.elementwiseAffine)}`;
   }
 
   forward(x: Tensor): Tensor {

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { checkEps } from '../functional/normalize.js';
 import { rmsNorm } from '../functional/rms-norm.js';
 import { Module } from '../module.js';
@@ -27,6 +27,7 @@ export class RMSNorm extends Module {
   constructor(normalizedShape: number | number[], options: RMSNormLayerOptions = {}) {
     super();
     const shape = normalizedShapeOption('RMSNorm', normalizedShape);
+    checkOptions('RMSNorm', options, ['eps', 'elementwiseAffine', 'dtype']);
     const { eps = null, elementwiseAffine = true, dtype = 'float32' } = options;
     if (eps !== null) checkEps('RMSNorm', eps);
     this.normalizedShape = shape;

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { switchableNorm } from '../functional/switchable-norm.js';
 import { Module } from '../module.js';
@@ -47,6 +47,7 @@ abstract class SwitchableNormBase extends Module {
     super();
     const name = new.target.name;
     checkNumFeatures(name, numFeatures);
+    checkOptions(name, options, ['eps', 'momentum', 'affine', 'usingBatchStats', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = true, usingBatchStats = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
     checkMomentum(name, momentum);

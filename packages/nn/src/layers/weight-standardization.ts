@@ -1,4 +1,4 @@
-import type { Tensor } from '@normgrad/core';
+import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkEps } from '../functional/normalize.js';
 import { weightStandardizedConv2d } from '../functional/weight-standardization.js';
 import { renameOp } from '../util.js';
@@ -19,15 +19,16 @@ export class WSConv2d extends Conv2d {
   readonly eps: number;
 
   constructor(inChannels: number, outChannels: number, kernelSize: number | [number, number], options: WSConv2dLayerOptions = {}) {
-    super(inChannels, outChannels, kernelSize, options);
-    const { eps = 1e-5 } = options;
+    checkOptions('WSConv2d', options, ['stride', 'padding', 'dilation', 'groups', 'bias', 'dtype', 'eps']);
+    const { eps = 1e-5, ...convOptions } = options;
+    super(inChannels, outChannels, kernelSize, convOptions);
     checkEps('WSConv2d', eps);
     this.eps = eps;
   }
 
   override forward(x: Tensor): Tensor {
     try {
-      return weightStandardizedConv2d(x, this.weight, this.bias, { stride: this.stride, padding: this.padding, eps: this.eps });
+      return weightStandardizedConv2d(x, this.weight, this.bias, { ...this.convOptions(), eps: this.eps });
     } catch (error) {
       throw renameOp(renameOp(error, 'conv2d', 'WSConv2d'), 'weightStandardizedConv2d', 'WSConv2d');
     }
