@@ -5,7 +5,18 @@ import { full } from '../creation.js';
 import { reshape } from './shape.js';
 import { checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
+/**
+ * The reduced axes: every axis for null/undefined. An empty list for a tensor with axes is an
+ * Error: PyTorch 1.13 reduces over every axis (x.sum(dim=[])), NumPy and JAX over none, so either
+ * reading would surprise someone. (For a 0-d tensor both readings agree.)
+ */
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
+  if (Array.isArray(axes) && axes.length === 0 && x.ndim > 0) {
+    throw new Error(
+      `${operation}: axis [] is ambiguous (PyTorch reduces over every axis, NumPy over none); ` +
+        `pass null or nothing to reduce over every axis of the tensor of shape ${formatShape(x.shape)}, or skip the reduction`,
+    );
+  }
   return normalizeAxes(operation, axes, x.ndim, x.shape);
 }
 
@@ -17,7 +28,7 @@ function countOf(x: Tensor, axes: readonly number[]): number {
   return axes.reduce((count, axis) => count * x.shape[axis]!, 1);
 }
 
-/** Σ over the axes (all by default). */
+/** Σ over the axes (all by default; an empty list of axes is an Error, see reduced). */
 export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
   const axes = reduced('sum', x, axis);
   return finish(x, primitives.sum([x], { axes }), axes, keepdims);
