@@ -1,5 +1,6 @@
 import type { DType } from './dtype.js';
 import { mapElementwise } from './kernels/elementwise.js';
+import { checkOptions } from './composite/validate.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import type { Tensor } from './tensor.js';
 
@@ -41,6 +42,7 @@ let minimumSize = DEFAULT_MINIMUM_SIZE;
  */
 export function setElementwiseFusion(enabled: boolean, options: { minimumSize?: number } = {}): void {
   if (typeof enabled !== 'boolean') throw new Error(`setElementwiseFusion: expected a boolean, got ${JSON.stringify(enabled)}`);
+  checkOptions('setElementwiseFusion', options, ['minimumSize']);
   const size = options.minimumSize ?? DEFAULT_MINIMUM_SIZE;
   if (!Number.isInteger(size) || size < 1) throw new Error(`setElementwiseFusion: minimumSize must be a positive integer, got ${size}`);
   fusionEnabled = enabled;

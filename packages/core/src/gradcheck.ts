@@ -4,7 +4,7 @@ import { enableGrad, noGrad } from './grad-mode.js';
 import { createNd } from './kernels/layout.js';
 import { randn, tensor } from './creation.js';
 import { concat } from './composite/shape.js';
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor } from './tensor.js';
 
 export interface GradcheckOptions {
@@ -17,6 +17,9 @@ export interface GradcheckOptions {
   /** Seed of the random output gradient used by gradgradcheck (default 0). */
   seed?: number;
 }
+
+/** The keys GradcheckOptions has: any other option key is an Error. */
+const GRADCHECK_OPTION_KEYS = ['eps', 'atol', 'rtol', 'seed'];
 
 export interface GradcheckWorst {
   /** Which input (position in `inputs`). */
@@ -49,6 +52,7 @@ function flatOutput(operation: string, value: unknown): Float64Array {
  * Checks the inputs that have requiresGrad set, or all inputs when none has.
  */
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  checkOptions('gradcheck', options, GRADCHECK_OPTION_KEYS);
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
@@ -129,6 +133,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
  * differentiable backward pass) with respect to x and v, for a random seeded v.
  */
 export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  checkOptions('gradgradcheck', options, GRADCHECK_OPTION_KEYS);
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((input) => input instanceof Tensor)) {
     throw new Error('gradgradcheck: inputs must be a non-empty array of Tensors');
   }
