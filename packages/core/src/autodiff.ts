@@ -1,9 +1,11 @@
 import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
 import { toContiguous } from './kernels/elementwise.js';
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
+import { copyTangents, openTangents } from './transforms/forward-mode.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';
 import { primitives } from './ops/index.js';
+import { versionOf, type GraphNode, type VjpContext } from './primitive.js';
 
 /** Every tensor with history reachable from the roots, inputs before the tensors made from them. */
 function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
@@ -71,7 +73,7 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
       if (node === null) continue;
       const needsGrad = node.inputs.map((input) => leadsToTarget.has(input));
       if (!needsGrad.some(Boolean)) continue;
-      const inputGrads = node.definition.vjp(gradOut, { inputs: node.inputs, out: tensor, params: node.params, needsGrad });
+      const inputGrads = node.definition.vjp(gradOut, savedTensors(node, tensor, needsGrad));
       node.inputs.forEach((input, index) => {
         const inputGrad = inputGrads[index];
         if (!needsGrad[index] || inputGrad === null || inputGrad === undefined) return;
@@ -89,6 +91,35 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
   if (options.createGraph) enableGrad(run);
   else noGrad(run);
   return results;
+}
+
+/**
+ * The VJP context of a node. Its inputs and output are handed out only if their storage has not
+ * been written in place since the node was recorded (PyTorch's version counters): a VJP that
+ * reads a tensor whose values changed would give a silently wrong gradient.
+ */
+function savedTensors(node: GraphNode, out: Tensor, needsGrad: boolean[]): VjpContext<unknown> {
+  const check = (tensor: Tensor, recorded: number, which: string): void => {
+    const now = versionOf(tensor);
+    if (now === recorded) return;
+    throw new Error(
+      `backward: one of the tensors needed for the gradient of '${node.definition.name}' (${which}, shape ${formatShape(tensor.shape)}) ` +
+        `was modified in place after it was recorded: version ${recorded} when recorded, now version ${now}. ` +
+        'Run the forward computation again after the in-place update (e.g. after optimizer.step()), or clone() the tensor before writing into it',
+    );
+  };
+  return {
+    get inputs() {
+      node.inputs.forEach((input, k) => check(input, node.inputVersions[k]!, `input ${k}`));
+      return node.inputs;
+    },
+    get out() {
+      check(out, node.outputVersion, 'its output');
+      return out;
+    },
+    params: node.params,
+    needsGrad,
+  };
 }
 
 function checkGradOutput(operation: string, output: Tensor, gradOutput: Tensor | undefined): Tensor {
@@ -132,14 +163,20 @@ function noGradUnless<T>(createGraph: boolean, fn: () => T): T {
   return createGraph ? fn() : noGrad(fn);
 }
 
-/** True when the graph behind `output` reaches a tensor requiring grad other than the given fresh leaves. */
-function dependsOnOuterGraph(output: Tensor, freshLeaves: ReadonlySet<Tensor>): boolean {
-  const stack = [output];
+/**
+ * True when the graph behind the roots (and behind the forward-mode tangents of everything on
+ * it) reaches a tensor requiring grad other than the given fresh leaves: an outer grad then
+ * differentiates this backward pass, so it must be recorded.
+ */
+function dependsOnOuterGraph(roots: readonly Tensor[], freshLeaves: ReadonlySet<Tensor>): boolean {
+  const stack = [...roots];
   const seen = new Set<Tensor>();
   while (stack.length > 0) {
     const tensor = stack.pop()!;
-    if (seen.has(tensor) || !tensor.requiresGrad) continue;
+    if (seen.has(tensor)) continue;
     seen.add(tensor);
+    stack.push(...openTangents(tensor));
+    if (!tensor.requiresGrad) continue;
     if (tensor.node === null) {
       if (!freshLeaves.has(tensor)) return true;
     } else {
@@ -149,19 +186,48 @@ function dependsOnOuterGraph(output: Tensor, freshLeaves: ReadonlySet<Tensor>): 
   return false;
 }
 
+/** True when `target` is on the recorded graph behind `output`. */
+function isReachable(output: Tensor, target: Tensor): boolean {
+  const stack = [output];
+  const seen = new Set<Tensor>();
+  while (stack.length > 0) {
+    const tensor = stack.pop()!;
+    if (tensor === target) return true;
+    if (seen.has(tensor) || !tensor.requiresGrad || tensor.node === null) continue;
+    seen.add(tensor);
+    stack.push(...tensor.node.inputs);
+  }
+  return false;
+}
+
 export interface GradOptions {
   /** Which arguments to differentiate with respect to (default 0); an array returns an array. */
   argnums?: number | readonly number[];
+  /**
+   * An argument the function's output does not depend on is an Error (it usually means a bug)
+   * unless allowUnused is true; its gradient is then zeros. Default false.
+   */
+  allowUnused?: boolean;
 }
 
 type GradResult<Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] } ? Tensor[] : Tensor;
 
-function evaluateWithGradient(
-  operation: string,
-  fn: (...args: any[]) => Tensor,
-  argnums: readonly number[],
-  args: unknown[],
-): [Tensor, Tensor[]] {
+/** The arguments prepared for one differentiated call (see prepareArguments). */
+export interface DifferentiatedCall {
+  /** The arguments to call the function with: fresh tensors at the differentiated positions. */
+  callArgs: unknown[];
+  /** The fresh tensors, one per argnum. */
+  differentiated: Tensor[];
+  argnums: readonly number[];
+  freshLeaves: ReadonlySet<Tensor>;
+  outerGradEnabled: boolean;
+}
+
+/**
+ * Replaces the differentiated arguments by fresh tensors to take gradients with respect to.
+ * Library-internal (grad, vjp and the transforms built on them).
+ */
+export function prepareArguments(operation: string, argnums: readonly number[], args: readonly unknown[]): DifferentiatedCall {
   const outerGradEnabled = isGradEnabled();
   const callArgs = [...args];
   const differentiated: Tensor[] = argnums.map((argnum) => {
@@ -178,23 +244,77 @@ function evaluateWithGradient(
       return alias;
     }
     const leaf = argument.detach();
+    copyTangents(argument, leaf);
     leaf.requiresGrad = true;
     callArgs[argnum] = leaf;
     return leaf;
   });
   const freshLeaves = new Set(differentiated.filter((tensor, index) => tensor !== args[argnums[index]!]));
-  const output = enableGrad(() => fn(...callArgs));
+  return { callArgs, differentiated, argnums, freshLeaves, outerGradEnabled };
+}
+
+/**
+ * The gradients of ⟨output, seed⟩ with respect to the fresh tensors of a prepared call,
+ * recorded (createGraph) when an outer grad differentiates them. Library-internal.
+ */
+export function gradientsOf(
+  operation: string,
+  call: DifferentiatedCall,
+  output: Tensor,
+  seed: Tensor,
+  options: { retainGraph: boolean; allowUnused: boolean },
+): { gradients: Tensor[]; createGraph: boolean } {
+  const createGraph = call.outerGradEnabled && dependsOnOuterGraph([output, seed], call.freshLeaves);
+  const grads = output.requiresGrad
+    ? backwardPass([output], [seed], { targets: call.differentiated, createGraph, retainGraph: createGraph || options.retainGraph })
+    : new Map<Tensor, Tensor>();
+  const gradients = call.differentiated.map((tensor, index) => {
+    const gradient = grads.get(tensor);
+    if (gradient !== undefined) return gradient;
+    if (!options.allowUnused && !isReachable(output, tensor)) {
+      throw new Error(
+        `${operation}: the function's output does not depend on argument ${call.argnums[index]} ` +
+          `(shape ${formatShape(tensor.shape)}); pass { allowUnused: true } to get a zero gradient for it`,
+      );
+    }
+    return zerosLike(tensor);
+  });
+  return { gradients, createGraph };
+}
+
+function evaluateWithGradient<Args extends unknown[]>(
+  operation: string,
+  fn: (...args: Args) => Tensor,
+  argnums: readonly number[],
+  args: Args,
+  allowUnused: boolean,
+): [Tensor, Tensor[]] {
+  const call = prepareArguments(operation, argnums, args);
+  const output = enableGrad(() => fn(...(call.callArgs as Args)));
   if (!(output instanceof Tensor) || output.size !== 1) {
     const shape = output instanceof Tensor ? formatShape(output.shape) : typeof output;
     throw new Error(`${operation}: the function must return a one-element Tensor, got ${shape}`);
   }
-  const createGraph = outerGradEnabled && dependsOnOuterGraph(output, freshLeaves);
-  const grads = backwardPass([output], [onesLike(output)], { targets: differentiated, createGraph, retainGraph: createGraph });
-  const gradients = differentiated.map((tensor) => grads.get(tensor) ?? zerosLike(tensor));
-  return [createGraph ? output : output.detach(), gradients];
+  const { gradients, createGraph } = gradientsOf(operation, call, output, onesLike(output), { retainGraph: false, allowUnused });
+  return [createGraph ? output : detachKeepingTangents(output), gradients];
 }
 
-function normalizeArgnums(operation: string, argnums: number | readonly number[] | undefined): number[] {
+/**
+ * What a transform returns as f's value: the output itself when an outer grad differentiates
+ * it, otherwise a detached copy (with its forward-mode tangents). Library-internal.
+ */
+export function valueOf(call: DifferentiatedCall, output: Tensor): Tensor {
+  return call.outerGradEnabled && dependsOnOuterGraph([output], call.freshLeaves) ? output : detachKeepingTangents(output);
+}
+
+/** output.detach() with the forward-mode tangents kept (a value returned out of a backward pass). */
+export function detachKeepingTangents(output: Tensor): Tensor {
+  const value = output.detach();
+  copyTangents(output, value);
+  return value;
+}
+
+export function normalizeArgnums(operation: string, argnums: number | readonly number[] | undefined): number[] {
   const list = argnums === undefined ? [0] : typeof argnums === 'number' ? [argnums] : [...argnums];
   for (const argnum of list) {
     if (!Number.isInteger(argnum) || argnum < 0) throw new Error(`${operation}: argnums must be non-negative integers, got ${argnum}`);
@@ -206,27 +326,31 @@ function normalizeArgnums(operation: string, argnums: number | readonly number[]
  * JAX-style gradient: grad(f)(...args) is the gradient of the scalar f(...args) with respect to
  * args[argnums]. It composes: grad(x => grad(f)(x).sum())(x) is a second derivative.
  */
-export function grad<Options extends GradOptions | undefined = undefined>(
-  fn: (...args: any[]) => Tensor,
+export function grad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
+  fn: (...args: Args) => Tensor,
   options?: Options,
-): (...args: any[]) => GradResult<Options> {
+): (...args: Args) => GradResult<Options> {
+  checkOptions('grad', options, ['argnums', 'allowUnused']);
   const argnums = normalizeArgnums('grad', options?.argnums);
   const many = Array.isArray(options?.argnums);
-  return (...args: unknown[]) => {
-    const [, gradients] = evaluateWithGradient('grad', fn, argnums, args);
+  const allowUnused = options?.allowUnused ?? false;
+  return (...args: Args) => {
+    const [, gradients] = evaluateWithGradient('grad', fn, argnums, args, allowUnused);
     return (many ? gradients : gradients[0]!) as GradResult<Options>;
   };
 }
 
 /** Like grad, but returns [f(...args), gradient(s)]. */
-export function valueAndGrad<Options extends GradOptions | undefined = undefined>(
-  fn: (...args: any[]) => Tensor,
+export function valueAndGrad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
+  fn: (...args: Args) => Tensor,
   options?: Options,
-): (...args: any[]) => [Tensor, GradResult<Options>] {
+): (...args: Args) => [Tensor, GradResult<Options>] {
+  checkOptions('valueAndGrad', options, ['argnums', 'allowUnused']);
   const argnums = normalizeArgnums('valueAndGrad', options?.argnums);
   const many = Array.isArray(options?.argnums);
-  return (...args: unknown[]) => {
-    const [value, gradients] = evaluateWithGradient('valueAndGrad', fn, argnums, args);
+  const allowUnused = options?.allowUnused ?? false;
+  return (...args: Args) => {
+    const [value, gradients] = evaluateWithGradient('valueAndGrad', fn, argnums, args, allowUnused);
     return [value, (many ? gradients : gradients[0]!) as GradResult<Options>];
   };
 }

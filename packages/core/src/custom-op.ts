@@ -4,7 +4,8 @@ import { copyNd } from './kernels/elementwise.js';
 import { dtypeOfNd, type FloatNdArray } from './kernels/layout.js';
 import { primitive } from './primitive.js';
 import { Tensor } from './tensor.js';
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
+import { zerosLike } from './creation.js';
 
 export interface CustomOpDefinition {
   name: string;
@@ -12,6 +13,11 @@ export interface CustomOpDefinition {
   forward: (...inputs: NdArray<FloatArray>[]) => NdArray<FloatArray>;
   /** One gradient (or null) per input, written in Tensor ops so that it is itself differentiable. */
   vjp: (gradOut: Tensor, inputs: Tensor[], output: Tensor) => (Tensor | null)[];
+  /**
+   * Optional forward-mode rule: the output's tangent given one tangent per input (zeros for
+   * inputs without one), in Tensor ops. Without it, jvp through the op is an Error.
+   */
+  jvp?: (tangents: Tensor[], inputs: Tensor[], output: Tensor) => Tensor;
 }
 
 /**
@@ -21,8 +27,11 @@ export interface CustomOpDefinition {
 export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) => Tensor {
   const { name } = definition;
   if (typeof name !== 'string' || typeof definition.forward !== 'function' || typeof definition.vjp !== 'function') {
-    throw new Error('customOp: expected { name: string, forward: function, vjp: function }');
+    throw new Error('customOp: expected { name: string, forward: function, vjp: function, jvp?: function }');
   }
+  checkOptions('customOp', definition, ['name', 'forward', 'vjp', 'jvp']);
+  const jvpRule = definition.jvp;
+  if (jvpRule !== undefined && typeof jvpRule !== 'function') throw new Error(`customOp: jvp of '${name}' must be a function, got ${typeof jvpRule}`);
   const op = primitive<undefined>({
     name,
     forward: (inputs) => {
@@ -39,6 +48,15 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
         throw new Error(`${name}: vjp must return one gradient (or null) per input: ${inputs.length} expected, got ${Array.isArray(grads) ? grads.length : typeof grads}`);
       }
       return grads;
+    },
+    jvp: (tangents, { inputs, out }) => {
+      if (jvpRule === undefined) {
+        throw new Error(`${name}: forward-mode differentiation (jvp) through this customOp needs a jvp rule: customOp({ name, forward, vjp, jvp })`);
+      }
+      const filled = inputs.map((input, index) => tangents[index] ?? zerosLike(input));
+      const tangent = jvpRule(filled, [...inputs], out);
+      if (!(tangent instanceof Tensor)) throw new Error(`${name}: jvp must return a Tensor (the output's tangent), got ${typeof tangent}`);
+      return tangent;
     },
   });
   return (...inputs: Tensor[]) => {

@@ -5,6 +5,8 @@ import { createNd } from './kernels/layout.js';
 import { randn, tensor } from './creation.js';
 import { concat } from './composite/shape.js';
 import { checkOptions, formatShape } from './composite/validate.js';
+import { jvpOfOutputs } from './transforms/jvp.js';
+import { basisTensor } from './transforms/jacobian.js';
 import { Tensor } from './tensor.js';
 
 export interface GradcheckOptions {
@@ -16,10 +18,15 @@ export interface GradcheckOptions {
   rtol?: number;
   /** Seed of the random output gradient used by gradgradcheck (default 0). */
   seed?: number;
+  /**
+   * Also compare forward mode: the Jacobian's columns from jvp (one per checked input element)
+   * against the same central differences. Default false.
+   */
+  checkForwardAd?: boolean;
 }
 
 /** The keys GradcheckOptions has: any other option key is an Error. */
-const GRADCHECK_OPTION_KEYS = ['eps', 'atol', 'rtol', 'seed'];
+const GRADCHECK_OPTION_KEYS = ['eps', 'atol', 'rtol', 'seed', 'checkForwardAd'];
 
 export interface GradcheckWorst {
   /** Which input (position in `inputs`). */
@@ -30,6 +37,8 @@ export interface GradcheckWorst {
   outputIndex: number;
   analytic: number;
   numeric: number;
+  /** Which derivative disagreed most: reverse mode (backward) or forward mode (jvp). */
+  mode: 'reverse' | 'forward';
 }
 
 export interface GradcheckResult {
@@ -48,8 +57,9 @@ function flatOutput(operation: string, value: unknown): Float64Array {
 }
 
 /**
- * Compares the Jacobian from the backward pass with central differences, element by element.
- * Checks the inputs that have requiresGrad set, or all inputs when none has.
+ * Compares the Jacobian from the backward pass (and with checkForwardAd, from jvp) with central
+ * differences, element by element. Checks the inputs that have requiresGrad set, or all inputs
+ * when none has.
  */
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
   checkOptions('gradcheck', options, GRADCHECK_OPTION_KEYS);
@@ -95,6 +105,28 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
   let worstScore = -1;
   let worst: GradcheckWorst | null = null;
   let ok = true;
+  const compare = (mode: 'reverse' | 'forward', inputIndex: number, element: number, outputIndex: number, exact: number, numeric: number): void => {
+    const absError = Math.abs(exact - numeric);
+    const relError = absError / Math.max(Math.abs(numeric), Number.MIN_VALUE);
+    const tolerance = atol + rtol * Math.abs(numeric);
+    const passes = absError <= tolerance; // NaN never passes (as PyTorch: allclose without equalNan)
+    if (!passes) ok = false;
+    maxAbsError = Math.max(maxAbsError, Number.isNaN(absError) ? Infinity : absError);
+    if (absError > atol) maxRelError = Math.max(maxRelError, relError);
+    const score = Number.isNaN(absError) ? Infinity : absError / Math.max(tolerance, Number.MIN_VALUE);
+    if (score > worstScore) {
+      worstScore = score;
+      worst = { inputIndex, elementIndex: element, outputIndex, analytic: exact, numeric, mode };
+    }
+  };
+  // forward mode: the Jacobian column of one input element, by jvp along its basis direction
+  const forwardColumn = (inputIndex: number, element: number): Float64Array => {
+    const primals = inputs.map((_, index) => rebuild(index, values[index]!));
+    const tangents = inputs.map((input, index) => (index === inputIndex ? basisTensor(input, element) : null));
+    const [[out], [tangent]] = jvpOfOutputs('gradcheck', (...args) => [fn(...args)], primals, tangents);
+    flatOutput('gradcheck', out);
+    return tangent!.toFloat64Array();
+  };
   inputs.forEach((input, inputIndex) => {
     if (!checked[inputIndex]) return;
     const base = values[inputIndex]!;
@@ -107,21 +139,11 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
       };
       const plus = evaluate(eps);
       const minus = evaluate(-eps);
+      const column = options.checkForwardAd ? forwardColumn(inputIndex, element) : null;
       for (let outputIndex = 0; outputIndex < outputSize; outputIndex++) {
         const numeric = (plus[outputIndex]! - minus[outputIndex]!) / (2 * eps);
-        const exact = analytic[inputIndex]![element * outputSize + outputIndex]!;
-        const absError = Math.abs(exact - numeric);
-        const relError = absError / Math.max(Math.abs(numeric), Number.MIN_VALUE);
-        const tolerance = atol + rtol * Math.abs(numeric);
-        const passes = absError <= tolerance; // NaN never passes (as PyTorch: allclose without equalNan)
-        if (!passes) ok = false;
-        maxAbsError = Math.max(maxAbsError, Number.isNaN(absError) ? Infinity : absError);
-        if (absError > atol) maxRelError = Math.max(maxRelError, relError);
-        const score = Number.isNaN(absError) ? Infinity : absError / Math.max(tolerance, Number.MIN_VALUE);
-        if (score > worstScore) {
-          worstScore = score;
-          worst = { inputIndex, elementIndex: element, outputIndex, analytic: exact, numeric };
-        }
+        compare('reverse', inputIndex, element, outputIndex, analytic[inputIndex]![element * outputSize + outputIndex]!, numeric);
+        if (column) compare('forward', inputIndex, element, outputIndex, column[outputIndex]!, numeric);
       }
     }
   });
@@ -151,7 +173,7 @@ export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: reado
       if (formatShape(out.shape) !== formatShape(v.shape)) throw new Error(`gradgradcheck: the function's output shape changed to ${formatShape(out.shape)}`);
       return out.mul(v).sum();
     };
-    const grads = grad(weighted, { argnums: differentiated })(...xs);
+    const grads = grad(weighted, { argnums: differentiated, allowUnused: true })(...xs);
     return concat(grads.map((gradient) => gradient.reshape([-1])), 0);
   };
   const marked = [...inputs.map((input, index) => withRequiresGrad(input, differentiated.includes(index))), withRequiresGrad(direction, true)];

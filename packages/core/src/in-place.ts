@@ -1,12 +1,15 @@
 import { Tensor } from './tensor.js';
 import { broadcastShapes, formatShape, sameShape } from './composite/validate.js';
 import { full } from './creation.js';
+import { writeStorage } from './storage.js';
 
 /**
  * Writes `source` (a tensor broadcastable to target's shape, or a number) into target's existing
- * storage, which may be a strided view: PyTorch's `target.copy_(source)`. This is the one path
- * by which the library writes into storage that tensors already hold (running statistics,
- * `loadStateDict`, optimizer updates go through it or through `elementwiseInto`). Call it on
+ * storage, which may be a strided view: PyTorch's `target.copy_(source)`. With `elementwiseInto`
+ * and `writeStorage` it is the library's in-place path (running statistics, `loadStateDict`,
+ * optimizer updates): pending results that read the storage are computed first, so no tensor's
+ * value changes afterwards except the target's (and its views', as in PyTorch), and the storage's
+ * version is bumped, so backward through an op that saved the old values is an Error. Call it on
  * tensors without history (buffers, parameters under noGrad).
  */
 export function assignInPlace(target: Tensor, source: Tensor | number): void {
@@ -27,13 +30,15 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
   }
   const flat = values.toFloat64Array();
   const data = target.data;
-  const index = new Array<number>(target.ndim).fill(0);
-  for (let position = 0; position < flat.length; position++) {
-    data.set(...index, flat[position]!);
-    for (let axis = target.ndim - 1; axis >= 0; axis--) {
-      index[axis]! += 1;
-      if (index[axis]! < target.shape[axis]!) break;
-      index[axis] = 0;
+  writeStorage(data.data, () => {
+    const index = new Array<number>(target.ndim).fill(0);
+    for (let position = 0; position < flat.length; position++) {
+      data.set(...index, flat[position]!);
+      for (let axis = target.ndim - 1; axis >= 0; axis--) {
+        index[axis]! += 1;
+        if (index[axis]! < target.shape[axis]!) break;
+        index[axis] = 0;
+      }
     }
-  }
+  });
 }

@@ -1,7 +1,11 @@
+import type { Expr } from './kernels/expr.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
+import { storageVersion } from './storage.js';
 import { Tensor } from './tensor.js';
 import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
+import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
+import { formatShape } from './composite/validate.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -11,19 +15,27 @@ export interface VjpContext<Params> {
   needsGrad: readonly boolean[];
 }
 
+/** What a JVP rule receives besides the tangents: the op's inputs and output, and its params. */
+export interface JvpContext<Params> {
+  inputs: readonly Tensor[];
+  out: Tensor;
+  params: Params;
+}
+
 /**
- * A primitive: a forward kernel on raw ndarrays and a VJP rule written in Tensor ops (so the
- * gradient is itself differentiable). Inputs arrive shape-exact and of one dtype; composites do
+ * A primitive: a forward kernel on raw ndarrays, and a VJP rule and a JVP rule written in Tensor
+ * ops (so every derivative is itself differentiable, in both modes). Inputs arrive shape-exact and of one dtype; composites do
  * the validation and broadcasting.
  */
 export interface PrimitiveDefinition<Params> {
   name: string;
   forward(inputs: readonly FloatNdArray[], params: Params): FloatNdArray;
   /**
-   * For elementwise primitives: the kernel as an expression over the inputs' elements $0, $1, …,
-   * and which input gives the output dtype (default 0). Such results are fused lazily (fusion.ts).
+   * For elementwise primitives: the kernel as an expression tree over the inputs' elements
+   * (kernels/expr.ts), and which input gives the output dtype (default 0). Such results are fused
+   * lazily (fusion.ts).
    */
-  elementwise?: { expression(params: Params): string; dtypeFrom?: number };
+  elementwise?: { expression(params: Params): Expr; dtypeFrom?: number };
   /**
    * For reductions: the forward applied to input 0 given as a pending elementwise result
    * (fusion.ts), reading the expression's operands directly, so the input needs no array. The
@@ -32,6 +44,11 @@ export interface PrimitiveDefinition<Params> {
    */
   fusedForward?(input: PendingElementwise, params: Params): FloatNdArray;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
+  /**
+   * The output's tangent given one tangent per input (null: a zero tangent; at least one is not
+   * null), or null for a zero tangent. Required: a primitive without one does not compile.
+   */
+  jvp(tangents: readonly (Tensor | null)[], context: JvpContext<Params>): Tensor | null;
 }
 
 /** One recorded application of a primitive: the edge list of the graph. */
@@ -41,6 +58,14 @@ export interface GraphNode {
   params: unknown;
   /** Set once a backward pass without retainGraph has run through this node. */
   freed: boolean;
+  /** The storage versions (storage.ts) of the inputs and of the output when the node was recorded. */
+  inputVersions: number[];
+  outputVersion: number;
+}
+
+/** A tensor's storage version; a pending result has fresh storage to come, version 0. */
+export function versionOf(tensor: Tensor): number {
+  return tensor.pendingElementwise !== null ? 0 : storageVersion(tensor.data.data);
 }
 
 export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => Tensor) & {
@@ -49,8 +74,14 @@ export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => 
 
 export function primitive<Params = undefined>(definition: PrimitiveDefinition<Params>): Primitive<Params> {
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
+    if (isForwardModeActive()) {
+      const position = highestTangentLevel(inputs);
+      if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
+    }
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
-    const node: GraphNode | null = record ? { definition, inputs: [...inputs], params, freed: false } : null;
+    const node: GraphNode | null = record
+      ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
+      : null;
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
@@ -60,7 +91,38 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
       ? definition.fusedForward(pendingInput, params)
       : definition.forward(inputs.map((input) => input.data), params);
-    return Tensor.fromNd(outData, { node, requiresGrad: record });
+    const out = Tensor.fromNd(outData, { node, requiresGrad: record });
+    if (node !== null) node.outputVersion = versionOf(out);
+    return out;
   };
   return Object.assign(apply, { definition });
+}
+
+/**
+ * One application at the forward-mode level at `position`: the output and its tangent at that
+ * level, both computed with that level hidden (see transforms/forward-mode.ts).
+ */
+function applyWithTangent<Params>(
+  apply: (inputs: readonly Tensor[], params: Params) => Tensor,
+  definition: PrimitiveDefinition<Params>,
+  inputs: readonly Tensor[],
+  params: Params,
+  position: number,
+): Tensor {
+  const level = levelAt(position);
+  const tangents = inputs.map((input) => tangentAt(input, level));
+  return withLevelsBelow(position, () => {
+    const out = apply(inputs, params);
+    const tangent = definition.jvp(tangents, { inputs, out, params });
+    if (tangent !== null) {
+      if (formatShape(tangent.shape) !== formatShape(out.shape) || tangent.dtype !== out.dtype) {
+        throw new Error(
+          `jvp: the JVP rule of '${definition.name}' returned a tangent ${tangent.dtype} ${formatShape(tangent.shape)} ` +
+            `for an output ${out.dtype} ${formatShape(out.shape)}`,
+        );
+      }
+      setTangent(out, level, tangent);
+    }
+    return out;
+  });
 }

@@ -6,6 +6,7 @@ import * as composite from './composite/index.js';
 import { backwardIntoLeaves } from './autodiff.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
+import { registerPendingReader, type PendingReader } from './storage.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
@@ -17,10 +18,12 @@ export type Operand = Tensor | number;
  * `data` is the underlying scijs ndarray, possibly a strided view shared with other tensors.
  * Every method is also a free function of the package.
  */
-export class Tensor {
+export class Tensor implements PendingReader {
   #data: FloatNdArray | null;
   /** An elementwise result not computed yet (see fusion.ts); null once data exists. */
   #pending: PendingElementwise | null;
+  /** Removes this pending result from its operands' storage records (storage.ts) once computed. */
+  #unregister: (() => void) | null = null;
   readonly shape: number[];
   readonly dtype: DType;
   readonly size: number;
@@ -48,16 +51,24 @@ export class Tensor {
 
   /** A tensor whose elementwise result is computed on first use (fusion.ts). Library-internal. */
   static fromPending(pending: PendingElementwise, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
-    return new Tensor(null, pending, options.node ?? null, options.requiresGrad ?? false);
+    const tensor = new Tensor(null, pending, options.node ?? null, options.requiresGrad ?? false);
+    tensor.#unregister = registerPendingReader(tensor, pending.operands.map((operand) => operand.data));
+    return tensor;
   }
 
   /** The underlying scijs ndarray (computed now if this is a pending elementwise result). */
   get data(): FloatNdArray {
-    if (this.#data === null) {
-      this.#data = materialize(this.#pending!);
-      this.#pending = null;
-    }
-    return this.#data;
+    if (this.#data === null) this.computePending();
+    return this.#data!;
+  }
+
+  /** Computes a pending elementwise result now (storage.ts calls it before an operand is written). Library-internal. */
+  computePending(): void {
+    if (this.#pending === null) return;
+    this.#data = materialize(this.#pending);
+    this.#pending = null;
+    this.#unregister?.();
+    this.#unregister = null;
   }
 
   /** The pending elementwise expression, or null once the data exists. Library-internal (fusion). */

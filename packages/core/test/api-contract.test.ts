@@ -504,8 +504,9 @@ describe('grad(f, { argnums }) and valueAndGrad(f, opts)', () => {
     expect(grad(f, { argnums: [1] })(a, b)).toHaveLength(1);
   });
 
-  it('an argument f does not use gets a zero gradient of its shape (as JAX)', () => {
-    expect(grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: 1 })(f64([1]), f64([[1, 2]])).toArray()).toEqual([[0, 0]]);
+  it('an argument f does not use is an Error naming grad and the argument, or with allowUnused a zero gradient of its shape', () => {
+    expect(() => grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: 1 })(f64([1]), f64([[1, 2]]))).toThrow(/^grad: .*argument 1 .*allowUnused/);
+    expect(grad((a: Tensor, _b: Tensor) => a.sum(), { argnums: 1, allowUnused: true })(f64([1]), f64([[1, 2]])).toArray()).toEqual([[0, 0]]);
   });
 
   it('does not touch .grad of its arguments and works on arguments without requiresGrad', () => {

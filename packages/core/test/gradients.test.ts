@@ -1,7 +1,9 @@
 /**
  * One table of gradient specs drives the property tests of every primitive and composite:
  * first order (full Jacobian gradcheck and the VJP dot-product test) for all, second order
- * (gradgradcheck) for the smooth ones, on random float64 shapes and broadcast patterns.
+ * (gradgradcheck) for the smooth ones, on random float64 shapes and broadcast patterns; and
+ * forward mode (jvp against central differences, the transpose identity with vjp, and second
+ * order forward-over-forward, forward-over-reverse and reverse-over-forward).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +18,7 @@ import {
   tensorArbitrary,
   type TensorOptions,
 } from '@normgrad/testing';
+import { checkJvp, checkSecondOrderMixed, checkTranspose } from './transforms-checks.js';
 
 interface GradientCase {
   inputs: Tensor[];
@@ -223,6 +226,20 @@ const specs: GradientSpec[] = [
   shaped('matmul', matmulCase.map(([a, b]) => ({ inputs: [a, b], fn: (x: Tensor, y: Tensor) => x.matmul(y), label: `${ng.formatShape(a.shape)} @ ${ng.formatShape(b.shape)}` }))),
 ];
 
+/** The spec rows whose functions apply each primitive: a primitive without a row does not compile. */
+const primitiveRows: { [P in ng.PrimitiveName]: string } = {
+  neg: 'neg', exp: 'exp', log: 'log', sqrt: 'sqrt', reciprocal: 'reciprocal', abs: 'abs', sign: 'sign', sin: 'sin', cos: 'cos',
+  tanh: 'tanh', sigmoid: 'sigmoid', add: 'add', sub: 'sub', mul: 'mul', div: 'div', pow: 'pow', maximum: 'maximum',
+  compare: 'relu', where: 'where', sum: 'sum', max: 'max', reshape: 'reshape', broadcastTo: 'broadcastTo', permute: 'permute',
+  slice: 'slice', unslice: 'pad', concat: 'concat', matmul: 'matmul', unfold: 'unfold', fold: 'fold', cast: 'cast to float64',
+};
+
+it('every primitive has a row in the spec table', () => {
+  const names = new Set(specs.map((spec) => spec.name));
+  for (const [primitiveName, row] of Object.entries(primitiveRows)) expect(names.has(row), `${primitiveName} → ${row}`).toBe(true);
+  expect(Object.keys(primitiveRows).sort()).toEqual(Object.keys(ng.primitives).sort());
+});
+
 const firstOrderRuns = 12;
 const secondOrderRuns = 5;
 
@@ -244,7 +261,31 @@ describe('gradients of every primitive and composite (float64, central differenc
           { seed: 20261123, numRuns: firstOrderRuns },
         );
       });
+      it('forward mode: jvp against central differences, and ⟨jvp(t), v⟩ = ⟨t, vjp(v)⟩', () => {
+        let run = 0;
+        fc.assert(
+          fc.property(spec.cases, ({ inputs, fn, label }) => {
+            run++;
+            const forward = checkJvp(fn, inputs, { seed: run });
+            expect(forward.ok, `${label}: ${forward.detail}`).toBe(true);
+            const transpose = checkTranspose(fn, inputs, { seed: run });
+            expect(transpose.ok, `${label}: ${transpose.detail}`).toBe(true);
+          }),
+          { seed: 20261201, numRuns: firstOrderRuns },
+        );
+      });
       if (spec.smooth) {
+        it('second order in the mixed modes: forward-over-forward, forward-over-reverse, reverse-over-forward', () => {
+          let run = 0;
+          fc.assert(
+            fc.property(spec.cases, ({ inputs, fn, label }) => {
+              run++;
+              const result = checkSecondOrderMixed(fn, inputs, { seed: run });
+              expect(result.ok, `${label}: ${result.detail}`).toBe(true);
+            }),
+            { seed: 20261201, numRuns: secondOrderRuns },
+          );
+        });
         it('second order: gradgradcheck', () => {
           fc.assert(
             fc.property(spec.cases, ({ inputs, fn, label }) => {
@@ -255,6 +296,33 @@ describe('gradients of every primitive and composite (float64, central differenc
           );
         });
       }
+    });
+  }
+});
+
+// The same table under every kernel setting: fusion off and fusion of every size, each with the
+// JavaScript and the WebAssembly elementwise backend (kernel-paths.test.ts covers large shapes).
+const kernelSettings: Partial<ng.Settings>[] = [
+  { fusion: false, elementwiseBackend: 'js' },
+  { fusion: false, elementwiseBackend: 'wasm' },
+  { fusion: true, fusionMinimumSize: 1, elementwiseBackend: 'js' },
+  { fusion: true, fusionMinimumSize: 1, elementwiseBackend: 'wasm' },
+];
+
+describe('gradients of every primitive and composite under every kernel setting (first order)', () => {
+  for (const settings of kernelSettings) {
+    it(JSON.stringify(settings), () => {
+      ng.withSettings(settings, () => {
+        for (const spec of specs) {
+          fc.assert(
+            fc.property(spec.cases, ({ inputs, fn, label }) => {
+              const result = ng.gradcheck(fn, inputs, { atol: 1e-6, rtol: 1e-4 });
+              expect(result.ok, `${spec.name} ${describeFailure(result, label)}`).toBe(true);
+            }),
+            { seed: 20261201, numRuns: 3 },
+          );
+        }
+      });
     });
   }
 });

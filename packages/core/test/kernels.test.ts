@@ -5,7 +5,7 @@
  * reductions (plain and fused) vs sums and maxima taken element by element.
  */
 import fc from 'fast-check';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { installMatchers, shapeArbitrary } from '@normgrad/testing';
 import { getMatmulBackend, setMatmulBackend } from '@normgrad/core';
@@ -13,11 +13,8 @@ import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
 installMatchers();
 
-afterEach(() => setMatmulBackend('auto'));
-
 function productWith(backend: 'js' | 'wasm', a: ng.Tensor, b: ng.Tensor): ng.Tensor {
-  setMatmulBackend(backend);
-  return a.matmul(b);
+  return ng.withSettings({ matmulBackend: backend }, () => a.matmul(b));
 }
 
 describe('matmul kernels', () => {
@@ -99,8 +96,7 @@ describe('compiled reductions', () => {
           fc.tuple(fc.constant(shape), fc.subarray(shape.map((_, axis) => axis), { minLength: 1 }), fc.integer({ min: 1, max: 1000 }), fc.boolean()),
         ),
         ([shape, axes, seed, fused]) => {
-          ng.setElementwiseFusion(true, { minimumSize: fused ? 1 : 65536 });
-          try {
+          ng.withSettings({ fusion: true, fusionMinimumSize: fused ? 1 : 65536 }, () => {
             // a permuted view of x, and a per-(last axis) vector broadcast over the others
             const x = ng.randn([...shape].reverse(), { seed, dtype: 'float64' }).transpose();
             const row = ng.randn([shape[shape.length - 1]!], { seed: seed + 1, dtype: 'float64' });
@@ -122,9 +118,7 @@ describe('compiled reductions', () => {
               expect(sums[k]).toBeCloseTo(expectedSum.get(key)!, 10);
               expect(maxima[k]).toBe(expectedMax.get(key));
             });
-          } finally {
-            ng.setElementwiseFusion(true);
-          }
+          });
         },
       ),
       { seed: 21, numRuns: 80 },

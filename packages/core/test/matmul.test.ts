@@ -4,7 +4,7 @@
  * shapes around each threshold (16 rows for the blocked kernel, 256-deep inner blocks, 2²² multiply-adds
  * for threads, the 4096-matrix batch slices) and on transposed, sliced and broadcast operands.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { installMatchers } from '@normgrad/testing';
 import { getMatmulThreads, setMatmulBackend, setMatmulThreads } from '@normgrad/core';
@@ -13,17 +13,10 @@ import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
 installMatchers();
 
-afterEach(() => {
-  setMatmulBackend('auto');
-  setMatmulThreads(2);
-});
-
 type Path = 'js' | 'wasm, 1 thread' | 'wasm, 2 threads';
 
 function productOn(path: Path, a: ng.Tensor, b: ng.Tensor): ng.Tensor {
-  setMatmulBackend(path === 'js' ? 'js' : 'wasm');
-  setMatmulThreads(path === 'wasm, 2 threads' ? 2 : 1);
-  return a.matmul(b);
+  return ng.withSettings({ matmulBackend: path === 'js' ? 'js' : 'wasm', matmulThreads: path === 'wasm, 2 threads' ? 2 : 1 }, () => a.matmul(b));
 }
 
 const tolerance = (dtype: ng.DType) => (dtype === 'float32' ? { rtol: 1e-4, atol: 1e-4 } : { rtol: 1e-12, atol: 1e-12 });
@@ -94,19 +87,19 @@ describe('matmul threads', () => {
   it('default to 2 on this machine when it has two cores, and the worker takes chunks', () => {
     expect(wasmMatmul()!.shared).toBe(true);
     expect([1, 2]).toContain(getMatmulThreads());
-    setMatmulThreads(2);
     const a = ng.randn([512, 512], { seed: 19, dtype: 'float64' });
     const b = ng.randn([512, 512], { seed: 20, dtype: 'float64' });
     const before = workerChunkCount(wasmMatmul()!);
     // The worker starts in the background; until it runs, the main thread computes every chunk.
-    for (let attempt = 0; attempt < 200 && workerChunkCount(wasmMatmul()!) === before; attempt++) a.matmul(b);
+    ng.withSettings({ matmulThreads: 2 }, () => {
+      for (let attempt = 0; attempt < 200 && workerChunkCount(wasmMatmul()!) === before; attempt++) a.matmul(b);
+    });
     expect(workerChunkCount(wasmMatmul()!)).toBeGreaterThan(before);
   });
 
   it('with threads off, the worker takes no chunks', () => {
-    setMatmulThreads(1);
     const before = workerChunkCount(wasmMatmul()!);
-    ng.randn([512, 512], { seed: 21 }).matmul(ng.randn([512, 512], { seed: 22 }));
+    ng.withSettings({ matmulThreads: 1 }, () => ng.randn([512, 512], { seed: 21 }).matmul(ng.randn([512, 512], { seed: 22 })));
     expect(workerChunkCount(wasmMatmul()!)).toBe(before);
   });
 

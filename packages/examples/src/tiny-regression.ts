@@ -26,7 +26,7 @@ const learningRate = 0.2;
 const steps = 1500;
 const started = performance.now();
 for (let step = 0; step <= steps; step++) {
-  const [value, gradients] = lossAndGradients(...parameters);
+  const [value, gradients] = lossAndGradients(...(parameters as [Tensor, Tensor, Tensor, Tensor]));
   if (step % 300 === 0) console.log(`step ${String(step).padStart(4)}  loss ${value.item().toFixed(5)}`);
   parameters = noGrad(() => parameters.map((parameter, index) => parameter.sub(gradients[index]!.mul(learningRate))));
 }

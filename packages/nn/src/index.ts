@@ -1,4 +1,5 @@
 export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
+export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
@@ -14,3 +15,13 @@ export { BatchRenorm1d, BatchRenorm2d, type BatchRenormLayerOptions } from './la
 export { RMSNorm, type RMSNormLayerOptions } from './layers/rms-norm.js';
 export { SwitchableNorm1d, SwitchableNorm2d, type SwitchableNormLayerOptions } from './layers/switchable-norm.js';
 export { WSConv2d, type WSConv2dLayerOptions } from './layers/weight-standardization.js';
+export { GhostBatchNorm1d, GhostBatchNorm2d, type GhostBatchNormLayerOptions } from './layers/ghost-batch-norm.js';
+export { DynamicTanh, type DynamicTanhLayerOptions } from './layers/dynamic-tanh.js';
+export { ScaleNorm, type ScaleNormLayerOptions } from './layers/scale-norm.js';
+export { LocalResponseNorm, type LocalResponseNormLayerOptions } from './layers/local-response-norm.js';
+export { GlobalResponseNorm, type GlobalResponseNormLayerOptions } from './layers/global-response-norm.js';
+export { FilterResponseNorm2d, type FilterResponseNormLayerOptions } from './layers/filter-response-norm.js';
+export { weightNorm, type WeightNormOptions, type WeightNormed } from './layers/weight-norm.js';
+export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './layers/spectral-norm.js';
+export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Options } from './layers/evo-norm.js';
+export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';

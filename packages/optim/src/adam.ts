@@ -1,4 +1,4 @@
-import { elementwiseInto } from '@normgrad/core';
+import { E, elementwiseInto, type Expr } from '@normgrad/core';
 import {
   Optimizer,
   requireBoolean,
@@ -113,22 +113,6 @@ function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: Par
 }
 
 /**
- * `template` with {name} placeholders for arrays (or one-element arrays of constants) computed
- * elementwise into `output` by core's compiled loops (WebAssembly SIMD for float32).
- */
-function updateElementwise(template: string, arrays: Record<string, FloatArray>, output: FloatArray): void {
-  const inputs: FloatArray[] = [];
-  const expression = template.replace(/\{(\w+)\}/g, (_, key: string) => {
-    const array = arrays[key];
-    if (array === undefined) throw new Error(`Adam: no array named ${key}`);
-    let index = inputs.indexOf(array);
-    if (index < 0) index = inputs.push(array) - 1;
-    return `$${index}`;
-  });
-  elementwiseInto(expression, inputs, output);
-}
-
-/**
  * The same step on the parameter's own storage, as three elementwise passes (first moment,
  * second moment, parameter) with the per-step numbers as one-element arrays, so that each pass
  * compiles once. float64 runs the same operations in the same order as adamUpdate; float32 runs
@@ -146,21 +130,24 @@ function adamUpdateStorage(variant: AdamVariant, storage: ParamStorage<AdamState
   const number = (value: number): FloatArray => (storage.values instanceof Float64Array ? Float64Array.of(value) : Float32Array.of(value));
   const decay = variant === 'AdamW' ? 1 - lr * weightDecay : 1;
   const l2Penalty = variant === 'Adam' ? weightDecay : 0;
-  const arrays: Record<string, FloatArray> = {
+  const arrays = {
     param: storage.values, grad: storage.grad, expAvg, expAvgSq,
     beta1: number(beta1), keep1: number(1 - beta1), beta2: number(beta2), keep2: number(1 - beta2),
     sign: number(maximize ? -1 : 1), decay: number(decay), l2Penalty: number(l2Penalty), eps: number(eps),
     negativeStepSize: number(-(lr / (1 - beta1 ** step))), biasCorrection2Sqrt: number(Math.sqrt(1 - beta2 ** step)),
   };
+  const names = Object.keys(arrays) as (keyof typeof arrays)[];
+  const inputs = names.map((name) => arrays[name]);
+  const x = Object.fromEntries(names.map((name, k) => [name, E.input(k)])) as Record<keyof typeof arrays, Expr>;
   // AdamW: p = p·(1 − lr·λ); g = ±∇, then Adam's L2 penalty g = g + λ·p
-  const decayed = decay === 1 ? '{param}' : '({param} * {decay})';
-  const gradient = l2Penalty === 0 ? '({sign} * {grad})' : `({sign} * {grad} + {l2Penalty} * ${decayed})`;
+  const decayed = decay === 1 ? x.param : E.mul(x.param, x.decay);
+  const gradient = l2Penalty === 0 ? E.mul(x.sign, x.grad) : E.add(E.mul(x.sign, x.grad), E.mul(x.l2Penalty, decayed));
   // m = β1·m + (1 − β1)·g
-  updateElementwise(`{expAvg} * {beta1} + {keep1} * ${gradient}`, arrays, expAvg);
+  elementwiseInto(E.add(E.mul(x.expAvg, x.beta1), E.mul(x.keep1, gradient)), inputs, expAvg);
   // v = β2·v + (1 − β2)·g·g
-  updateElementwise(`{expAvgSq} * {beta2} + {keep2} * ${gradient} * ${gradient}`, arrays, expAvgSq);
+  elementwiseInto(E.add(E.mul(x.expAvgSq, x.beta2), E.mul(E.mul(x.keep2, gradient), gradient)), inputs, expAvgSq);
   // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
-  updateElementwise(`${decayed} + ({negativeStepSize} * {expAvg}) / (Math.sqrt({expAvgSq}) / {biasCorrection2Sqrt} + {eps})`, arrays, storage.values);
+  elementwiseInto(E.add(decayed, E.div(E.mul(x.negativeStepSize, x.expAvg), E.add(E.div(E.sqrt(x.expAvgSq), x.biasCorrection2Sqrt), x.eps))), inputs, storage.values);
   return true;
 }
 

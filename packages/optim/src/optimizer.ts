@@ -1,4 +1,4 @@
-import { Tensor, enableGrad, noGrad } from '@normgrad/core';
+import { Tensor, enableGrad, noGrad, writeStorage } from '@normgrad/core';
 import { contiguousElements, readElements, writeElements, type FloatArray } from './strided.js';
 
 /** Hyperparameters every optimizer has. */
@@ -178,19 +178,21 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
           const dtype = param.dtype;
           const size = param.size;
           const zerosLike = () => (dtype === 'float64' ? new Float64Array(size) : new Float32Array(size));
-          const paramStorage = contiguousElements(param.data);
-          const gradStorage = contiguousElements(grad.data);
-          if (paramStorage !== null && gradStorage !== null && paramStorage.constructor === gradStorage.constructor) {
-            if (this.updateStorage({ param, values: paramStorage, grad: gradStorage, state, zerosLike }, group)) continue;
-          }
-          if (this.#valuesScratch.length < param.size) {
-            this.#valuesScratch = new Float64Array(param.size);
-            this.#gradScratch = new Float64Array(param.size);
-          }
-          const values = readElements(param.data, undefined, this.#valuesScratch);
-          const slot: ParamSlot<S> = { param, values, grad: readElements(grad.data, undefined, this.#gradScratch), state, zerosLike };
-          this.updateParam(slot, group);
-          writeElements(param.data, values);
+          writeStorage(param.data.data, () => {
+            const paramStorage = contiguousElements(param.data);
+            const gradStorage = contiguousElements(grad.data);
+            if (paramStorage !== null && gradStorage !== null && paramStorage.constructor === gradStorage.constructor) {
+              if (this.updateStorage({ param, values: paramStorage, grad: gradStorage, state, zerosLike }, group)) return;
+            }
+            if (this.#valuesScratch.length < param.size) {
+              this.#valuesScratch = new Float64Array(param.size);
+              this.#gradScratch = new Float64Array(param.size);
+            }
+            const values = readElements(param.data, undefined, this.#valuesScratch);
+            const slot: ParamSlot<S> = { param, values, grad: readElements(grad.data, undefined, this.#gradScratch), state, zerosLike };
+            this.updateParam(slot, group);
+            writeElements(param.data, values);
+          });
         }
       }
     });

@@ -60,6 +60,12 @@ export interface CheckLayerOptions {
   eps?: number;
   atol?: number;
   rtol?: number;
+  /**
+   * Also check forward mode: at every order the Jacobian is computed by jvp too (order 1: jvp of
+   * the layer; order k: forward-over-reverse of the order-(k − 1) VJP) and compared with the same
+   * central differences. Default false.
+   */
+  forwardAd?: boolean;
 }
 
 /** Where a gradient check failed (also attached to the thrown Error as `failure`). */
@@ -76,6 +82,8 @@ export interface CheckLayerFailure {
   analytic: number;
   numeric: number;
   maxAbsError: number;
+  /** Which derivative disagreed: reverse mode (backward) or forward mode (jvp, with forwardAd). */
+  derivative: 'reverse' | 'forward';
 }
 
 export interface CheckLayerReport {
@@ -208,7 +216,7 @@ function checkCase(
     const count = inputs.length;
     fn = (...args: Tensor[]): Tensor => {
       const cotangent = args[count]!;
-      const grads = grad((...xs: Tensor[]) => previous(...xs).mul(cotangent).sum(), { argnums: range(count) })(...args.slice(0, count));
+      const grads = grad((...xs: Tensor[]) => previous(...xs).mul(cotangent).sum(), { argnums: range(count), allowUnused: true })(...args.slice(0, count));
       return concat(grads.map((g) => g.reshape([-1])), 0);
     };
     levels.push({ names: [...argumentNames], shapes: argumentShapes.map((s) => [...s]) });
@@ -224,9 +232,10 @@ function checkCase(
     eps: options.eps,
     atol: options.atol,
     rtol: options.rtol,
+    checkForwardAd: options.forwardAd ?? false,
   });
   if (!result.ok && result.worst) {
-    const { inputIndex, elementIndex, outputIndex, analytic, numeric } = result.worst;
+    const { inputIndex, elementIndex, outputIndex, analytic, numeric, mode: derivative } = result.worst;
     const output = levels[levels.length - 1]!;
     throw new GradientMismatch({
       inputShape: shape,
@@ -238,6 +247,7 @@ function checkCase(
       analytic,
       numeric,
       maxAbsError: result.maxAbsError,
+      derivative,
     });
   }
   return result;
@@ -305,7 +315,7 @@ function describeOutput(order: number, flat: number, names: string[], shapes: nu
 
 function describeFailure(f: CheckLayerFailure): string {
   return (
-    `checkLayer: order-${f.order} gradient check failed in '${f.mode}' mode for input shape ${formatShape(f.inputShape)}:\n` +
+    `checkLayer: order-${f.order} ${f.derivative === 'forward' ? 'forward-mode (jvp) ' : ''}gradient check failed in '${f.mode}' mode for input shape ${formatShape(f.inputShape)}:\n` +
     `  d ${f.output} / d ${f.argument}[${f.element.join(', ')}]: analytic ${f.analytic}, numeric ${f.numeric} ` +
     `(|difference| ${Math.abs(f.analytic - f.numeric)}; largest in this check ${f.maxAbsError})`
   );

@@ -1,14 +1,15 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
+import { writeStorage } from '../storage.js';
+import { E, inputCount, printJs, structuralKey, type Expr } from './expr.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
 /**
- * Elementwise kernels. Each op is given as a JavaScript expression over its operands' element
- * values `$0`, `$1`, … (e.g. '$0 * $1'); the whole loop for that expression — rows and the walk
- * over the outer axes — is compiled once with `new Function`, so V8 sees one monomorphic loop per
- * expression instead of a closure call per element (the technique ndarray-ops' cwise uses; about
- * 5–10× faster than calling a callback). Inputs may be strided or stride-0 broadcast views;
- * outputs are fresh and contiguous.
+ * Elementwise kernels. Each op is an expression tree (expr.ts) over its operands' element values;
+ * the whole loop for that tree — rows and the walk over the outer axes — is printed as JavaScript
+ * and compiled once with `new Function`, so V8 sees one monomorphic loop per expression instead of
+ * a closure call per element (the technique ndarray-ops' cwise uses). Inputs may be strided or
+ * stride-0 broadcast views; outputs are fresh and contiguous.
  */
 type ElementwiseKernel = (
   out: FloatArray,
@@ -26,12 +27,13 @@ export type StrideKind = 'unit' | 'zero' | 'any';
 export const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit' : stride === 0 ? 'zero' : 'any');
 
 /**
- * The compiled loop `out[k] = expression`, cached by expression and by how each operand is read
- * along the innermost axis (a broadcast operand is read once per row, a unit-stride one without
- * a multiply). Per operand it takes its data, offset, innermost stride and outer-axis strides.
+ * The compiled loop `out[k] = expression`, cached by the tree's structure, the dtype (float32
+ * rounds per operator) and how each operand is read along the innermost axis (a broadcast operand
+ * is read once per row, a unit-stride one without a multiply). Per operand it takes its data,
+ * offset, innermost stride and outer-axis strides.
  */
-function elementwiseKernel(expression: string, kinds: readonly StrideKind[]): ElementwiseKernel {
-  const key = `${kinds.join(',')}:${expression}`;
+function elementwiseKernel(expression: Expr, dtype: DType, kinds: readonly StrideKind[]): ElementwiseKernel {
+  const key = `${dtype}:${kinds.join(',')}:${structuralKey(expression)}`;
   let kernel = compiledKernels.get(key);
   if (kernel === undefined) {
     const operands = kinds.map((_, k) => k);
@@ -41,13 +43,14 @@ function elementwiseKernel(expression: string, kinds: readonly StrideKind[]): El
       .filter((k) => kinds[k] !== 'zero')
       .map((k) => `const $${k} = data${k}[offset${k} + ${kinds[k] === 'unit' ? 'i' : `i * stride${k}`}];`)
       .join(' ');
+    const { statements, result } = printJs(expression, dtype);
     const advance = operands.map((k) => `offset${k} += outerStrides${k}[axis];`).join(' ');
     const rewind = operands.map((k) => `offset${k} -= outerStrides${k}[axis] * outerShape[axis];`).join(' ');
     const body = `
       const counter = new Array(outerShape.length).fill(0);
       for (let start = 0; start < size; start += inner) {
         ${rowReads}
-        for (let i = 0; i < inner; i++) { ${elementReads} out[start + i] = ${expression}; }
+        for (let i = 0; i < inner; i++) { ${elementReads} ${statements} out[start + i] = ${result}; }
         for (let axis = outerShape.length - 1; axis >= 0; axis--) {
           counter[axis]++; ${advance}
           if (counter[axis] < outerShape[axis]) break;
@@ -84,10 +87,10 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
 }
 
 /**
- * out = expression (over $0, $1, …) applied elementwise to same-shaped inputs (any strides), in
- * `dtype`: a fresh array, or the front of `target` when given (it must be of `dtype` and long enough).
+ * out = expression (over inputs 0, 1, …) applied elementwise to same-shaped inputs (any strides),
+ * in `dtype`: a fresh array, or the front of `target` when given (it must be of `dtype` and long enough).
  */
-export function mapElementwise(expression: string, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!), target?: FloatArray): FloatNdArray {
+export function mapElementwise(expression: Expr, inputs: readonly FloatNdArray[], dtype: DType = dtypeOfNd(inputs[0]!), target?: FloatArray): FloatNdArray {
   const shape = inputs[0]!.shape;
   const size = sizeOf(shape);
   const out = target ? target.subarray(0, size) : allocate(dtype, size);
@@ -101,14 +104,14 @@ export function mapElementwise(expression: string, inputs: readonly FloatNdArray
   const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
   if (!(tryWasmElementwise(size) && runWasmElementwise(expression, inputs, dtype, 'map', walk, out))) {
     const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, outerStrides[k]!]);
-    elementwiseKernel(expression, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
+    elementwiseKernel(expression, dtype, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
   }
   return createNd(dtype, shape, out);
 }
 
 /** Copies any (strided) ndarray into a fresh contiguous one, optionally converting the dtype. */
 export function copyNd(x: FloatNdArray, dtype: DType = dtypeOfNd(x)): FloatNdArray {
-  return mapElementwise('$0', [x], dtype);
+  return mapElementwise(E.input(0), [x], dtype);
 }
 
 /** A contiguous ndarray with the same elements: the array itself when it already is one, else a copy. */
@@ -117,21 +120,26 @@ export function toContiguous(x: FloatNdArray): FloatNdArray {
 }
 
 /**
- * Computes `expression` — JavaScript arithmetic over the elements $0, $1, … of `inputs`, e.g.
- * '$0 * $1 + $2' — elementwise into `output`, which may be one of the inputs (each element is read
- * before it is written). Inputs have the output's dtype and length, or length 1 (one value for all
- * elements). The loop is compiled once per expression: WebAssembly SIMD for float32 arithmetic of
- * 2,048+ elements (see setElementwiseBackend), else JavaScript. The expression is compiled as
- * code, so pass only text of your own. For optimizers and other in-place updates of raw storage.
+ * Computes an expression elementwise into `output`, which may be one of the inputs (each element
+ * is read before it is written): `expression` is a tree over the inputs, or a function that builds
+ * one from the inputs' nodes, e.g. `(p, g, lr) => E.sub(p, E.mul(lr, g))`. Inputs have the
+ * output's dtype and length, or length 1 (one value for all elements). The loop is compiled once
+ * per expression: WebAssembly SIMD for arithmetic of 2,048+ elements (see withSettings), else
+ * JavaScript. For optimizers and other in-place updates of raw storage; writing into a tensor's
+ * storage this way goes through the same in-place path as `assignInPlace` (pending results that
+ * read it are computed first, and its version is bumped).
  */
-export function elementwiseInto(expression: string, inputs: readonly FloatArray[], output: FloatArray): void {
+export function elementwiseInto(expression: Expr | ((...inputs: Expr[]) => Expr), inputs: readonly FloatArray[], output: FloatArray): void {
   const op = 'elementwiseInto';
-  if (typeof expression !== 'string' || expression.trim() === '') throw new Error(`${op}: expected an expression over $0, $1, …, got ${JSON.stringify(expression)}`);
+  if (!Array.isArray(inputs)) throw new Error(`${op}: expected an array of input arrays, got ${typeof inputs}`);
+  const tree = typeof expression === 'function' ? expression(...inputs.map((_, k) => E.input(k))) : expression;
+  if (tree === null || typeof tree !== 'object' || !('kind' in tree)) {
+    throw new Error(`${op}: expected an expression tree (built with E) or a function of the inputs' nodes returning one, got ${typeof expression === 'string' ? 'a string' : typeof tree}`);
+  }
   const dtype = output instanceof Float64Array ? 'float64' : output instanceof Float32Array ? 'float32' : null;
   if (dtype === null) throw new Error(`${op}: the output must be a Float32Array or Float64Array`);
-  const referenced = [...expression.matchAll(/\$(\d+)/g)].map((match) => Number(match[1]));
-  const missing = referenced.find((index) => index >= inputs.length);
-  if (missing !== undefined) throw new Error(`${op}: the expression reads $${missing}, but ${inputs.length} input(s) were given`);
+  const needed = inputCount(tree);
+  if (needed > inputs.length) throw new Error(`${op}: the expression reads input ${needed - 1}, but ${inputs.length} input(s) were given`);
   inputs.forEach((input, index) => {
     if (!(input instanceof (dtype === 'float64' ? Float64Array : Float32Array))) throw new Error(`${op}: input ${index} must be a ${dtype === 'float64' ? 'Float64Array' : 'Float32Array'} like the output`);
     if (input.length !== output.length && input.length !== 1) throw new Error(`${op}: input ${index} has ${input.length} elements, the output ${output.length} (inputs have the output's length or 1)`);
@@ -141,5 +149,7 @@ export function elementwiseInto(expression: string, inputs: readonly FloatArray[
   views.forEach((view, index) => {
     if (inputs[index]!.length === 1) view.stride[0] = 0;
   });
-  mapElementwise(expression, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
+  writeStorage(output, () => {
+    mapElementwise(tree, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
+  });
 }

@@ -16,6 +16,7 @@
  *   WORKER_CHUNKS (last slot) counts the chunks the worker computed, for tests.
  */
 
+import { settings, updateSettings } from '../settings.js';
 import type { WasmMatmul } from './wasm-matmul.js';
 
 /** Bytes reserved at the start of the memory for the control block. */
@@ -180,7 +181,6 @@ interface NodeProcess {
   getBuiltinModule?(name: string): unknown;
 }
 
-let threads: 1 | 2 | undefined;
 let worker: WorkerLike | null | undefined;
 let posted = 0;
 
@@ -202,12 +202,16 @@ function availableCores(): number {
  */
 export function setMatmulThreads(count: 1 | 2): void {
   if (count !== 1 && count !== 2) throw new Error(`setMatmulThreads: expected 1 or 2, got ${JSON.stringify(count)}`);
-  threads = count;
+  updateSettings('setMatmulThreads', { matmulThreads: count });
 }
 
+let automaticThreads: 1 | 2 | undefined;
+
 export function getMatmulThreads(): 1 | 2 {
-  threads ??= availableCores() >= 2 && workerThreadsModule() !== null ? 2 : 1;
-  return threads;
+  const chosen = settings.matmulThreads;
+  if (chosen !== 'auto') return chosen;
+  automaticThreads ??= availableCores() >= 2 && workerThreadsModule() !== null ? 2 : 1;
+  return automaticThreads;
 }
 
 /** The worker, started on first use; null where it cannot run (no worker_threads, memory not shared). */

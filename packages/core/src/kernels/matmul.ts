@@ -1,4 +1,5 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { toContiguous } from './elementwise.js';
 import { CONTROL_BYTES, runBlocked, stopMatmulWorker } from './matmul-threads.js';
@@ -7,22 +8,19 @@ import { float32Block, float64Block, MAXIMUM_PAGES, releaseWasmMatmul, wasmMatmu
 
 export type MatmulBackend = 'auto' | 'wasm' | 'js';
 
-let backend: MatmulBackend = 'auto';
+registerSettingCheck('matmulBackend', (choice) => (choice === 'wasm' && wasmMatmul() === null ? 'WebAssembly SIMD is not available here' : null));
 
 /**
  * Chooses the matrix-product kernel: 'wasm' (WebAssembly SIMD), 'js' (plain loops, the fallback
  * where WebAssembly SIMD is missing) or 'auto' (wasm when available and the product is not tiny).
+ * A thin wrapper over the settings (`withSettings({ matmulBackend }, fn)` is the scoped form).
  */
 export function setMatmulBackend(choice: MatmulBackend): void {
-  if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') {
-    throw new Error(`setMatmulBackend: expected 'auto', 'wasm' or 'js', got ${JSON.stringify(choice)}`);
-  }
-  if (choice === 'wasm' && wasmMatmul() === null) throw new Error('setMatmulBackend: WebAssembly SIMD is not available here');
-  backend = choice;
+  updateSettings('setMatmulBackend', { matmulBackend: choice });
 }
 
 export function getMatmulBackend(): MatmulBackend {
-  return backend;
+  return settings.matmulBackend;
 }
 
 /** Products smaller than this many multiply-adds stay in JS, where the copies would cost more than they save. */
@@ -39,6 +37,7 @@ export function matmulKernel(a: FloatNdArray, b: FloatNdArray): FloatNdArray {
   const batchShape = a.shape.slice(0, rank - 2);
   const batch = sizeOf(batchShape);
   const dtype = dtypeOfNd(a);
+  const backend = settings.matmulBackend;
   const wasm = backend === 'js' ? null : wasmMatmul();
   const useWasm = wasm !== null && (backend === 'wasm' || rows * inner * columns >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
   let out: FloatArray | null = null;

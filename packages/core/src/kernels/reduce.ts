@@ -1,16 +1,19 @@
 import { allocate, type DType, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { strideKind, type StrideKind } from './elementwise.js';
+import { E, printJs, structuralKey, type Expr } from './expr.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
 export type ReductionKind = 'sum' | 'max';
 
 /**
  * Reductions. Like the elementwise kernels, the loop is compiled once per expression: the value
- * reduced is a JavaScript expression over operand elements `$0`, `$1`, … , so a pending
- * elementwise result (fusion.ts) is reduced straight from its operands without an array of its
- * own. Plain `sum(x)` is the expression `$0`. Sums accumulate in float64 whatever the dtype, and
- * a reduced inner axis uses four running totals (the add latency, not memory, bounds one chain).
+ * reduced is an expression tree (expr.ts) over operand elements, so a pending elementwise result
+ * (fusion.ts) is reduced straight from its operands without an array of its own. Plain `sum(x)`
+ * is the expression `input(0)`. Sums accumulate in float64 whatever the dtype, in one order that
+ * the WebAssembly kernels follow too, so sums are bit-identical across backends: along a reduced
+ * inner axis, element i goes to running total i mod 4 (the tail to total 0) and a row's sum is
+ * (t0 + t1) + (t2 + t3); rows are added to their output in order, one at a time.
  */
 type ReductionKernel = (
   accumulator: Float64Array,
@@ -25,7 +28,7 @@ type ReductionKernel = (
 const compiledKernels = new Map<string, ReductionKernel>();
 
 const combine = (kind: ReductionKind, total: string, value: string): string =>
-  kind === 'sum' ? `${total} + ${value}` : `Math.max(${total}, ${value})`;
+  kind === 'sum' ? `(${total} + ${value})` : `Math.max(${total}, ${value})`;
 
 /**
  * The compiled reduction of `expression`, cached by expression, kind, whether the innermost axis
@@ -33,8 +36,8 @@ const combine = (kind: ReductionKind, total: string, value: string): string =>
  * the row, adding four rows of the reduced axis just outside it at a time), and how each operand
  * is read along the innermost axis.
  */
-function reductionKernel(expression: string, kind: ReductionKind, innerReduced: boolean, kinds: readonly StrideKind[]): ReductionKernel {
-  const key = `${kind}:${innerReduced}:${kinds.join(',')}:${expression}`;
+function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, innerReduced: boolean, kinds: readonly StrideKind[]): ReductionKernel {
+  const key = `${kind}:${dtype}:${innerReduced}:${kinds.join(',')}:${structuralKey(expression)}`;
   let kernel = compiledKernels.get(key);
   if (kernel === undefined) {
     const operands = kinds.map((_, k) => k);
@@ -45,7 +48,7 @@ function reductionKernel(expression: string, kind: ReductionKind, innerReduced: 
         .filter(which)
         .map((k) => `const $${k} = data${k}[offset${k}${row === '0' ? '' : ` + (${row}) * rowStride${k}`}${kinds[k] === 'zero' ? '' : kinds[k] === 'unit' ? ` + ${index}` : ` + (${index}) * stride${k}`}];`)
         .join(' ');
-    const value = `(${expression})`;
+    const { statements, result: value } = printJs(expression, dtype);
     const initial = kind === 'sum' ? '0' : '-Infinity';
     const lanes = [0, 1, 2, 3];
     const block = innerReduced
@@ -53,20 +56,20 @@ function reductionKernel(expression: string, kind: ReductionKind, innerReduced: 
         let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
         let i = 0;
         for (; i + 3 < inner; i += 4) {
-          ${lanes.map((lane) => `{ ${reads('0', `i + ${lane}`, (k) => kinds[k] !== 'zero')} total${lane} = ${combine(kind, `total${lane}`, value)}; }`).join('\n')}
+          ${lanes.map((lane) => `{ ${reads('0', `i + ${lane}`, (k) => kinds[k] !== 'zero')} ${statements} total${lane} = ${combine(kind, `total${lane}`, value)}; }`).join('\n')}
         }
-        for (; i < inner; i++) { ${reads('0', 'i', (k) => kinds[k] !== 'zero')} total0 = ${combine(kind, 'total0', value)}; }
+        for (; i < inner; i++) { ${reads('0', 'i', (k) => kinds[k] !== 'zero')} ${statements} total0 = ${combine(kind, 'total0', value)}; }
         accumulator[outputOffset] = ${combine(kind, 'accumulator[outputOffset]', combine(kind, combine(kind, 'total0', 'total1'), combine(kind, 'total2', 'total3')))};`
       : `let r = 0;
         for (; r + 3 < rows; r += 4) {
           for (let i = 0; i < inner; i++) {
             let value0, value1, value2, value3;
-            ${lanes.map((lane) => `{ ${reads(`r + ${lane}`, 'i', () => true)} value${lane} = ${value}; }`).join('\n')}
-            accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', combine(kind, combine(kind, 'value0', 'value1'), combine(kind, 'value2', 'value3')))};
+            ${lanes.map((lane) => `{ ${reads(`r + ${lane}`, 'i', () => true)} ${statements} value${lane} = ${value}; }`).join('\n')}
+            accumulator[outputOffset + i] = ${combine(kind, combine(kind, combine(kind, combine(kind, 'accumulator[outputOffset + i]', 'value0'), 'value1'), 'value2'), 'value3')};
           }
         }
         for (; r < rows; r++) {
-          for (let i = 0; i < inner; i++) { ${reads('r', 'i', () => true)} accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', value)}; }
+          for (let i = 0; i < inner; i++) { ${reads('r', 'i', () => true)} ${statements} accumulator[outputOffset + i] = ${combine(kind, 'accumulator[outputOffset + i]', value)}; }
         }`;
     const advance = operands.map((k) => `offset${k} += outerStrides${k}[axis];`).join(' ');
     const rewind = operands.map((k) => `offset${k} -= outerStrides${k}[axis] * outerShape[axis];`).join(' ');
@@ -120,10 +123,10 @@ function mergeAxes(shape: readonly number[], reducedAxes: ReadonlySet<number>, s
 }
 
 /**
- * Sums or maximizes `expression` (over $0, $1, … , the elements of same-shaped operands with any
+ * Sums or maximizes `expression` (a tree over the elements of same-shaped operands with any
  * strides) over the given axes; the result, in `dtype`, has the kept axes only (no keepdims).
  */
-export function reduceExpression(expression: string, operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind, dtype: DType): FloatNdArray {
+export function reduceExpression(expression: Expr, operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind, dtype: DType): FloatNdArray {
   const shape = operands[0]!.shape;
   const reducedAxes = new Set(axes);
   const outShape = shape.filter((_, axis) => !reducedAxes.has(axis));
@@ -157,7 +160,7 @@ export function reduceExpression(expression: string, operands: readonly FloatNdA
     const operandArguments = operands.flatMap((operand, k) => [
       operand.data, operand.offset, innerStrides[k]!, blocked ? merged.strides[k]![rank - 2]! : 0, merged.strides[k]!.slice(0, outer),
     ]);
-    reductionKernel(expression, kind, innerReduced, innerStrides.map(strideKind))(
+    reductionKernel(expression, dtype, kind, innerReduced, innerStrides.map(strideKind))(
       accumulator, size, inner, rows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
     );
   }
@@ -173,5 +176,5 @@ function finish(accumulator: Float64Array, outShape: readonly number[], dtype: D
 
 /** Sums or maximizes x over the given axes; the result has the kept axes only (no keepdims). */
 export function reduceAxes(x: FloatNdArray, axes: readonly number[], kind: ReductionKind, dtype: DType = dtypeOfNd(x)): FloatNdArray {
-  return reduceExpression('$0', [x], axes, kind, dtype);
+  return reduceExpression(E.input(0), [x], axes, kind, dtype);
 }

@@ -1,113 +1,26 @@
 import type { DType, FloatArray } from '../dtype.js';
+import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import type { FloatNdArray } from './layout.js';
+import { comparisonOperators, hasWasm, operators, schedule, structuralKey, type Expr } from './expr.js';
 import {
   F32, F64, I32, V128, block, branch, branchIf, end, f64Add, f64PromoteF32, get, i32Add, i32Const, i32GreaterOrEqualUnsigned, i32Mul,
   loop, moduleBytes, set, simd, tee, webAssemblyApi, type WasmMemory,
 } from './wasm-assembly.js';
 
 /**
- * WebAssembly SIMD versions of the compiled elementwise loops and sums, for expressions of
- * arithmetic (+ − × ÷, negation, square root, operands and numbers) and choices by comparison
- * (`c ? a : b`), assembled at run time per expression. The operands' elements are copied into
- * WebAssembly memory in cache-sized chunks of rows (one native copy per operand and chunk), the
- * loop runs four float32 or two float64 lanes at a time, and each chunk's result is copied out.
- * Sums accumulate in float64 lanes. float64 results equal the
- * JavaScript loop's (IEEE + − × ÷ √ either way); float32 rounds after every operation, as the
- * float32 arithmetic of other frameworks does, where the JavaScript loop computes in float64 and
- * rounds once.
+ * WebAssembly SIMD versions of the compiled elementwise loops and sums, printed from the same
+ * expression trees as the JavaScript loops (expr.ts) for trees whose operators all have
+ * WebAssembly instructions (arithmetic, square root, absolute value, comparisons and selection),
+ * assembled at run time per tree. The operands' elements are copied into WebAssembly memory in
+ * cache-sized chunks of rows (one native copy per operand and chunk), the loop runs four float32
+ * or two float64 lanes at a time, and each chunk's result is copied out. Results are bit-identical
+ * to the JavaScript loops': float32 lanes round after every operation as the JavaScript printer's
+ * `Math.fround` does, float64 lanes are IEEE either way, and sums accumulate in float64 in the
+ * JavaScript loops' order (reduce.ts).
  */
-
-type Comparison = '===' | '!==' | '<' | '>' | '<=' | '>=';
-
-/**
- * An elementwise expression over operands $0, $1, …: arithmetic, and conditions (comparisons,
- * joined by ||) that only choose between two values, as in `($0 > 0 ? $0 : 0)`.
- */
-export type Arithmetic =
-  | { kind: 'operand'; index: number }
-  | { kind: 'number'; value: number }
-  | { kind: 'negate'; operand: Arithmetic }
-  | { kind: 'sqrt'; operand: Arithmetic }
-  | { kind: 'binary'; operator: '+' | '-' | '*' | '/'; left: Arithmetic; right: Arithmetic }
-  | { kind: 'select'; condition: Condition; whenTrue: Arithmetic; whenFalse: Arithmetic };
-
-export type Condition =
-  | { kind: 'compare'; operator: Comparison; left: Arithmetic; right: Arithmetic }
-  | { kind: 'or'; left: Condition; right: Condition };
-
-/**
- * The tree of an elementwise expression, with JavaScript's precedence; null for anything else
- * (function calls such as Math.exp, or a comparison used as a number).
- */
-export function parseArithmetic(text: string): Arithmetic | null {
-  const tokens = text.match(/\$\d+|\d+(?:\.\d*)?(?:e[+-]?\d+)?|NaN|Math\.sqrt|===|!==|<=|>=|\|\||\S/g) ?? [];
-  let position = 0;
-  const accept = (...operators: string[]): string | undefined => {
-    const token = tokens[position];
-    if (token === undefined || !operators.includes(token)) return undefined;
-    position++;
-    return token;
-  };
-  // primary := $n | number | NaN | -primary | Math.sqrt( conditional ) | ( conditional )
-  const primary = (): Arithmetic | null => {
-    const token = tokens[position++];
-    if (token === undefined) return null;
-    if (token === 'Math.sqrt') {
-      if (!accept('(')) return null;
-      const operand = conditional();
-      return operand !== null && accept(')') ? { kind: 'sqrt', operand } : null;
-    }
-    if (token.startsWith('$')) return { kind: 'operand', index: Number(token.slice(1)) };
-    if (token === 'NaN' || /^\d/.test(token)) return { kind: 'number', value: Number(token) };
-    if (token === '-') {
-      const operand = primary();
-      return operand && { kind: 'negate', operand };
-    }
-    if (token !== '(') return null;
-    const inner = conditional();
-    return inner !== null && accept(')') ? inner : null;
-  };
-  const arithmetic = (operators: string[], operand: () => Arithmetic | null) => (): Arithmetic | null => {
-    let left = operand();
-    for (let operator = accept(...operators); left !== null && operator !== undefined; operator = accept(...operators)) {
-      const right = operand();
-      left = right && { kind: 'binary', operator: operator as '+' | '-' | '*' | '/', left, right };
-    }
-    return left;
-  };
-  const product = arithmetic(['*', '/'], primary);
-  const sum = arithmetic(['+', '-'], product);
-  // condition := sum comparison sum ( || condition )
-  const condition = (): Condition | null => {
-    const left = sum();
-    const operator = accept('===', '!==', '<', '>', '<=', '>=') as Comparison | undefined;
-    const right = operator && sum();
-    if (left === null || !right) return null;
-    const compare: Condition = { kind: 'compare', operator: operator!, left, right };
-    if (!accept('||')) return compare;
-    const rest = condition();
-    return rest && { kind: 'or', left: compare, right: rest };
-  };
-  // conditional := condition ? conditional : conditional | sum
-  const conditional = (): Arithmetic | null => {
-    const start = position;
-    const test = condition();
-    if (test === null || !accept('?')) {
-      position = start;
-      return sum();
-    }
-    const whenTrue = conditional();
-    if (whenTrue === null || !accept(':')) return null;
-    const whenFalse = conditional();
-    return whenFalse && { kind: 'select', condition: test, whenTrue, whenFalse };
-  };
-  const tree = conditional();
-  return tree !== null && position === tokens.length ? tree : null;
-}
-
-type Operator = '+' | '-' | '*' | '/';
 
 interface Lanes {
+  dtype: DType;
   bytes: number;
   /** Elements per 16-byte vector. */
   width: number;
@@ -116,53 +29,39 @@ interface Lanes {
   store: number[];
   constant(value: number): number[];
   splat: number[];
-  vector: Record<Operator | Comparison | 'negate' | 'sqrt', number[]>;
-  scalar: Record<Operator | Comparison | 'negate' | 'sqrt', number[]>;
 }
 
 const float32Lanes: Lanes = {
-  bytes: 4, width: 4, scalarType: F32, load: [0x2a, 2, 0], store: [0x38, 2, 0],
+  dtype: 'float32', bytes: 4, width: 4, scalarType: F32, load: [0x2a, 2, 0], store: [0x38, 2, 0],
   constant: (value) => [0x43, ...new Uint8Array(Float32Array.of(value).buffer)],
   splat: simd(0x13),
-  vector: {
-    '+': simd(0xe4), '-': simd(0xe5), '*': simd(0xe6), '/': simd(0xe7), negate: simd(0xe1), sqrt: simd(0xe3),
-    '===': simd(0x41), '!==': simd(0x42), '<': simd(0x43), '>': simd(0x44), '<=': simd(0x45), '>=': simd(0x46),
-  },
-  scalar: {
-    '+': [0x92], '-': [0x93], '*': [0x94], '/': [0x95], negate: [0x8c], sqrt: [0x91],
-    '===': [0x5b], '!==': [0x5c], '<': [0x5d], '>': [0x5e], '<=': [0x5f], '>=': [0x60],
-  },
 };
 const float64Lanes: Lanes = {
-  bytes: 8, width: 2, scalarType: F64, load: [0x2b, 3, 0], store: [0x39, 3, 0],
+  dtype: 'float64', bytes: 8, width: 2, scalarType: F64, load: [0x2b, 3, 0], store: [0x39, 3, 0],
   constant: (value) => [0x44, ...new Uint8Array(Float64Array.of(value).buffer)],
   splat: simd(0x14),
-  vector: {
-    '+': simd(0xf0), '-': simd(0xf1), '*': simd(0xf2), '/': simd(0xf3), negate: simd(0xed), sqrt: simd(0xef),
-    '===': simd(0x47), '!==': simd(0x48), '<': simd(0x49), '>': simd(0x4a), '<=': simd(0x4b), '>=': simd(0x4c),
-  },
-  scalar: {
-    '+': [0xa0], '-': [0xa1], '*': [0xa2], '/': [0xa3], negate: [0x9a], sqrt: [0x9f],
-    '===': [0x61], '!==': [0x62], '<': [0x63], '>': [0x64], '<=': [0x65], '>=': [0x66],
-  },
 };
 
-const vectorLoad = simd(0x00, 0, 0);
-const vectorStore = simd(0x0b, 0, 0);
+/** v128.load with a constant byte offset (its memory argument). */
+const vectorLoadAt = (offset: number) => simd(0x00, 0, offset);
+const vectorLoad = vectorLoadAt(0);
+const vectorStoreAt = (offset: number) => simd(0x0b, 0, offset);
+const vectorStore = vectorStoreAt(0);
 const f64x2Add = simd(0xf0);
 const promoteLow = simd(0x5f); // f64x2.promote_low_f32x4
 const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // lanes 2, 3 of f32x4 to 0, 1
 const extractLane = (lane: number) => simd(0x21, lane); // f64x2.extract_lane
+const replaceLane = (lane: number) => simd(0x22, lane); // f64x2.replace_lane
 const i32And = [0x71];
-const i32Or = [0x72];
-const vectorOr = simd(0x50);
 const bitSelect = simd(0x52); // (a, b, mask): a where mask bits are set, else b
 const scalarSelect = [0x1b]; // (a, b, condition): condition ? a : b
 
 /**
  * What a kernel does with the expression's value over one row of `count` elements:
  * - 'map': stores it at `out` (params: out, count, operand addresses…);
- * - 'sum': returns its float64 sum (params: count, operand addresses…);
+ * - 'sum': adds it to four float64 running totals at `lanes`, element i to total i mod 4 and the
+ *   tail to total 0 (params: lanes, count, operand addresses…), so that a row staged in several
+ *   chunks sums as in one go;
  * - 'sumInto': adds it to the float64 row at `accumulator` (params: accumulator, count, operand addresses…).
  */
 type Mode = 'map' | 'sum' | 'sumInto';
@@ -170,9 +69,57 @@ type Mode = 'map' | 'sum' | 'sumInto';
 /** An operand read at consecutive elements ('unit') or one value for the whole row ('zero'). */
 type Stride = 'unit' | 'zero';
 
-function kernelBody(tree: Arithmetic, lanes: Lanes, mode: Mode, strides: readonly Stride[]): { parameters: number[]; result?: number; locals: [number, number][]; body: number[] } {
-  const leading = mode === 'sum' ? 1 : 2; // [out | accumulator,] count
-  const count = leading - 1;
+/**
+ * Instructions computing a tree's value (a v128 of lanes, or one scalar), printed from the
+ * operator table; operator nodes used more than once are kept in locals and computed once per
+ * evaluation. `operand(k, vectorized)` gives the instructions that push operand k.
+ */
+function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand: (k: number, vectorized: boolean) => number[]) {
+  const { nodes, uses } = schedule(tree);
+  const shared = nodes.filter((node) => (uses.get(node) ?? 0) > 1);
+  const sharedIndex = new Map<Expr, number>(shared.map((node, k) => [node, k]));
+  const localOf = (node: Expr, vectorized: boolean) => firstSharedLocal + sharedIndex.get(node)! + (vectorized ? 0 : shared.length);
+  /** One evaluation of the tree: a fresh set of computed shared nodes. */
+  const emit = (vectorized: boolean): number[] => {
+    const computed = new Set<Expr>();
+    const constant = (value: number): number[] => (vectorized ? [...lanes.constant(value), ...lanes.splat] : lanes.constant(value));
+    const instructions = (name: keyof typeof operators): number[] => {
+      const wasm = operators[name].wasm![lanes.dtype];
+      return vectorized ? wasm.vector : wasm.scalar;
+    };
+    const choose = vectorized ? bitSelect : scalarSelect;
+    /** A condition: a lane mask (vectors) or an i32 (scalars); any value other than 0 counts as true. */
+    const condition = (node: Expr): number[] => {
+      if (node.kind === 'apply' && comparisonOperators.includes(node.operator)) {
+        return [...value(node.args[0]!), ...value(node.args[1]!), ...instructions(node.operator)];
+      }
+      return [...value(node), ...constant(0), ...instructions('ne')];
+    };
+    const value = (node: Expr): number[] => {
+      if (node.kind === 'input') return operand(node.index, vectorized);
+      if (node.kind === 'constant') return constant(node.value);
+      if (sharedIndex.has(node) && computed.has(node)) return get(localOf(node, vectorized));
+      let code: number[];
+      if (node.operator === 'select') {
+        code = [...value(node.args[1]!), ...value(node.args[2]!), ...condition(node.args[0]!), ...choose];
+      } else if (comparisonOperators.includes(node.operator)) {
+        // a comparison used as a number: 1 or 0
+        code = [...constant(1), ...constant(0), ...condition(node), ...choose];
+      } else {
+        code = [...node.args.flatMap(value), ...instructions(node.operator)];
+      }
+      if (!sharedIndex.has(node)) return code;
+      computed.add(node);
+      return [...code, ...tee(localOf(node, vectorized))];
+    };
+    return value(tree);
+  };
+  return { emit, sharedLocals: shared.length };
+}
+
+function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[]): { parameters: number[]; locals: [number, number][]; body: number[] } {
+  const leading = 2; // out | accumulator | lanes, count
+  const count = 1;
   const target = 0;
   const operandAddress = (k: number) => leading + k;
   let next = leading + strides.length;
@@ -185,49 +132,41 @@ function kernelBody(tree: Arithmetic, lanes: Lanes, mode: Mode, strides: readonl
   const vectorValue = (k: number) => next + k;
   const scalarValue = (k: number) => next + strides.length + k;
   const value = next + 2 * strides.length; // v128
-  const accumulators = [value + 1, value + 2]; // v128
+  const accumulators = [value + 1, value + 2]; // v128: running totals 0, 1 and 2, 3 of a row sum
   const total = value + 3; // f64
-  const locals: [number, number][] = [[i32Locals, I32], [strides.length, V128], [strides.length, lanes.scalarType], [3, V128], [1, F64]];
+  const { emit, sharedLocals } = treeEmitter(tree, lanes, total + 1, (k, vectorized) => get(vectorized ? vectorValue(k) : scalarValue(k)));
+  const locals: [number, number][] = [
+    [i32Locals, I32], [strides.length, V128], [strides.length, lanes.scalarType], [3, V128], [1, F64],
+    [sharedLocals, V128], [sharedLocals, lanes.scalarType],
+  ];
 
-  const emit = (node: Arithmetic, vectorized: boolean): number[] => {
-    const ops = vectorized ? lanes.vector : lanes.scalar;
-    switch (node.kind) {
-      case 'operand': return get(vectorized ? vectorValue(node.index) : scalarValue(node.index));
-      case 'number': return vectorized ? [...lanes.constant(node.value), ...lanes.splat] : lanes.constant(node.value);
-      case 'negate': return [...emit(node.operand, vectorized), ...ops.negate];
-      case 'sqrt': return [...emit(node.operand, vectorized), ...ops.sqrt];
-      case 'binary': return [...emit(node.left, vectorized), ...emit(node.right, vectorized), ...ops[node.operator]];
-      case 'select':
-        return [...emit(node.whenTrue, vectorized), ...emit(node.whenFalse, vectorized), ...test(node.condition, vectorized), ...(vectorized ? bitSelect : scalarSelect)];
-    }
-  };
-  /** A condition as a lane mask (vectors) or an i32 (scalars). */
-  const test = (node: Condition, vectorized: boolean): number[] =>
-    node.kind === 'or'
-      ? [...test(node.left, vectorized), ...test(node.right, vectorized), ...(vectorized ? vectorOr : i32Or)]
-      : [...emit(node.left, vectorized), ...emit(node.right, vectorized), ...(vectorized ? lanes.vector : lanes.scalar)[node.operator]];
-  const readOperands = (vectorized: boolean): number[] =>
+  /** Loads of the 'unit' operands at the current offset (plus a constant byte displacement for vectors). */
+  const readOperands = (vectorized: boolean, displacement = 0): number[] =>
     strides.flatMap((stride, k) =>
       stride === 'unit'
-        ? [...get(operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoad : lanes.load), ...set(vectorized ? vectorValue(k) : scalarValue(k))]
+        ? [...get(operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoadAt(displacement) : lanes.load), ...set(vectorized ? vectorValue(k) : scalarValue(k))]
         : [],
     );
   const targetAddress = [...get(target), ...get(targetOffset), ...i32Add, ...tee(address)];
   const toFloat64 = lanes === float32Lanes ? f64PromoteF32 : [];
-  const vectorStep = mode === 'map' || lanes === float64Lanes ? 16 : 32;
+  // A float64 row sum takes four elements (two vectors) per step, so that element i goes to total i mod 4 as in reduce.ts.
+  const vectorsPerStep = mode === 'sum' && lanes === float64Lanes ? 2 : 1;
+  const elementsPerStep = lanes.width * vectorsPerStep;
+  const targetStepBytes = mode === 'map' || lanes === float64Lanes ? 16 : 32;
 
   let vectorWork: number[];
   let scalarWork: number[];
   if (mode === 'map') {
-    vectorWork = [...get(target), ...get(targetOffset), ...i32Add, ...emit(tree, true), ...vectorStore];
-    scalarWork = [...get(target), ...get(targetOffset), ...i32Add, ...emit(tree, false), ...lanes.store];
+    vectorWork = [...readOperands(true), ...get(target), ...get(targetOffset), ...i32Add, ...emit(true), ...vectorStore];
+    scalarWork = [...get(target), ...get(targetOffset), ...i32Add, ...emit(false), ...lanes.store];
   } else if (mode === 'sum') {
-    const addHalves = lanes === float32Lanes
-      ? [...get(accumulators[0]!), ...get(value), ...promoteLow, ...f64x2Add, ...set(accumulators[0]!),
+    vectorWork = lanes === float32Lanes
+      ? [...readOperands(true), ...emit(true), ...set(value),
+         ...get(accumulators[0]!), ...get(value), ...promoteLow, ...f64x2Add, ...set(accumulators[0]!),
          ...get(accumulators[1]!), ...get(value), ...get(value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(accumulators[1]!)]
-      : [...get(accumulators[0]!), ...get(value), ...f64x2Add, ...set(accumulators[0]!)];
-    vectorWork = [...emit(tree, true), ...set(value), ...addHalves];
-    scalarWork = [...get(total), ...emit(tree, false), ...toFloat64, ...f64Add, ...set(total)];
+      : [...readOperands(true), ...get(accumulators[0]!), ...emit(true), ...f64x2Add, ...set(accumulators[0]!),
+         ...readOperands(true, 16), ...get(accumulators[1]!), ...emit(true), ...f64x2Add, ...set(accumulators[1]!)];
+    scalarWork = [...get(total), ...emit(false), ...toFloat64, ...f64Add, ...set(total)];
   } else {
     // accumulator row += value, as float64 pairs: one pair per float64 vector, two per float32 vector
     const addPair = (pair: number[], byteOffset: number): number[] => [
@@ -235,41 +174,47 @@ function kernelBody(tree: Arithmetic, lanes: Lanes, mode: Mode, strides: readonl
       ...get(address), ...vectorLoad, ...pair, ...f64x2Add, ...vectorStore,
     ];
     vectorWork = lanes === float32Lanes
-      ? [...emit(tree, true), ...set(value), ...addPair([...get(value), ...promoteLow], 0), ...addPair([...get(value), ...get(value), ...highHalf, ...promoteLow], 16)]
-      : [...emit(tree, true), ...set(value), ...addPair(get(value), 0)];
-    scalarWork = [...targetAddress, ...get(address), ...float64Lanes.load, ...emit(tree, false), ...toFloat64, ...f64Add, ...float64Lanes.store];
+      ? [...readOperands(true), ...emit(true), ...set(value), ...addPair([...get(value), ...promoteLow], 0), ...addPair([...get(value), ...get(value), ...highHalf, ...promoteLow], 16)]
+      : [...readOperands(true), ...emit(true), ...set(value), ...addPair(get(value), 0)];
+    scalarWork = [...targetAddress, ...get(address), ...float64Lanes.load, ...emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
   const body = [
+    // the running totals so far
+    ...(mode === 'sum' ? [...get(target), ...vectorLoad, ...set(accumulators[0]!), ...get(target), ...vectorLoadAt(16), ...set(accumulators[1]!)] : []),
     // one value per row for the 'zero' operands
     ...strides.flatMap((stride, k) =>
       stride === 'zero' ? [...get(operandAddress(k)), ...lanes.load, ...tee(scalarValue(k)), ...lanes.splat, ...set(vectorValue(k))] : [],
     ),
-    ...get(count), ...i32Const(-lanes.width), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
+    ...get(count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
     ...get(count), ...i32Const(lanes.bytes), ...i32Mul, ...set(rowEnd),
     ...block, ...loop,
     ...get(offset), ...get(vectorEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...readOperands(true), ...vectorWork,
-    ...get(offset), ...i32Const(16), ...i32Add, ...set(offset), ...targetStep(vectorStep),
+    ...vectorWork,
+    ...get(offset), ...i32Const(16 * vectorsPerStep), ...i32Add, ...set(offset), ...targetStep(targetStepBytes),
     ...branch(0), ...end, ...end,
+    // the tail goes to running total 0
+    ...(mode === 'sum' ? [...get(accumulators[0]!), ...extractLane(0), ...set(total)] : []),
     ...block, ...loop,
     ...get(offset), ...get(rowEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
     ...readOperands(false), ...scalarWork,
     ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset), ...targetStep(mode === 'map' ? lanes.bytes : 8),
     ...branch(0), ...end, ...end,
+    // store the running totals, the tail's in total 0
     ...(mode === 'sum'
-      ? [...get(total), ...accumulators.flatMap((accumulator) => [...get(accumulator), ...extractLane(0), ...f64Add, ...get(accumulator), ...extractLane(1), ...f64Add])]
+      ? [...get(target), ...get(accumulators[0]!), ...get(total), ...replaceLane(0), ...vectorStore, ...get(target), ...get(accumulators[1]!), ...vectorStoreAt(16)]
       : []),
   ];
-  return { parameters: new Array<number>(leading + strides.length).fill(I32), result: mode === 'sum' ? F64 : undefined, locals, body };
+  return { parameters: new Array<number>(leading + strides.length).fill(I32), locals, body };
 }
 
 /** A row kernel and the loop that calls it once per row of the outer axes. */
 interface Kernel {
-  row: (...args: number[]) => number | undefined;
+  row: (...args: number[]) => void;
   /**
    * (row, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
-   * each row; `target` is the output address ('map', 'sumInto') or a Float64Array of sums ('sum');
+   * each row; `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
+   * sums with the running totals' view and address and whether this call starts and ends the rows;
    * addresses and strides are in bytes, target strides in elements.
    */
   walk: (...args: unknown[]) => void;
@@ -281,7 +226,7 @@ let memory: WasmMemory | null = null;
 /** Whether this Node runs WebAssembly SIMD (checked once, by compiling a small kernel). */
 let available: boolean | undefined;
 
-function compile(tree: Arithmetic, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
+function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
   const lanes = dtype === 'float64' ? float64Lanes : float32Lanes;
   const api = webAssemblyApi();
   let row: Kernel['row'];
@@ -296,11 +241,16 @@ function compile(tree: Arithmetic, dtype: DType, mode: Mode, strides: readonly S
   }
   const operands = strides.map((_, k) => k);
   const bytesPerTarget = mode === 'map' ? lanes.bytes : 8;
+  const addresses = operands.map((k) => `address${k}`).join(', ');
+  // a row sum: fresh running totals (unless continuing a row from the previous chunk), then (t0 + t1) + (t2 + t3), as in reduce.ts
   const call = mode === 'sum'
-    ? `target[targetOffset] += row(inner, ${operands.map((k) => `address${k}`).join(', ')});`
-    : `row(target + targetOffset * ${bytesPerTarget}, inner, ${operands.map((k) => `address${k}`).join(', ')});`;
+    ? `if (target.fresh) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
+       row(target.lanesAddress, inner, ${addresses});
+       if (target.finish) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
+    : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
   const walk = new Function('row', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
     const counter = new Array(outerShape.length).fill(0);
+    const lanes = target.lanes;
     let targetOffset = 0;
     for (let r = 0; r < rows; r++) {
       ${call}
@@ -314,12 +264,11 @@ function compile(tree: Arithmetic, dtype: DType, mode: Mode, strides: readonly S
   return { row, walk };
 }
 
-function kernelFor(expression: string, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
-  const key = `${mode}:${dtype}:${strides.join(',')}:${expression}`;
+function kernelFor(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
+  const key = `${mode}:${dtype}:${strides.join(',')}:${structuralKey(tree)}`;
   let kernel = kernels.get(key);
   if (kernel === undefined) {
-    const tree = parseArithmetic(expression);
-    kernel = tree === null || tree.kind === 'operand' && mode === 'map' ? null : compile(tree, dtype, mode, strides);
+    kernel = !hasWasm(tree) || (tree.kind === 'input' && mode === 'map') ? null : compile(tree, dtype, mode, strides);
     kernels.set(key, kernel);
   }
   return kernel;
@@ -327,14 +276,14 @@ function kernelFor(expression: string, dtype: DType, mode: Mode, strides: readon
 
 export function wasmElementwiseAvailable(): boolean {
   if (available === undefined) {
-    available = kernelFor('$0 * $1', 'float32', 'map', ['unit', 'zero']) !== null;
+    available = kernelFor({ kind: 'apply', operator: 'mul', args: [{ kind: 'input', index: 0 }, { kind: 'input', index: 1 }] }, 'float32', 'map', ['unit', 'zero']) !== null;
   }
   return available;
 }
 
 export type ElementwiseBackend = 'auto' | 'wasm' | 'js';
 
-let backend: ElementwiseBackend = 'auto';
+registerSettingCheck('elementwiseBackend', (choice) => (choice === 'wasm' && !wasmElementwiseAvailable() ? 'WebAssembly SIMD is not available here' : null));
 
 /** Below this many elements the JavaScript loops win: copying in and out costs more than the SIMD lanes save. */
 const WASM_MIN_SIZE = 2048;
@@ -342,22 +291,20 @@ const WASM_MIN_SIZE = 2048;
 /**
  * Chooses where elementwise loops and sums of arithmetic and comparisons run: 'wasm' (WebAssembly
  * SIMD), 'js' (the compiled JavaScript loops, always used for other expressions) or 'auto' (the
- * default): wasm when available for work of 2,048+ elements.
+ * default): wasm when available for work of 2,048+ elements. Both give bit-identical results.
+ * A thin wrapper over the settings (`withSettings({ elementwiseBackend }, fn)` is the scoped form).
  */
 export function setElementwiseBackend(choice: ElementwiseBackend): void {
-  if (choice !== 'auto' && choice !== 'wasm' && choice !== 'js') {
-    throw new Error(`setElementwiseBackend: expected 'auto', 'wasm' or 'js', got ${JSON.stringify(choice)}`);
-  }
-  if (choice === 'wasm' && !wasmElementwiseAvailable()) throw new Error('setElementwiseBackend: WebAssembly SIMD is not available here');
-  backend = choice;
+  updateSettings('setElementwiseBackend', { elementwiseBackend: choice });
 }
 
 export function getElementwiseBackend(): ElementwiseBackend {
-  return backend;
+  return settings.elementwiseBackend;
 }
 
 /** Whether a loop over `size` elements should try the WebAssembly kernels. */
 export function tryWasmElementwise(size: number): boolean {
+  const backend = settings.elementwiseBackend;
   return backend === 'wasm' || (backend === 'auto' && size >= WASM_MIN_SIZE);
 }
 
@@ -393,7 +340,7 @@ export interface Walk {
  * supported (then the caller runs its JavaScript loop).
  */
 export function runWasmElementwise(
-  expression: string, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: FloatArray | Float64Array,
+  expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: FloatArray | Float64Array,
 ): boolean {
   if (!wasmElementwiseAvailable()) return false;
   if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return false;
@@ -413,7 +360,9 @@ export function runWasmElementwise(
   const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
   const chunkedArrays = movesWithChunks.filter(Boolean).length + (mode === 'map' ? 1 : 0);
   const steps = extents[0]!;
-  const stepsPerChunk = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, chunkedArrays * stepElements * bytes)));
+  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, chunkedArrays * stepElements * bytes)));
+  // a single row staged in chunks keeps element i in running total i mod 4: chunks of whole groups of four
+  const stepsPerChunk = outer.length === 0 ? Math.max(4, fitting - (fitting % 4)) : fitting;
   /** The lowest and highest element of its data that operand k reads in steps [first, first + count) of the first axis. */
   const reach = (k: number, first: number, count: number): { low: number; high: number } => {
     const strides = operandStrides[k]!;
@@ -454,7 +403,7 @@ export function runWasmElementwise(
 
   const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : 0);
+  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 32 : 0);
   if (!reserve(chunkStart)) return false;
   stage(fixed.spans);
   if (mode === 'sumInto') view(accumulatorAddress, output.length, true).set(output); // adds to the sums so far
@@ -474,7 +423,14 @@ export function runWasmElementwise(
     });
     const chunkShape = outer.length > 0 ? [count, ...outer.slice(1)] : [];
     const rows = chunkShape.reduce((product, extent) => product * extent, 1);
-    const target = mode === 'sum' ? (output as Float64Array).subarray(first * targetStep)
+    const target = mode === 'sum'
+      ? {
+          sums: (output as Float64Array).subarray(first * targetStep),
+          lanes: view(accumulatorAddress, 4, true),
+          lanesAddress: accumulatorAddress,
+          fresh: outer.length > 0 || first === 0,
+          finish: outer.length > 0 || first + count >= steps,
+        }
       : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
     kernel.walk(kernel.row, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
     if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);

@@ -1,10 +1,10 @@
 import ndarray from 'ndarray';
 import type { FloatNdArray } from '../kernels/layout.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
 import { sumTo } from '../composite/reduce.js';
 
 // d broadcastTo(x) = sum of dy over the broadcast axes (sumTo)
-export const broadcastTo = primitive<{ shape: number[] }>({
+export const broadcastTo: Primitive<{ shape: number[] }> = primitive<{ shape: number[] }>({
   name: 'broadcastTo',
   forward: ([x], { shape }) => {
     const leading = shape.length - x!.shape.length;
@@ -15,4 +15,6 @@ export const broadcastTo = primitive<{ shape: number[] }>({
     return ndarray(x!.data, shape.slice(), strides, x!.offset) as FloatNdArray;
   },
   vjp: (g, { inputs: [x] }) => [sumTo(g, x!.shape)],
+  // tangent: broadcastTo(ẋ)
+  jvp: ([t], { params }) => broadcastTo([t!], params),
 });

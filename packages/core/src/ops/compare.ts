@@ -1,16 +1,11 @@
 import { mapElementwise } from '../kernels/elementwise.js';
+import { E, type Expr } from '../kernels/expr.js';
 import { primitive } from '../primitive.js';
 
 export type Comparison = 'lt' | 'le' | 'gt' | 'ge' | 'eq' | 'ne';
 
-const comparisons: Record<Comparison, string> = {
-  lt: '($0 < $1 ? 1 : 0)',
-  le: '($0 <= $1 ? 1 : 0)',
-  gt: '($0 > $1 ? 1 : 0)',
-  ge: '($0 >= $1 ? 1 : 0)',
-  eq: '($0 === $1 ? 1 : 0)',
-  ne: '($0 !== $1 ? 1 : 0)',
-};
+const [a, b] = [E.input(0), E.input(1)];
+const comparisons: Record<Comparison, Expr> = { lt: E.lt(a, b), le: E.le(a, b), gt: E.gt(a, b), ge: E.ge(a, b), eq: E.eq(a, b), ne: E.ne(a, b) };
 
 // comparisons are piecewise constant: zero gradient
 export const compare = primitive<{ comparison: Comparison }>({
@@ -18,4 +13,6 @@ export const compare = primitive<{ comparison: Comparison }>({
   forward: ([a, b], { comparison }) => mapElementwise(comparisons[comparison], [a!, b!]),
   elementwise: { expression: ({ comparison }) => comparisons[comparison] },
   vjp: () => [null, null],
+  // tangent: 0
+  jvp: () => null,
 });

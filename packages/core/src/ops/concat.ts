@@ -1,9 +1,10 @@
 import ops from 'ndarray-ops';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from '../kernels/layout.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { zerosLike } from '../creation.js';
 
 // d concat(x₁…xₙ) = the matching pieces of dy
-export const concat = primitive<{ axis: number }>({
+export const concat: Primitive<{ axis: number }> = primitive<{ axis: number }>({
   name: 'concat',
   forward: (inputs, { axis }) => {
     const first = inputs[0]!;
@@ -31,4 +32,6 @@ export const concat = primitive<{ axis: number }>({
       return piece;
     });
   },
+  // tangent: concat(ẋ₁…ẋₙ), zeros for inputs without a tangent
+  jvp: (tangents, { inputs, params }) => concat(inputs.map((input, index) => tangents[index] ?? zerosLike(input)), params),
 });

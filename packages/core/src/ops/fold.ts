@@ -7,4 +7,6 @@ export const fold: Primitive<WindowGeometry & { channels: number }> = primitive<
   name: 'fold',
   forward: ([columns], { channels, ...geometry }) => foldKernel(columns!, channels, geometry),
   vjp: (g, { params: { channels: _channels, ...geometry } }) => [unfold([g], geometry)],
+  // tangent: fold(ẋ)
+  jvp: ([t], { params }) => fold([t!], params),
 });

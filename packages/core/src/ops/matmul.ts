@@ -1,5 +1,6 @@
 import { matmulKernel } from '../kernels/matmul.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { addTangents } from './tangents.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -14,11 +15,13 @@ function isTransposedLayout(x: Tensor): boolean {
 }
 
 // d(A·B) = dY·Bᵀ for A, Aᵀ·dY for B   (batch axes identical)
-export const matmul = primitive<undefined>({
+export const matmul: Primitive<undefined> = primitive<undefined>({
   name: 'matmul',
   forward: ([a, b]) => matmulKernel(a!, b!),
   vjp: (g, { inputs: [a, b], needsGrad }) => [
     !needsGrad[0] ? null : isTransposedLayout(a!) ? b!.matmul(g.transpose(-2, -1)).transpose(-2, -1) : g.matmul(b!.transpose(-2, -1)),
     !needsGrad[1] ? null : isTransposedLayout(b!) ? g.transpose(-2, -1).matmul(a!).transpose(-2, -1) : a!.transpose(-2, -1).matmul(g),
   ],
+  // tangent: Ȧ·B + A·Ḃ
+  jvp: ([ta, tb], { inputs: [a, b] }) => addTangents(ta && matmul([ta, b!], undefined), tb && matmul([a!, tb], undefined)),
 });

@@ -1,5 +1,6 @@
 import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { primitive } from '../primitive.js';
+import { sum } from './sum.js';
 import { keptShape } from '../composite/validate.js';
 
 // d max_axes x = dy at the maximal elements, split evenly between ties
@@ -12,5 +13,13 @@ export const max = primitive<{ axes: number[] }>({
     const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));
     const ties = isMaximal.sum(axes, true);
     return [g.reshape(kept).div(ties).broadcastTo(x!.shape).mul(isMaximal)];
+  },
+  // tangent: the mean of ẋ over the maximal elements
+  jvp: ([t], { inputs: [x], out, params }) => {
+    const { axes } = params;
+    const kept = keptShape(x!.shape, axes);
+    const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));
+    const ties = isMaximal.sum(axes, true);
+    return sum([t!.mul(isMaximal.div(ties))], params);
   },
 });

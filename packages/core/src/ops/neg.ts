@@ -1,4 +1,7 @@
+import { E } from '../kernels/expr.js';
 import { unaryPrimitive } from './unary.js';
 
 // d(-x) = -dx
-export const neg = unaryPrimitive('neg', '-$0', (g) => g.neg());
+// tangent: -ẋ
+export const neg = unaryPrimitive('neg', E.neg(E.input(0)), (g) => g.neg(),
+  (t) => t.neg());

@@ -1,5 +1,5 @@
 import type { FloatNdArray } from '../kernels/layout.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
 
 export function inversePermutation(permutation: readonly number[]): number[] {
   const inverse = new Array<number>(permutation.length);
@@ -8,8 +8,10 @@ export function inversePermutation(permutation: readonly number[]): number[] {
 }
 
 // d permute(x, p) = permute(dy, p⁻¹)
-export const permute = primitive<{ permutation: number[] }>({
+export const permute: Primitive<{ permutation: number[] }> = primitive<{ permutation: number[] }>({
   name: 'permute',
   forward: ([x], { permutation }) => x!.transpose(...permutation) as FloatNdArray,
   vjp: (g, { params: { permutation } }) => [g.permute(inversePermutation(permutation))],
+  // tangent: permute(ẋ, p)
+  jvp: ([t], { params }) => permute([t!], params),
 });

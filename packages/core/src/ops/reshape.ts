@@ -1,6 +1,6 @@
 import ndarray from 'ndarray';
 import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from '../kernels/layout.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
 
 /**
  * Strides that let `newShape` view the same elements as (shape, strides) without a copy, or
@@ -40,7 +40,7 @@ export function viewStrides(shape: readonly number[], strides: readonly number[]
 }
 
 // d reshape(x) = reshape(dy, shape of x)
-export const reshape = primitive<{ shape: number[] }>({
+export const reshape: Primitive<{ shape: number[] }> = primitive<{ shape: number[] }>({
   name: 'reshape',
   forward: ([x], { shape }) => {
     const strides = sizeOf(shape) > 0 ? viewStrides(x!.shape, x!.stride, shape) : null;
@@ -49,4 +49,6 @@ export const reshape = primitive<{ shape: number[] }>({
       : createNd(dtypeOfNd(x!), shape, contiguousData(x!).slice());
   },
   vjp: (g, { inputs: [x] }) => [g.reshape(x!.shape)],
+  // tangent: reshape(ẋ)
+  jvp: ([t], { params }) => reshape([t!], params),
 });

@@ -20,4 +20,6 @@ export const slice: Primitive<SliceParams> = primitive<SliceParams>({
     return ndarray(x!.data, lengths.slice(), strides, offset) as FloatNdArray;
   },
   vjp: (g, { inputs: [x], params: { starts, steps } }) => [unslice([g], { shape: x!.shape, starts, steps })],
+  // tangent: slice(ẋ)
+  jvp: ([t], { params }) => slice([t!], params),
 });

@@ -1,17 +1,20 @@
 import { mapElementwise } from '../kernels/elementwise.js';
-import { primitive, type Primitive, type VjpContext } from '../primitive.js';
+import type { Expr } from '../kernels/expr.js';
+import { primitive, type JvpContext, type Primitive, type VjpContext } from '../primitive.js';
 import type { Tensor } from '../tensor.js';
 
-/** Shared shape of the one-input elementwise primitives: the kernel as an expression in `$0`, and a VJP. */
+/** Shared shape of the one-input elementwise primitives: the kernel as an expression tree over input 0, a VJP and a JVP (of the one tangent). */
 export function unaryPrimitive(
   name: string,
-  expression: string,
+  expression: Expr,
   vjp: (gradOut: Tensor, context: VjpContext<undefined>) => Tensor | null,
+  jvp: (tangent: Tensor, context: JvpContext<undefined>) => Tensor | null,
 ): Primitive<undefined> {
   return primitive<undefined>({
     name,
     forward: ([x]) => mapElementwise(expression, [x!]),
     elementwise: { expression: () => expression },
     vjp: (gradOut, context) => [vjp(gradOut, context)],
+    jvp: (tangents, context) => jvp(tangents[0]!, context),
   });
 }

@@ -7,4 +7,6 @@ export const unfold: Primitive<WindowGeometry> = primitive<WindowGeometry>({
   name: 'unfold',
   forward: ([x], geometry) => unfoldKernel(x!, geometry),
   vjp: (g, { inputs: [x], params }) => [fold([g], { ...params, channels: x!.shape[1]! })],
+  // tangent: unfold(ẋ)
+  jvp: ([t], { params }) => unfold([t!], params),
 });

@@ -32,4 +32,6 @@ export const unslice: Primitive<UnsliceParams> = primitive<UnsliceParams>({
     return out;
   },
   vjp: (g, { inputs: [x], params: { starts, steps } }) => [slice([g], { starts, lengths: x!.shape, steps })],
+  // tangent: unslice(ẋ)
+  jvp: ([t], { params }) => unslice([t!], params),
 });
