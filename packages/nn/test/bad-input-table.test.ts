@@ -41,6 +41,11 @@ const rows: BadInputRow[] = [
   channelNormRow('InstanceNorm2d', (n, o) => new nn.InstanceNorm2d(n, { affine: true, ...o }), x4),
   channelNormRow('SwitchableNorm1d', (n, o) => new nn.SwitchableNorm1d(n, o), x3),
   channelNormRow('SwitchableNorm2d', (n, o) => new nn.SwitchableNorm2d(n, o), x4),
+  channelNormRow('GhostBatchNorm2d', (n, o) => new nn.GhostBatchNorm2d(n, { virtualBatchSize: 2, ...o }), x4, { 'unknown option': [() => new nn.GhostBatchNorm2d(3, { virtualBatchSize: 2, momentun: 0.1 } as never)] }),
+  channelNormRow('EvoNorm2dB0', (n, o) => new nn.EvoNorm2dB0(n, o), x4),
+  { entryPoint: 'FilterResponseNorm2d', cases: { 'zero-size': [() => new nn.FilterResponseNorm2d(0)], 'out of range': [() => new nn.FilterResponseNorm2d(3, { eps: -1 })], 'wrong shape': [() => new nn.FilterResponseNorm2d(2).forward(x4)], 'wrong dtype': [() => new nn.FilterResponseNorm2d(3).forward(x4double)] } },
+  { entryPoint: 'DynamicTanh', cases: { 'wrong shape': [() => new nn.DynamicTanh(5).forward(x3)], 'non-finite': [() => new nn.DynamicTanh(4, { alphaInit: NaN })] } },
+  { entryPoint: 'functionalCall', cases: { 'wrong type': [() => nn.functionalCall(new nn.Linear(3, 2), 3 as never, x2)], 'out of range': [() => nn.functionalCall(new nn.Linear(3, 2), { wieght: ones([2, 3]) }, x2)] } },
   {
     entryPoint: 'LayerNorm',
     cases: {
