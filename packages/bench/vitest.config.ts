@@ -3,5 +3,5 @@ import { defineProject } from 'vitest/config';
 export default defineProject({
   resolve: { conditions: ['@normgrad/source'] },
   ssr: { resolve: { conditions: ['@normgrad/source'] } },
-  test: { name: 'bench', include: ['test/**/*.test.ts'] },
+  test: { name: 'bench', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
 });

@@ -6,8 +6,11 @@ export default defineProject({
     conditions: ['@normgrad/source'],
     // @normgrad/testing depends on @normgrad/core, so core cannot list it as a dependency (a cycle);
     // core's own tests reach its source directly.
-    alias: { '@normgrad/testing': fileURLToPath(new URL('../testing/src/index.ts', import.meta.url)) },
+    alias: [
+      { find: /^@normgrad\/testing$/, replacement: fileURLToPath(new URL('../testing/src/index.ts', import.meta.url)) },
+      { find: /^@normgrad\/testing\/vitest$/, replacement: fileURLToPath(new URL('../testing/src/vitest.ts', import.meta.url)) },
+    ],
   },
   ssr: { resolve: { conditions: ['@normgrad/source'] } },
-  test: { name: 'core', include: ['test/**/*.test.ts'] },
+  test: { name: 'core', include: ['test/**/*.test.ts'], testTimeout: 60_000 },
 });

@@ -3,7 +3,7 @@ import { runLeakCheck, type LeakCheck } from './leak.js';
 import type { BenchOptions } from './options.js';
 import { collectGarbage, median } from './stats.js';
 import { jaxSystem } from './systems/jax.js';
-import { normgradSystem } from './systems/normgrad.js';
+import { normgradHvpSystem, normgradSystem } from './systems/normgrad.js';
 import type { Results, System } from './systems/system.js';
 import { tfjsSystem } from './systems/tfjs.js';
 import { fullSizes, makeWorkload, quickSizes, type Workload, type WorkloadId } from './workloads.js';
@@ -60,6 +60,8 @@ interface SystemSlot {
   name: string;
   system?: System;
   unavailable?: string;
+  /** A system run on this workload only (no cells elsewhere). */
+  onlyFor?: WorkloadId;
 }
 
 /** Peers load lazily; one that fails to install or initialize becomes an 'unavailable' column. */
@@ -67,6 +69,13 @@ async function loadSystems(options: BenchOptions, log: (line: string) => void): 
   const slots: SystemSlot[] = [
     { name: 'normgrad', system: normgradSystem('float32') },
     { name: 'normgrad-f64', system: normgradSystem('float64') },
+    // W8 only: the Hessian-vector product by reverse-over-reverse, and one gradient (for hvp / gradient)
+    ...(options.only.includes('W8')
+      ? [
+          { name: 'normgrad-ror', system: normgradHvpSystem('reverse-over-reverse'), onlyFor: 'W8' as const },
+          { name: 'normgrad-gradient', system: normgradHvpSystem('gradient'), onlyFor: 'W8' as const },
+        ]
+      : []),
   ];
   if (!options.peers) return slots;
   const peers: [string, () => Promise<System>][] = [
@@ -167,6 +176,7 @@ export async function runBench(options: BenchOptions, log: (line: string) => voi
     });
     const references = new Map<string, Results>();
     for (const slot of slots) {
+      if (slot.onlyFor !== undefined && slot.onlyFor !== id) continue;
       let cell: Cell;
       if (!slot.system) cell = { system: slot.name, workload: id, status: 'unavailable', note: slot.unavailable ?? 'unavailable' };
       else {

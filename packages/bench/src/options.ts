@@ -12,7 +12,7 @@ export interface BenchOptions {
 }
 
 export const usage = `usage: pnpm bench [--only W1,W5] [--runs N] [--no-peers] [--quick]
-  --only W1,W5   run only these workloads (W1–W6)
+  --only W1,W5   run only these workloads (W1–W6, W8)
   --runs N       at most N timed runs per system and workload (slow ones do fewer, never under 3)
   --no-peers     normgrad only (float32 and float64), no TensorFlow.js or jax-js
   --quick        tiny sizes, a few seconds: a smoke test, not a measurement`;

@@ -59,6 +59,25 @@ export function renderMarkdown(result: BenchResult): string {
   out.push(table(['id', 'workload', 'size', 'normgrad', ...peers, 'best peer', 'normgrad / best peer', 'normgrad f64', 'f64 / f32'], timeRows));
   out.push('');
 
+  if (result.workloads.some((w) => w.id === 'W8')) {
+    out.push('## W8: Hessian-vector product, by method (float32)');
+    out.push('');
+    const gradient = cellOf(result, 'W8', 'normgrad-gradient');
+    const methods: [string, string][] = [
+      ['normgrad', 'normgrad forward-over-reverse: hvp (jvp of grad)'],
+      ['normgrad-ror', 'normgrad reverse-over-reverse: grad of ⟨grad, v⟩'],
+      ...(peers.includes('jax-js') ? [['jax-js', 'jax-js jit(jvp of grad)'] as [string, string]] : []),
+      ['normgrad-gradient', 'normgrad: one gradient of the same loss'],
+    ];
+    const rows = methods.map(([system, label]) => {
+      const cell = cellOf(result, 'W8', system);
+      const ratio = cell?.status === 'ok' && gradient?.status === 'ok' ? formatRatio(cell.medianMs! / gradient.medianMs!) : '–';
+      return [label, timeText(cell, notes), ratio];
+    });
+    out.push(table(['method', 'median ms', '÷ one normgrad gradient'], rows));
+    out.push('');
+  }
+
   const rated = result.workloads.filter((w) => w.unit);
   if (rated.length > 0) {
     out.push('## Throughput at the median');

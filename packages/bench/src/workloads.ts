@@ -1,10 +1,10 @@
-/** The six workloads of ../shared/BENCHMARKS.md, their sizes, and the seeded float32 data every system shares. */
+/** The workloads of ../shared/BENCHMARKS.md (W1–W6) and W8 (a Hessian-vector product), their sizes, and the seeded float32 data every system shares. */
 
 // core's seeded generator (mulberry32, Box–Muller normals) makes the data every system gets
 import { RandomGenerator as SeededRandom } from '@normgrad/core';
 
-export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6';
-export const allWorkloadIds: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6'];
+export type WorkloadId = 'W1' | 'W2' | 'W3' | 'W4' | 'W5' | 'W6' | 'W8';
+export const allWorkloadIds: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W8'];
 
 export interface Sizes {
   /** W1 BatchNorm2d input (N, C, H, W). */
@@ -66,7 +66,7 @@ export interface Workload {
   size: string;
   sizes: Sizes;
   inputs: Record<string, Input>;
-  /** W4 only: class indices of the batch. */
+  /** W4 and W8: class indices of the batch. */
   labels?: Int32Array;
   throughput?: Throughput;
 }
@@ -173,6 +173,12 @@ export function makeWorkload(id: WorkloadId, sizes: Sizes, seed = 20240607): Wor
     case 'W4': {
       const { inputs, labels } = mlpInputs(random, sizes);
       return { id, title: 'MLP+BN train step (Adam)', size: `${sizes.mlp.join('-')}, batch ${sizes.batch}`, sizes, inputs, labels };
+    }
+    case 'W8': {
+      // the W4 network, data and parameters, and a direction v (one tensor per parameter, named 'v.<parameter>')
+      const { inputs, labels } = mlpInputs(random, sizes);
+      for (const name of mlpParameterNames) inputs[`v.${name}`] = normalInput(random, inputs[name]!.shape);
+      return { id, title: 'Hessian-vector product through MLP+BN', size: `${sizes.mlp.join('-')}, batch ${sizes.batch}`, sizes, inputs, labels };
     }
     case 'W5': {
       const n = sizes.matmul;

@@ -35,6 +35,51 @@ function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
   return order;
 }
 
+/** A gradient hook: sees the gradient with respect to its tensor; a returned Tensor replaces it. */
+export type GradHook = (grad: Tensor) => Tensor | void;
+
+/** Returned by registerHook: remove() unregisters the hook (calling it again does nothing). */
+export interface HookHandle {
+  remove(): void;
+}
+
+const gradHooks = new WeakMap<Tensor, GradHook[]>();
+
+/** Tensor.registerHook: fn runs whenever a backward pass computes the gradient with respect to `tensor`. */
+export function registerGradHook(tensor: Tensor, fn: GradHook): HookHandle {
+  if (typeof fn !== 'function') throw new Error(`registerHook: expected a function, got ${fn === null ? 'null' : typeof fn}`);
+  if (!tensor.requiresGrad) {
+    throw new Error(`registerHook: the tensor of shape ${formatShape(tensor.shape)} does not require grad, so no gradient is ever computed for it`);
+  }
+  const hooks = gradHooks.get(tensor) ?? [];
+  gradHooks.set(tensor, hooks);
+  const entry: GradHook = (gradient) => fn(gradient);
+  hooks.push(entry);
+  return {
+    remove: () => {
+      const position = hooks.indexOf(entry);
+      if (position >= 0) hooks.splice(position, 1);
+    },
+  };
+}
+
+/** The gradient after the tensor's hooks, each seeing the result of the one before. */
+function applyGradHooks(tensor: Tensor, gradient: Tensor): Tensor {
+  const hooks = gradHooks.get(tensor);
+  if (hooks === undefined) return gradient;
+  let current = gradient;
+  for (const hook of [...hooks]) {
+    const replaced = hook(current);
+    if (replaced === undefined) continue;
+    if (!(replaced instanceof Tensor) || formatShape(replaced.shape) !== formatShape(tensor.shape) || replaced.dtype !== tensor.dtype) {
+      const got = replaced instanceof Tensor ? `a ${replaced.dtype} tensor of shape ${formatShape(replaced.shape)}` : replaced === null ? 'null' : typeof replaced;
+      throw new Error(`registerHook: a hook must return nothing or a ${tensor.dtype} tensor of shape ${formatShape(tensor.shape)} (the gradient's), got ${got}`);
+    }
+    current = replaced;
+  }
+  return current;
+}
+
 export interface BackwardOptions {
   /** Tensors whose gradients are wanted, or 'leaves' for every leaf that requires grad. */
   targets: readonly Tensor[] | 'leaves';
@@ -65,8 +110,9 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
     roots.forEach((root, index) => accumulate(root, rootGrads[index]!));
     for (let position = order.length - 1; position >= 0; position--) {
       const tensor = order[position]!;
-      const gradOut = grads.get(tensor);
-      if (gradOut === undefined) continue;
+      const accumulated = grads.get(tensor);
+      if (accumulated === undefined) continue;
+      const gradOut = applyGradHooks(tensor, accumulated);
       if (isTarget(tensor)) results.set(tensor, gradOut);
       else grads.delete(tensor);
       const node = tensor.node;
@@ -234,6 +280,9 @@ export function prepareArguments(operation: string, argnums: readonly number[], 
     const argument = args[argnum];
     if (!(argument instanceof Tensor)) {
       throw new Error(`${operation}: argument ${argnum} must be a Tensor to differentiate with respect to it, got ${typeof argument}`);
+    }
+    if (argument.dtype === 'int32') {
+      throw new Error(`${operation}: argument ${argnum} is an int32 tensor of shape ${formatShape(argument.shape)}; indices are not differentiated (convert with .to('float32'))`);
     }
     if (argument.requiresGrad && outerGradEnabled) {
       // Differentiate with respect to a fresh alias, not the argument itself: uses of the argument

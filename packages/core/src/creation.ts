@@ -1,5 +1,5 @@
 import type { NdArray } from 'ndarray';
-import { allocate, isDType, type DType, type FloatArray } from './dtype.js';
+import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
 import { generatorFor } from './kernels/random.js';
@@ -54,8 +54,18 @@ function storageFor(operation: string, dtype: DType, shape: readonly number[]): 
 
 function checkDType(operation: string, dtype: unknown): DType {
   if (dtype === undefined) return 'float32';
-  if (!isDType(dtype)) throw new Error(`${operation}: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
+  if (!isDType(dtype)) throw new Error(`${operation}: dtype must be 'float32', 'float64' or 'int32', got ${JSON.stringify(dtype)}`);
   return dtype;
+}
+
+/** int32 tensors hold exact integers: a fractional, non-finite or out-of-range value is an Error, not truncated. */
+function checkInt32Values(operation: string, values: ArrayLike<number>): void {
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i]!;
+    if (!Number.isInteger(value) || value < -2147483648 || value > 2147483647) {
+      throw new Error(`${operation}: element ${i} is ${value}, which is not an int32 integer (dtype 'int32' holds integers in [-2^31, 2^31))`);
+    }
+  }
 }
 
 export function checkShape(operation: string, shape: unknown): number[] {
@@ -69,7 +79,10 @@ export function checkShape(operation: string, shape: unknown): number[] {
   return [...shape] as number[];
 }
 
-function leaf(data: FloatNdArray, options: CreationOptions): Tensor {
+function leaf(operation: string, data: FloatNdArray, options: CreationOptions): Tensor {
+  if (options.requiresGrad && data.data instanceof Int32Array) {
+    throw new Error(`${operation}: an int32 tensor cannot require grad (indices are not differentiated); use a float dtype`);
+  }
   return Tensor.fromNd(data, { requiresGrad: options.requiresGrad ?? false });
 }
 
@@ -89,41 +102,48 @@ function inferShape(value: NestedArray, path: string, depth = 0): number[] {
   return [value.length, ...inner];
 }
 
-function isNdArray(value: unknown): value is NdArray<FloatArray> {
+function isNdArray(value: unknown): value is NdArray<DataArray> {
   return typeof value === 'object' && value !== null && 'shape' in value && 'stride' in value && 'data' in value && 'offset' in value;
 }
 
+const isTypedArray = (value: unknown): value is DataArray =>
+  value instanceof Float32Array || value instanceof Float64Array || value instanceof Int32Array;
+
 /**
- * Makes a leaf tensor from a number, a nested array, a Float32Array/Float64Array (1-D unless a
- * shape is given) or a scijs ndarray. Data is copied. The dtype defaults to the typed array's or
- * ndarray's own, else float32.
+ * Makes a leaf tensor from a number, a nested array, a Float32Array/Float64Array/Int32Array (1-D
+ * unless a shape is given) or a scijs ndarray. Data is copied. The dtype defaults to the typed
+ * array's or ndarray's own (an Int32Array gives int32), else float32. For dtype 'int32' every value
+ * must be an integer in int32's range.
  */
-export function tensor(data: number | NestedArray | FloatArray | NdArray<FloatArray> | Tensor, options: TensorOptions = {}): Tensor {
+export function tensor(data: number | NestedArray | DataArray | NdArray<DataArray> | Tensor, options: TensorOptions = {}): Tensor {
   checkCreationOptions('tensor', options, TENSOR_KEYS);
   if (data instanceof Tensor) return tensor(data.data, { dtype: data.dtype, ...options });
   if (isNdArray(data)) {
-    if (!(data.data instanceof Float32Array || data.data instanceof Float64Array)) {
-      throw new Error('tensor: an ndarray must be backed by a Float32Array or Float64Array');
+    if (!isTypedArray(data.data)) {
+      throw new Error('tensor: an ndarray must be backed by a Float32Array, Float64Array or Int32Array');
     }
     const dtype = checkDType('tensor', options.dtype ?? dtypeOfNd(data as FloatNdArray));
+    if (dtype === 'int32' && !(data.data instanceof Int32Array)) checkInt32Values('tensor', copyNd(data as FloatNdArray).data);
     const copied = copyNd(data as FloatNdArray, dtype);
-    return leaf(options.shape ? reshapeFlat('tensor', copied.data, options.shape, dtype) : copied, options);
+    return leaf('tensor', options.shape ? reshapeFlat('tensor', copied.data, options.shape, dtype) : copied, options);
   }
-  if (data instanceof Float32Array || data instanceof Float64Array) {
-    const dtype = checkDType('tensor', options.dtype ?? (data instanceof Float64Array ? 'float64' : 'float32'));
+  if (isTypedArray(data)) {
+    const dtype = checkDType('tensor', options.dtype ?? dtypeOfArray(data));
+    if (dtype === 'int32' && !(data instanceof Int32Array)) checkInt32Values('tensor', data);
     const storage = allocate(dtype, data.length);
     storage.set(data);
-    return leaf(reshapeFlat('tensor', storage, options.shape ?? [data.length], dtype), options);
+    return leaf('tensor', reshapeFlat('tensor', storage, options.shape ?? [data.length], dtype), options);
   }
   const dtype = checkDType('tensor', options.dtype);
   const shape = inferShape(data as NestedArray, 'data');
   const flat = typeof data === 'number' ? [data] : (data as NestedArray[]).flat(Infinity as 1) as number[];
+  if (dtype === 'int32') checkInt32Values('tensor', flat);
   const storage = allocate(dtype, flat.length);
   storage.set(flat);
-  return leaf(reshapeFlat('tensor', storage, options.shape ?? shape, dtype), options);
+  return leaf('tensor', reshapeFlat('tensor', storage, options.shape ?? shape, dtype), options);
 }
 
-function reshapeFlat(operation: string, storage: FloatArray, shape: readonly number[], dtype: DType): FloatNdArray {
+function reshapeFlat(operation: string, storage: DataArray, shape: readonly number[], dtype: DType): FloatNdArray {
   const checked = checkShape(operation, shape);
   if (sizeOf(checked) !== storage.length) {
     throw new Error(`${operation}: ${storage.length} values cannot take shape ${formatShape(checked)}`);
@@ -136,9 +156,10 @@ function filled(operation: string, shape: readonly number[], value: number, opti
   if (typeof value !== 'number') throw new Error(`${operation}: value must be a number, got ${describeValue(value)}`);
   const checked = checkShape(operation, shape);
   const dtype = checkDType(operation, options.dtype);
+  if (dtype === 'int32') checkInt32Values(operation, [value]);
   const data = storageFor(operation, dtype, checked);
   data.data.fill(value);
-  return leaf(data, options);
+  return leaf(operation, data, options);
 }
 
 export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
@@ -197,9 +218,10 @@ export function arange(start: number, ...rest: (number | CreationOptions | undef
   }
   const length = Math.max(0, Math.ceil((to - from) / stepValue));
   const dtype = checkDType('arange', opts.dtype);
+  if (dtype === 'int32') checkInt32Values('arange', [from, to, stepValue]);
   const data = storageFor('arange', dtype, checkShape('arange', [length]));
   for (let i = 0; i < length; i++) data.data[i] = from + i * stepValue;
-  return leaf(data, opts);
+  return leaf('arange', data, opts);
 }
 
 export function eye(size: number, options: CreationOptions = {}): Tensor {
@@ -208,7 +230,7 @@ export function eye(size: number, options: CreationOptions = {}): Tensor {
   const dtype = checkDType('eye', options.dtype);
   const data = storageFor('eye', dtype, checkShape('eye', [size, size]));
   for (let i = 0; i < size; i++) data.data[i * size + i] = 1;
-  return leaf(data, options);
+  return leaf('eye', data, options);
 }
 
 function random(operation: string, shape: readonly number[], options: RandomOptions, draw: 'uniform' | 'normal'): Tensor {
@@ -218,10 +240,11 @@ function random(operation: string, shape: readonly number[], options: RandomOpti
   if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
     throw new Error(`${operation}: seed must be an integer, got ${typeof options.seed === 'number' ? options.seed : JSON.stringify(options.seed)}`);
   }
+  if (dtype === 'int32') throw new Error(`${operation}: draws floats; dtype must be 'float32' or 'float64', got 'int32'`);
   const generator = generatorFor(options.seed);
   const data = storageFor(operation, dtype, checked);
   for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();
-  return leaf(data, options);
+  return leaf(operation, data, options);
 }
 
 /** Standard normal samples; the same seed gives the same numbers. */

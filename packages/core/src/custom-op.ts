@@ -35,7 +35,7 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
   const op = primitive<undefined>({
     name,
     forward: (inputs) => {
-      const result = definition.forward(...inputs) as FloatNdArray;
+      const result = definition.forward(...(inputs as NdArray<FloatArray>[])) as FloatNdArray;
       if (!result || !(result.data instanceof Float32Array || result.data instanceof Float64Array) || !Array.isArray(result.shape)) {
         throw new Error(`${name}: forward must return an ndarray backed by a Float32Array or Float64Array`);
       }
@@ -62,6 +62,7 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
   return (...inputs: Tensor[]) => {
     inputs.forEach((input, index) => {
       if (!(input instanceof Tensor)) throw new Error(`${name}: input ${index} must be a Tensor`);
+      if (input.dtype === 'int32') throw new Error(`${name}: input ${index} is an int32 tensor of shape ${formatShape(input.shape)}; a customOp takes float tensors (convert with .to('float32'))`);
       if (input.dtype !== inputs[0]!.dtype) {
         throw new Error(`${name}: dtype mismatch: input 0 is ${inputs[0]!.dtype} ${formatShape(inputs[0]!.shape)}, input ${index} is ${input.dtype} ${formatShape(input.shape)}`);
       }

@@ -1,19 +1,25 @@
-/** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks. */
-export type DType = 'float32' | 'float64';
+/** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks; int32 holds indices. */
+export type DType = 'float32' | 'float64' | 'int32';
+
+/** The dtypes of values that are differentiated. */
+export type FloatDType = 'float32' | 'float64';
 
 export type FloatArray = Float32Array | Float64Array;
 
-export const DTYPES: readonly DType[] = ['float32', 'float64'];
+/** A tensor's storage: a float array, or an Int32Array for int32 tensors (indices). */
+export type DataArray = FloatArray | Int32Array;
+
+export const DTYPES: readonly DType[] = ['float32', 'float64', 'int32'];
 
 export function isDType(value: unknown): value is DType {
-  return value === 'float32' || value === 'float64';
+  return value === 'float32' || value === 'float64' || value === 'int32';
 }
 
 /** A zero-filled typed array of the given dtype. */
-export function allocate(dtype: DType, length: number): FloatArray {
-  return dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
+export function allocate(dtype: DType, length: number): DataArray {
+  return dtype === 'float64' ? new Float64Array(length) : dtype === 'int32' ? new Int32Array(length) : new Float32Array(length);
 }
 
-export function dtypeOfArray(array: FloatArray): DType {
-  return array instanceof Float64Array ? 'float64' : 'float32';
+export function dtypeOfArray(array: DataArray): DType {
+  return array instanceof Float64Array ? 'float64' : array instanceof Int32Array ? 'int32' : 'float32';
 }

@@ -1,4 +1,4 @@
-export type { DType, FloatArray } from './dtype.js';
+export type { DType, FloatDType, FloatArray, DataArray } from './dtype.js';
 export { Tensor } from './tensor.js';
 export type { NestedArray, Axes, SliceRange, Operand } from './tensor.js';
 export { tensor, zeros, ones, full, zerosLike, onesLike, fullLike, arange, eye, randn, rand } from './creation.js';

@@ -85,14 +85,17 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
-      return Tensor.fromPending(pending, { node, requiresGrad: record });
+      const tracked = record && pending.dtype !== 'int32';
+      return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }
     const pendingInput = inputs[0]!.pendingElementwise;
     const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
       ? definition.fusedForward(pendingInput, params)
       : definition.forward(inputs.map((input) => input.data), params);
-    const out = Tensor.fromNd(outData, { node, requiresGrad: record });
-    if (node !== null) node.outputVersion = versionOf(out);
+    // an int32 result (indices) has no gradient, so it does not join the graph
+    const tracked = record && !(outData.data instanceof Int32Array);
+    const out = Tensor.fromNd(outData, { node: tracked ? node : null, requiresGrad: tracked });
+    if (tracked) node!.outputVersion = versionOf(out);
     return out;
   };
   return Object.assign(apply, { definition });
@@ -109,6 +112,7 @@ function applyWithTangent<Params>(
   params: Params,
   position: number,
 ): Tensor {
+  if (typeof definition.jvp !== 'function') throw new Error(`jvp: primitive '${definition.name}' has no JVP rule; forward mode through it is not defined`);
   const level = levelAt(position);
   const tangents = inputs.map((input) => tangentAt(input, level));
   return withLevelsBelow(position, () => {

@@ -1,4 +1,4 @@
-import type { FloatArray } from './dtype.js';
+import type { DataArray } from './dtype.js';
 
 /**
  * Storage bookkeeping for value semantics: the one in-place path of the library.
@@ -30,12 +30,12 @@ const versions = new WeakMap<ArrayBufferLike, number>();
 const readersOf = new WeakMap<ArrayBufferLike, Readers>();
 
 /** How many times the storage behind `array` has been written in place. */
-export function storageVersion(array: FloatArray): number {
+export function storageVersion(array: DataArray): number {
   return versions.get(array.buffer) ?? 0;
 }
 
 /** Records that `reader` (a pending result) reads the given arrays; returns the handle to unregister it. */
-export function registerPendingReader(reader: PendingReader, arrays: readonly FloatArray[]): () => void {
+export function registerPendingReader(reader: PendingReader, arrays: readonly DataArray[]): () => void {
   const ref = new WeakRef(reader);
   const buffers = [...new Set(arrays.map((array) => array.buffer))];
   for (const buffer of buffers) {
@@ -59,7 +59,7 @@ export function registerPendingReader(reader: PendingReader, arrays: readonly Fl
  * Writes into the storage behind `array`: computes every pending result that reads it, runs
  * `write`, and bumps the storage's version.
  */
-export function writeStorage(array: FloatArray, write: () => void): void {
+export function writeStorage(array: DataArray, write: () => void): void {
   const buffer = array.buffer;
   const readers = readersOf.get(buffer);
   if (readers !== undefined && readers.refs.size > 0) {

@@ -1,9 +1,9 @@
 import type { NdArray } from 'ndarray';
-import type { DType, FloatArray } from './dtype.js';
+import type { DataArray, DType } from './dtype.js';
 import { contiguousData, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } from './kernels/layout.js';
 import type { GraphNode } from './primitive.js';
 import * as composite from './composite/index.js';
-import { backwardIntoLeaves } from './autodiff.js';
+import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } from './autodiff.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
 import { registerPendingReader, type PendingReader } from './storage.js';
@@ -14,8 +14,10 @@ export type SliceRange = null | number | readonly [(number | null)?, (number | n
 export type Operand = Tensor | number;
 
 /**
- * An n-dimensional float32 or float64 array with an optional place in the autodiff graph.
+ * An n-dimensional float32, float64 or int32 array with an optional place in the autodiff graph.
  * `data` is the underlying scijs ndarray, possibly a strided view shared with other tensors.
+ * int32 tensors hold indices (argmax, topk, gather's index, class targets) and are never
+ * differentiated.
  * Every method is also a free function of the package.
  */
 export class Tensor implements PendingReader {
@@ -28,7 +30,7 @@ export class Tensor implements PendingReader {
   readonly dtype: DType;
   readonly size: number;
   readonly ndim: number;
-  requiresGrad: boolean;
+  #requiresGrad = false;
   #grad: Tensor | null = null;
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
@@ -44,8 +46,20 @@ export class Tensor implements PendingReader {
     this.requiresGrad = requiresGrad;
   }
 
+  /** Whether gradients flow to this tensor. An int32 tensor never requires grad (setting it is an Error). */
+  get requiresGrad(): boolean {
+    return this.#requiresGrad;
+  }
+
+  set requiresGrad(value: boolean) {
+    if (value && this.dtype === 'int32') {
+      throw new Error(`requiresGrad: an int32 tensor of shape ${formatShape(this.shape)} cannot require grad (indices are not differentiated); convert it with .to('float32') first`);
+    }
+    this.#requiresGrad = value;
+  }
+
   /** Wraps an ndarray (not copied). Library-internal; users call `tensor(...)`. */
-  static fromNd(data: NdArray<FloatArray>, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
+  static fromNd(data: NdArray<DataArray>, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
     return new Tensor(data as FloatNdArray, null, options.node ?? null, options.requiresGrad ?? false);
   }
 
@@ -102,7 +116,7 @@ export class Tensor implements PendingReader {
   // ---- conversion -------------------------------------------------------------------------
 
   /** The elements in row-major order as a fresh typed array of the tensor's dtype. */
-  toTypedArray(): FloatArray {
+  toTypedArray(): DataArray {
     return contiguousData(this.data).slice();
   }
 
@@ -121,6 +135,24 @@ export class Tensor implements PendingReader {
       return result;
     };
     return build(0);
+  }
+
+  /**
+   * What JSON.stringify writes for a tensor: `{ dtype, shape, data }` with the elements in
+   * row-major order, which `tensor(json.data, { shape: json.shape, dtype: json.dtype })` rebuilds
+   * exactly. JSON has no NaN or Infinity, so a tensor holding one throws instead of being written
+   * as null.
+   */
+  toJSON(): { dtype: DType; shape: number[]; data: number[] } {
+    const data = Array.from(contiguousData(this.data));
+    const bad = data.findIndex((value) => !Number.isFinite(value));
+    if (bad >= 0) {
+      throw new Error(
+        `Tensor.toJSON: element ${bad} of a tensor of shape ${formatShape(this.shape)} is ${data[bad]}, which JSON cannot hold; ` +
+          'save tensors with @normgrad/io (serializeSafetensors / saveSafetensors)',
+      );
+    }
+    return { dtype: this.dtype, shape: this.shape.slice(), data };
   }
 
   /** The single value of a one-element tensor. */
@@ -162,9 +194,21 @@ export class Tensor implements PendingReader {
     return composite.clone(this);
   }
 
-  /** Converts to another dtype (differentiable; returns this tensor when the dtype already matches). */
+  /**
+   * Converts to another dtype (differentiable between float dtypes; returns this tensor when the
+   * dtype already matches). To int32, values are truncated toward zero (as PyTorch).
+   */
   to(dtype: DType): Tensor {
     return composite.cast(this, dtype);
+  }
+
+  /**
+   * Registers a gradient hook: whenever the gradient with respect to this tensor is computed (by
+   * backward, grad, …), fn receives it; a Tensor it returns replaces the gradient (PyTorch's
+   * Tensor.register_hook). Hooks run in the order registered.
+   */
+  registerHook(fn: GradHook): HookHandle {
+    return registerGradHook(this, fn);
   }
 
   // ---- elementwise ------------------------------------------------------------------------
@@ -227,6 +271,16 @@ export class Tensor implements PendingReader {
   /** stack([this, ...others], axis): joins along a new axis (the free function is stack(tensors, axis)). */
   stack(others: readonly Tensor[], axis = 0): Tensor { return composite.stack([this, ...others], axis); }
   matmul(other: Tensor): Tensor { return composite.matmul(this, other); }
+
+  // ---- indices and selection --------------------------------------------------------------
+  /** Position of the largest element (int32); over the flattened tensor when no axis is given. */
+  argmax(axis?: number, keepdims = false): Tensor { return composite.argmax(this, axis, keepdims); }
+  argmin(axis?: number, keepdims = false): Tensor { return composite.argmin(this, axis, keepdims); }
+  argsort(axis = -1, options: composite.ArgsortOptions = {}): Tensor { return composite.argsort(this, axis, options); }
+  topk(k: number, axis = -1, options: composite.TopkOptions = {}): { values: Tensor; indices: Tensor } { return composite.topk(this, k, axis, options); }
+  gather(axis: number, index: Tensor): Tensor { return composite.gather(this, axis, index); }
+  indexSelect(axis: number, index: Tensor): Tensor { return composite.indexSelect(this, axis, index); }
+  maskedFill(mask: Tensor, value: number | Tensor): Tensor { return composite.maskedFill(this, mask, value); }
 }
 
 /** backward(gradOutput?, options?): gradOutput a Tensor (or null/undefined), options with known keys of boolean values. */

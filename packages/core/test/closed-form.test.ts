@@ -85,7 +85,7 @@ import {
   zerosLike,
   type NestedArray,
 } from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

@@ -8,7 +8,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import type { Tensor } from '@normgrad/core';
-import { installMatchers, shapeArbitrary, tensorArbitrary } from '@normgrad/testing';
+import { shapeArbitrary, tensorArbitrary } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

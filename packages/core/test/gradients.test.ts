@@ -135,6 +135,22 @@ const matmulCase = fc
     return fc.tuple(tensorArbitrary(shapeA), tensorArbitrary(shapeB));
   });
 
+/** An int32 index of the given shape with values in [0, extent). */
+function indexArbitrary(shape: readonly number[], extent: number): fc.Arbitrary<Tensor> {
+  const size = shape.reduce((product, item) => product * item, 1);
+  return fc.array(fc.integer({ min: 0, max: extent - 1 }), { minLength: size, maxLength: size }).map((values) => ng.tensor(Int32Array.from(values), { shape }));
+}
+
+/** x, an axis, and an index no larger than x outside the axis and up to 3 long along it (repeats included). */
+const gatherCase = nonScalarShape.chain((shape) =>
+  axisArbitrary(shape.length).chain((axis) => {
+    const normalized = axis < 0 ? axis + shape.length : axis;
+    return fc
+      .tuple(...shape.map((extent, dimension) => fc.integer({ min: 1, max: dimension === normalized ? 3 : extent })))
+      .chain((indexShape) => fc.tuple(tensorArbitrary(shape), fc.constant(axis), indexArbitrary(indexShape, shape[normalized]!)));
+  }),
+);
+
 const specs: GradientSpec[] = [
   // elementwise, one input
   unary('neg', (x) => x.neg()),
@@ -224,6 +240,38 @@ const specs: GradientSpec[] = [
       }));
     })),
   shaped('matmul', matmulCase.map(([a, b]) => ({ inputs: [a, b], fn: (x: Tensor, y: Tensor) => x.matmul(y), label: `${ng.formatShape(a.shape)} @ ${ng.formatShape(b.shape)}` }))),
+  // selection by int32 indices
+  shaped('gather', gatherCase.map(([x, axis, index]) => ({
+    inputs: [x],
+    fn: (t: Tensor) => t.gather(axis, index).square(),
+    label: `${ng.formatShape(x.shape)} axis ${axis} index ${JSON.stringify(index.toArray())}`,
+  }))),
+  shaped('scatterAdd', gatherCase.map(([x, axis, index]) => {
+    const normalized = axis < 0 ? axis + x.ndim : axis;
+    return {
+      inputs: [ng.tensor(x.gather(axis, index).toFloat64Array(), { dtype: 'float64', shape: index.shape })],
+      fn: (src: Tensor) => ng.primitives.scatterAdd([src, index], { axis: normalized, shape: x.shape }).square(),
+      label: `into ${ng.formatShape(x.shape)} axis ${axis} index ${JSON.stringify(index.toArray())}`,
+    };
+  })),
+  shaped('indexSelect', nonScalarShape.chain((shape) => axisArbitrary(shape.length).chain((axis) =>
+    fc.tuple(tensorArbitrary(shape), fc.constant(axis), indexArbitrary([3], shape.at(axis)!)))).map(([x, axis, index]) => ({
+    inputs: [x],
+    fn: (t: Tensor) => t.indexSelect(axis, index).sin(),
+    label: `${ng.formatShape(x.shape)} axis ${axis} index ${JSON.stringify(index.toArray())}`,
+  }))),
+  shaped('topk', nonScalarShape.chain((shape) => axisArbitrary(shape.length).chain((axis) =>
+    fc.tuple(tensorArbitrary(shape), fc.constant(axis), fc.integer({ min: 0, max: shape.at(axis)! }), fc.boolean()))).map(([x, axis, k, largest]) => ({
+    inputs: [distinct(x)],
+    fn: (t: Tensor) => t.topk(k, axis, { largest }).values.square(),
+    label: `${ng.formatShape(x.shape)} k ${k} axis ${axis} largest ${largest}`,
+  }))),
+  unary('maskedFill', (x) => x.maskedFill(x.gt(0), 0.5).mul(x), { awayFromZero: 0.1 }),
+  shaped('argmax', nonScalarShape.chain((shape) => fc.tuple(tensorArbitrary(shape), axisArbitrary(shape.length))).map(([x, axis]) => ({
+    inputs: [distinct(x)],
+    fn: (t: Tensor) => t.gather(axis, t.argmin(axis, true)).mul(t.gather(axis, t.argmax(axis, true))),
+    label: `${ng.formatShape(x.shape)} axis ${axis}`,
+  }))),
 ];
 
 /** The spec rows whose functions apply each primitive: a primitive without a row does not compile. */
@@ -232,6 +280,7 @@ const primitiveRows: { [P in ng.PrimitiveName]: string } = {
   tanh: 'tanh', sigmoid: 'sigmoid', add: 'add', sub: 'sub', mul: 'mul', div: 'div', pow: 'pow', maximum: 'maximum',
   compare: 'relu', where: 'where', sum: 'sum', max: 'max', reshape: 'reshape', broadcastTo: 'broadcastTo', permute: 'permute',
   slice: 'slice', unslice: 'pad', concat: 'concat', matmul: 'matmul', unfold: 'unfold', fold: 'fold', cast: 'cast to float64',
+  argmax: 'argmax', argsort: 'topk', gather: 'gather', scatterAdd: 'scatterAdd',
 };
 
 it('every primitive has a row in the spec table', () => {

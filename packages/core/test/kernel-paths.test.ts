@@ -21,6 +21,8 @@ const big = [96, 1000]; // 96,000 float64 elements: 750 KiB, staged in two chunk
 const x = () => ng.randn(big, { dtype: 'float64', seed: 1 });
 const positive = () => ng.rand(big, { dtype: 'float64', seed: 2 }).add(0.5);
 const y = () => ng.randn(big, { dtype: 'float64', seed: 3 });
+/** int32 positions along axis 1 of `big`, with repeats. */
+const positions = () => ng.rand(big, { dtype: 'float64', seed: 8 }).mul(1000).to('int32');
 
 interface PathCase {
   inputs: () => Tensor[];
@@ -63,6 +65,10 @@ const cases: Record<PrimitiveName, PathCase> = {
     fn: (columns) => ng.fold(columns.mul(columns), [64, 64], 3).mul(columns.sum().mul(1e-3)),
   },
   cast: { inputs: () => [x()], fn: (a) => a.to('float32').to('float64').mul(a) },
+  argmax: { inputs: () => [x()], fn: (a) => a.gather(1, a.mul(2).argmax(1, true)).mul(a.sum(1, true)) },
+  argsort: { inputs: () => [x()], fn: (a) => a.gather(1, a.mul(a).argsort(1, { descending: true })).mul(a) },
+  gather: { inputs: () => [x()], fn: (a) => a.mul(a).gather(1, positions()).mul(a) },
+  scatterAdd: { inputs: () => [x()], fn: (a) => ng.primitives.scatterAdd([a.mul(a), positions()], { axis: 1, shape: big }).mul(a) },
 };
 
 describe('every primitive on large inputs, under every kernel setting', () => {

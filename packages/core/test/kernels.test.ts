@@ -7,7 +7,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { installMatchers, shapeArbitrary } from '@normgrad/testing';
+import { shapeArbitrary } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 import { getMatmulBackend, setMatmulBackend } from '@normgrad/core';
 import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 

@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 import { getMatmulThreads, setMatmulBackend, setMatmulThreads } from '@normgrad/core';
 import { workerChunkCount } from '../src/kernels/matmul-threads.js';
 import { wasmMatmul } from '../src/kernels/wasm-matmul.js';

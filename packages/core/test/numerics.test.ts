@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor, grad, logSoftmax, logsumexp, randn, sigmoid, softmax, tensor } from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

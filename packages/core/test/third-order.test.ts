@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { Tensor, grad, gradgradcheck, logsumexp, softmax, tensor, type NestedArray } from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

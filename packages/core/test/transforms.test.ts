@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { Tensor, customOp, grad, hessian, hvp, jacfwd, jacrev, jvp, stopGradient, tensor, vjp, type NestedArray } from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

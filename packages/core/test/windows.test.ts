@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { installMatchers } from '@normgrad/testing';
+import { installMatchers } from '@normgrad/testing/vitest';
 
 installMatchers();
 

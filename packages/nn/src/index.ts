@@ -1,6 +1,7 @@
 export { Module, parameter, buffer, isParameter, isBuffer, type LoadStateDictOptions } from './module.js';
 export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
+export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
 export { Conv2d, type Conv2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d } from './layers/pooling.js';
 export { ReLU, Dropout, Flatten } from './layers/activation.js';
@@ -25,3 +26,5 @@ export { weightNorm, type WeightNormOptions, type WeightNormed } from './layers/
 export { spectralNorm, type SpectralNormOptions, type SpectralNormed } from './layers/spectral-norm.js';
 export { EvoNorm2dB0, EvoNorm2dS0, type EvoNorm2dB0Options, type EvoNorm2dS0Options } from './layers/evo-norm.js';
 export { ConditionalBatchNorm2d, type ConditionalBatchNorm2dOptions } from './layers/conditional-batch-norm.js';
+export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-grad.js';
+export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';

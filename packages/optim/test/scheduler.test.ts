@@ -1,6 +1,18 @@
 import { tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
-import { Adam, CosineAnnealingLR, ExponentialLR, LinearLR, SGD, StepLR } from '../src/index.js';
+import {
+  Adam,
+  CosineAnnealingLR,
+  CosineAnnealingWarmRestarts,
+  ExponentialLR,
+  LambdaLR,
+  LinearLR,
+  OneCycleLR,
+  ReduceLROnPlateau,
+  SGD,
+  StepLR,
+  type ReduceLROnPlateauStateDict,
+} from '../src/index.js';
 
 const param = () => tensor([1, 2], { dtype: 'float64', requiresGrad: true });
 
@@ -76,5 +88,72 @@ describe('LR schedulers', () => {
       actual.push(second.scheduler.getLastLr()[0]!);
     }
     expect(actual).toEqual(expected);
+  });
+
+  it('LambdaLR: stateDict holds the counters but not the functions; a rebuilt scheduler continues', () => {
+    const make = () => {
+      const optimizer = new SGD([param()], { lr: 0.5 });
+      return new LambdaLR(optimizer, { lrLambda: (epoch) => 1 / (1 + epoch) });
+    };
+    const first = make();
+    for (let epoch = 0; epoch < 3; epoch++) first.step();
+    const saved = JSON.parse(JSON.stringify(first.stateDict()));
+    expect(Object.keys(saved).sort()).toEqual(['baseLrs', 'lastEpoch', 'lastLr', 'stepCount']);
+    const second = make();
+    second.loadStateDict(saved);
+    first.step();
+    second.step();
+    expect(second.getLastLr()).toEqual(first.getLastLr());
+    expect(second.getLastLr()).toEqual([0.5 / 5]);
+  });
+
+  it('OneCycleLR cycles SGD momentum and Adam beta1, and refuses to step past totalSteps', () => {
+    const sgd = new SGD([param()], { lr: 0.1 });
+    const schedule = new OneCycleLR(sgd, { maxLr: 1, totalSteps: 4, pctStart: 0.5, annealStrategy: 'linear' });
+    expect(sgd.paramGroups[0]).toMatchObject({ lr: 0.04, momentum: 0.95, initialLr: 0.04 });
+    schedule.step();
+    expect(sgd.paramGroups[0]!.lr).toBe(1);
+    expect(sgd.paramGroups[0]!.momentum).toBe(0.85);
+    const adam = new Adam([param()], { betas: [0.5, 0.9] });
+    new OneCycleLR(adam, { maxLr: 1, totalSteps: 4 });
+    expect(adam.paramGroups[0]!.betas).toEqual([0.95, 0.9]);
+    schedule.step();
+    schedule.step();
+    schedule.step();
+    expect(() => schedule.step()).toThrow('OneCycleLR: tried to step 6 times; the specified number of total steps is 4');
+  });
+
+  it('ReduceLROnPlateau: a JSON round trip of its state keeps the infinite starting best', () => {
+    const make = () => new ReduceLROnPlateau(new SGD([param()], { lr: 1 }), { patience: 1, factor: 0.5 });
+    const fresh = make();
+    const saved = JSON.parse(JSON.stringify(fresh.stateDict())) as ReduceLROnPlateauStateDict;
+    expect(saved.best).toBe('Infinity');
+    const loaded = make();
+    loaded.best = 0;
+    loaded.loadStateDict(saved);
+    expect(loaded.best).toBe(Infinity);
+    const metrics = [1, 2, 3, 0.5, 0.6, 0.7];
+    for (const metric of metrics) {
+      fresh.step(metric);
+      loaded.step(metric);
+    }
+    expect(fresh.getLastLr()).toEqual([0.25]);
+    expect(loaded.getLastLr()).toEqual([0.25]);
+    expect(() => loaded.loadStateDict({ ...saved, numBadEpochs: 'x' as never })).toThrow('ReduceLROnPlateau.loadStateDict: numBadEpochs is x, expected a number');
+  });
+
+  it('CosineAnnealingWarmRestarts restarts at t0, t0 + t0·tMult, ...', () => {
+    const optimizer = new SGD([param()], { lr: 1 });
+    const schedule = new CosineAnnealingWarmRestarts(optimizer, { t0: 2, tMult: 2 });
+    const restarts: number[] = [];
+    for (let epoch = 1; epoch <= 14; epoch++) {
+      schedule.step();
+      if (schedule.getLastLr()[0] === 1) restarts.push(epoch);
+    }
+    expect(restarts).toEqual([2, 6, 14]);
+    schedule.step(6.5);
+    expect(schedule.tCur).toBe(0.5);
+    expect(schedule.tI).toBe(8);
+    expect(schedule.lastEpoch).toBe(6);
   });
 });

@@ -8,6 +8,7 @@ import {
   makeParams,
   makeScheduler,
   setFixtureGrads,
+  stepScheduler,
   type FixtureCase,
 } from './helpers.js';
 
@@ -31,7 +32,7 @@ function run(
     setFixtureGrads(params, step);
     optimizer.step();
     trajectory.push(flatParams(params));
-    if (scheduler !== null && (step + 1) % testCase.schedule!.stepsPerEpoch === 0) scheduler.step();
+    stepScheduler(testCase, scheduler, step);
   }
   return trajectory;
 }
@@ -46,6 +47,23 @@ const CASES = [
   'adam CosineAnnealingLR {"etaMin": 0.001, "tMax": 3}',
   'sgd LinearLR {"startFactor": 0.25, "totalIters": 4}',
   'adamw groups CosineAnnealingLR',
+  'rmsprop weightDecay momentum centered maximize',
+  'rmsprop groups',
+  'adagrad lrDecay weightDecay initialAccumulatorValue',
+  'adagrad groups',
+  'sgd LambdaLR {"lrLambda": "warmup"}',
+  'sgd groups LambdaLR per group',
+  'sgd MultiStepLR {"gamma": 0.5, "milestones": [2, 5, 5]}',
+  'sgd OneCycleLR {"maxLr": 0.2, "totalSteps": 16}',
+  'adam OneCycleLR {"divFactor": 10.0, "finalDivFactor": 100.0, "maxLr": 0.2, "threePhase": true, "totalSteps": 16}',
+  'rmsprop groups OneCycleLR',
+  'adamw groups OneCycleLR',
+  'adam ReduceLROnPlateau {"factor": 0.5, "patience": 1}',
+  'adagrad groups ReduceLROnPlateau',
+  'sgd CosineAnnealingWarmRestarts {"etaMin": 0.005, "t0": 2, "tMult": 2}',
+  'sgd CosineAnnealingWarmRestarts fractional',
+  'sgd SequentialLR {"milestones": [2, 6], "schedulers": [{"options": {"gamma": 0.9}, "type": "ExponentialLR"}, {"options": {"gamma": 0.5, "milestones": [1, 3]}, "type": "MultiStepLR"}, {"options": {"gamma": 0.7, "stepSize": 2}, "type": "StepLR"}]}',
+  'sgd SequentialLR {"milestones": [3], "schedulers": [{"options": {"lrLambda": "warmup"}, "type": "LambdaLR"}, {"options": {"t0": 3, "tMult": 2}, "type": "CosineAnnealingWarmRestarts"}]}',
 ];
 
 describe('stateDict / loadStateDict round trip mid-trajectory', () => {
@@ -73,7 +91,7 @@ describe('stateDict / loadStateDict round trip mid-trajectory', () => {
       const resumedOptimizer = makeOptimizer(testCase, resumed);
       const resumedScheduler = makeScheduler(testCase, resumedOptimizer);
       resumedOptimizer.loadStateDict(saved.optimizer);
-      if (resumedScheduler !== null) resumedScheduler.loadStateDict(saved.scheduler!);
+      if (resumedScheduler !== null) resumedScheduler.loadStateDict(saved.scheduler as never);
       const actual = run(testCase, resumedOptimizer, resumed, resumedScheduler, split, testCase.steps);
       expect(actual).toEqual(expected);
     },

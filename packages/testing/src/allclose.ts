@@ -1,4 +1,3 @@
-import { expect } from 'vitest';
 import { Tensor, formatShape, type NestedArray } from '@normgrad/core';
 
 export type Comparable = Tensor | NestedArray | Float32Array | Float64Array | readonly number[];
@@ -52,24 +51,4 @@ export function allclose(actual: Comparable, expected: Comparable, options: Allc
     pass: failures === 0,
     message: failures === 0 ? `all ${a.values.length} elements within rtol ${rtol}, atol ${atol}` : `${failures} of ${a.values.length} elements differ beyond rtol ${rtol}, atol ${atol}; ${detail}`,
   };
-}
-
-/** The vitest matcher: expect(actual).toBeAllclose(expected, { rtol, atol }). Install with installMatchers(). */
-export function toBeAllclose(this: { isNot: boolean }, actual: Comparable, expected: Comparable, options?: AllcloseOptions) {
-  const report = allclose(actual, expected, options);
-  return { pass: report.pass, message: () => (this.isNot ? `expected not allclose, but ${report.message}` : `expected allclose: ${report.message}`) };
-}
-
-/** Registers toBeAllclose with vitest's expect (call once, e.g. in a setup file or at the top of a test file). */
-export function installMatchers(): void {
-  expect.extend({ toBeAllclose });
-}
-
-declare module 'vitest' {
-  interface Assertion<T = any> {
-    toBeAllclose(expected: Comparable, options?: AllcloseOptions): T;
-  }
-  interface AsymmetricMatchersContaining {
-    toBeAllclose(expected: Comparable, options?: AllcloseOptions): void;
-  }
 }

@@ -1,3 +1,4 @@
+// @normgrad/testing: property-test helpers for normgrad layers (vitest-free; the matcher is @normgrad/testing/vitest).
 export {
   shapeArbitrary,
   broadcastShapesArbitrary,
@@ -9,7 +10,7 @@ export {
 export type { ShapeOptions, TensorOptions } from './arbitraries.js';
 export { checkVjp } from './check-vjp.js';
 export type { CheckVjpOptions, CheckVjpResult } from './check-vjp.js';
-export { allclose, toBeAllclose, installMatchers } from './allclose.js';
+export { allclose } from './allclose.js';
 export type { AllcloseOptions, AllcloseReport, Comparable } from './allclose.js';
 export { checkLayer } from './check-layer.js';
 export type { CheckableLayer, CheckLayerOptions, CheckLayerReport, CheckLayerFailure, LayerMode } from './check-layer.js';

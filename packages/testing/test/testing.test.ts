@@ -7,10 +7,10 @@ import {
   axisArbitrary,
   broadcastShapesArbitrary,
   checkVjp,
-  installMatchers,
   shapeArbitrary,
   tensorArbitrary,
 } from '../src/index.js';
+import { installMatchers } from '../src/vitest.js';
 
 installMatchers();
 

@@ -134,6 +134,50 @@ function mlp(jax: Jax, workload: Workload): Case {
   };
 }
 
+/** W8: the Hessian of the W4 loss times v, jit(jvp of grad) — JAX's forward-over-reverse hvp. */
+function hessianVectorProduct(jax: Jax, workload: Workload): Case {
+  const { numpy: np, nn } = jax;
+  const classes = workload.sizes.mlp[3];
+  const x = make(jax, workload.inputs['x']!);
+  const targets = np.array(oneHot(workload.labels!, classes)).reshape([workload.sizes.batch, classes]);
+  const mapParams = (f: (name: MlpParameterName) => JaxArray): Params =>
+    Object.fromEntries(mlpParameterNames.map((name) => [name, f(name)])) as Params;
+  const params = mapParams((name) => make(jax, workload.inputs[name]!));
+  const directions = mapParams((name) => make(jax, workload.inputs[`v.${name}`]!));
+  const loss = (p: Params, inputs: JaxArray, oneHotTargets: JaxArray): JaxArray => {
+    const linear = (h: JaxArray, layer: 'fc1' | 'fc2' | 'fc3'): JaxArray => np.matmul(h, p[`${layer}.weight`].transpose()).add(p[`${layer}.bias`]);
+    const bnRelu = (h: JaxArray, layer: 'bn1' | 'bn2'): JaxArray =>
+      nn.relu(standardize(jax, h, [0]).mul(p[`${layer}.weight`]).add(p[`${layer}.bias`]));
+    const logits = linear(bnRelu(linear(bnRelu(linear(inputs, 'fc1'), 'bn1'), 'fc2'), 'bn2'), 'fc3');
+    return np.sum(nn.logSoftmax(logits, -1).mul(oneHotTargets)).mul(-1 / workload.sizes.batch);
+  };
+  const product = jax.jit((p: Params, v: Params, inputs: JaxArray, oneHotTargets: JaxArray): Params =>
+    jax.jvp((q: Params) => jax.grad(loss)(q, inputs, oneHotTargets), [p], [v])[1]);
+  const iterate = () => product(mapParams((name) => params[name].ref), mapParams((name) => directions[name].ref), x.ref, targets.ref);
+  return {
+    async check() {
+      const products = iterate();
+      const results: Results = {};
+      for (const name of mlpParameterNames) {
+        if ((mlpCheckedGradients as readonly string[]).includes(name)) results[`hvp.${name}`] = products[name].dataSync() as Float32Array;
+        else products[name].dispose();
+      }
+      return results;
+    },
+    async step() {
+      const products = Object.values(iterate());
+      await jax.blockUntilReady(products);
+      products.forEach((array) => array.dispose());
+    },
+    dispose() {
+      for (const tree of [params, directions]) Object.values(tree).forEach((array) => array.dispose());
+      x.dispose();
+      targets.dispose();
+      product.dispose();
+    },
+  };
+}
+
 function matmul(jax: Jax, workload: Workload): Case {
   const [a, b] = ['a', 'b'].map((name) => make(jax, workload.inputs[name]!)) as [JaxArray, JaxArray];
   const product = jax.jit((x: JaxArray, y: JaxArray) => jax.numpy.matmul(x, y));
@@ -195,6 +239,7 @@ export async function jaxSystem(): Promise<System> {
         case 'W4': return mlp(jax, workload);
         case 'W5': return matmul(jax, workload);
         case 'W6': return elementwise(jax, workload);
+        case 'W8': return hessianVectorProduct(jax, workload);
       }
     },
     async shutdown() {},

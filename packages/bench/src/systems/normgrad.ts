@@ -1,5 +1,5 @@
-import { noGrad, tensor, type DType, type Tensor } from '@normgrad/core';
-import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, Linear, ReLU, Sequential, crossEntropy, type Module } from '@normgrad/nn';
+import { grad, hvp, noGrad, tensor, type DType, type Tensor } from '@normgrad/core';
+import { BatchNorm1d, BatchNorm2d, GroupNorm, LayerNorm, Linear, ReLU, Sequential, crossEntropy, functionalCall, type Module } from '@normgrad/nn';
 import { Adam } from '@normgrad/optim';
 import { mlpCheckedGradients, mlpParameterNames, type Input, type Workload } from '../workloads.js';
 import type { Case, Results, System } from './system.js';
@@ -13,7 +13,7 @@ const input = (workload: Workload, name: string): Input => {
   return found;
 };
 
-const gradOf = (t: Tensor | null, name: string): Float32Array | Float64Array => {
+const gradOf = (t: Tensor | null, name: string): Float32Array | Float64Array | Int32Array => {
   if (!t?.grad) throw new Error(`bench: normgrad produced no gradient for ${name}`);
   return t.grad.toTypedArray();
 };
@@ -47,8 +47,8 @@ const sequentialNames: Record<(typeof mlpParameterNames)[number], string> = {
   'fc3.weight': '6.weight', 'fc3.bias': '6.bias',
 };
 
-/** The W4 model, optimizer and batch; `trainStep` returns the loss tensor. Exported for the leak check. */
-export function makeMlpTraining(workload: Workload, dtype: DType) {
+/** The W4 network with the workload's parameters (training mode). */
+function makeMlp(workload: Workload, dtype: DType): Sequential {
   const [inputs, hidden1, hidden2, classes] = workload.sizes.mlp;
   const model = new Sequential(
     new Linear(inputs, hidden1, { dtype }), new BatchNorm1d(hidden1, { dtype }), new ReLU(),
@@ -58,6 +58,12 @@ export function makeMlpTraining(workload: Workload, dtype: DType) {
   const state: Record<string, Tensor> = {};
   for (const name of mlpParameterNames) state[sequentialNames[name]] = toTensor(input(workload, name), dtype);
   noGrad(() => model.loadStateDict(state, { strict: false }));
+  return model;
+}
+
+/** The W4 model, optimizer and batch; `trainStep` returns the loss tensor. Exported for the leak check. */
+export function makeMlpTraining(workload: Workload, dtype: DType) {
+  const model = makeMlp(workload, dtype);
   const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
   const x = toTensor(input(workload, 'x'), dtype);
   const labels = workload.labels!;
@@ -85,6 +91,48 @@ function mlpCase(workload: Workload, dtype: DType): Case {
       return { loss: loss.toTypedArray(), ...gradients() };
     },
     step: () => void trainStep(),
+    dispose() {},
+  };
+}
+
+export type HvpMethod = 'forward-over-reverse' | 'reverse-over-reverse' | 'gradient';
+
+/**
+ * W8: the Hessian of the W4 loss (cross-entropy, BatchNorm on batch statistics) with respect to
+ * every parameter, times the direction v: by forward-over-reverse (hvp, the jvp of the gradient)
+ * or reverse-over-reverse (the gradient of ⟨gradient, v⟩). 'gradient' times one gradient of the
+ * same loss, for the ratio hvp / gradient; its check still returns the hvp (by forward-over-reverse).
+ */
+function hvpCase(workload: Workload, dtype: DType, method: HvpMethod): Case {
+  const model = makeMlp(workload, dtype);
+  const names = mlpParameterNames.map((name) => sequentialNames[name]);
+  const params = Object.fromEntries(model.namedParameters());
+  const primals = names.map((name) => params[name]!.detach());
+  const directions = mlpParameterNames.map((name) => toTensor(input(workload, `v.${name}`), dtype));
+  const x = toTensor(input(workload, 'x'), dtype);
+  const labels = workload.labels!;
+  const loss = (...ps: Tensor[]): Tensor => crossEntropy(functionalCall(model, Object.fromEntries(names.map((name, i) => [name, ps[i]!])), x), labels);
+  const argnums = names.map((_, i) => i);
+  const gradient = grad(loss, { argnums });
+  const alongDirections = (...ps: Tensor[]): Tensor =>
+    gradient(...ps).reduce((total: Tensor | null, g, i) => (total === null ? g.mul(directions[i]!).sum() : total.add(g.mul(directions[i]!).sum())), null)!;
+  const byMethod: Record<HvpMethod, () => Tensor[]> = {
+    'forward-over-reverse': () => hvp(loss, primals, directions),
+    'reverse-over-reverse': () => grad(alongDirections, { argnums })(...primals),
+    gradient: () => gradient(...primals),
+  };
+  const run = byMethod[method];
+  return {
+    async check() {
+      const products = method === 'gradient' ? byMethod['forward-over-reverse']() : run();
+      const results: Results = {};
+      mlpParameterNames.forEach((name, i) => {
+        if ((mlpCheckedGradients as readonly string[]).includes(name)) results[`hvp.${name}`] = products[i]!.toTypedArray();
+      });
+      return results;
+    },
+    // results may be lazily fused: read their data, as the peers' steps compute theirs
+    step: () => run().forEach((t) => void t.data),
     dispose() {},
   };
 }
@@ -118,7 +166,7 @@ function elementwiseCase(workload: Workload, dtype: DType): Case {
   };
 }
 
-/** normgrad through its public API (@normgrad/nn layers and loss, @normgrad/optim's Adam). */
+/** normgrad through its public API (@normgrad/nn layers and loss, @normgrad/optim's Adam; W8 by forward-over-reverse hvp). */
 export function normgradSystem(dtype: DType): System {
   return {
     name: dtype === 'float32' ? 'normgrad' : `normgrad-${dtype === 'float64' ? 'f64' : dtype}`,
@@ -132,7 +180,20 @@ export function normgradSystem(dtype: DType): System {
         case 'W4': return mlpCase(workload, dtype);
         case 'W5': return matmulCase(workload, dtype);
         case 'W6': return elementwiseCase(workload, dtype);
+        case 'W8': return hvpCase(workload, dtype, 'forward-over-reverse');
       }
+    },
+    async shutdown() {},
+  };
+}
+
+/** W8 only, float32: the Hessian-vector product by another method, or one gradient for the ratio. */
+export function normgradHvpSystem(method: Exclude<HvpMethod, 'forward-over-reverse'>): System {
+  return {
+    name: method === 'gradient' ? 'normgrad-gradient' : 'normgrad-ror',
+    skipReason: (workload) => (workload === 'W8' ? null : 'W8 only'),
+    async prepare(workload) {
+      return hvpCase(workload, 'float32', method);
     },
     async shutdown() {},
   };

@@ -1,6 +1,6 @@
 import type { Workload, WorkloadId } from '../workloads.js';
 
-export type Results = Record<string, Float32Array | Float64Array>;
+export type Results = Record<string, Float32Array | Float64Array | Int32Array>;
 
 /** One workload set up on one system: its data already lives where the system keeps it. */
 export interface Case {

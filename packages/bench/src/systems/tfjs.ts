@@ -145,7 +145,7 @@ export async function tfjsSystem(backend: Backend, skipped: readonly WorkloadId[
   const tf = await loadTf(backend);
   return {
     name: `tfjs-${backend}`,
-    skipReason: (workload) => (skipped.includes(workload) ? 'not run on this backend' : null),
+    skipReason: (workload) => (workload === 'W8' ? 'TensorFlow.js has no forward mode (jvp)' : skipped.includes(workload) ? 'not run on this backend' : null),
     async prepare(workload) {
       if (tf.getBackend() !== backend) await tf.setBackend(backend);
       switch (workload.id) {
@@ -155,6 +155,7 @@ export async function tfjsSystem(backend: Backend, skipped: readonly WorkloadId[
         case 'W4': return mlp(tf, workload);
         case 'W5': return matmul(tf, workload);
         case 'W6': return elementwise(tf, workload);
+        case 'W8': throw new Error('tfjs: W8 is not run (no forward mode)');
       }
     },
     async shutdown() {

@@ -3,7 +3,7 @@ import { primitives } from '../ops/index.js';
 import type { Comparison } from '../ops/compare.js';
 import type { Primitive } from '../primitive.js';
 import { Tensor, type Operand } from '../tensor.js';
-import { broadcastShapes, formatShape, sameShape } from './validate.js';
+import { broadcastShapes, checkFloat, formatShape, sameShape } from './validate.js';
 import { broadcastTo } from './shape.js';
 import { stopGradientValue } from '../stop-gradient.js';
 
@@ -12,12 +12,20 @@ function checkTensor(operation: string, value: unknown, position: string): Tenso
   return value;
 }
 
-/** Turns a plain number into a 0-d tensor of the other operand's dtype; tensors must share a dtype. */
+/**
+ * Turns a plain number into a 0-d tensor of the other operand's dtype; tensors must share a dtype.
+ * With an int32 tensor the number must be an integer (it is not silently truncated).
+ */
 function toTensors(operation: string, operands: readonly Operand[]): Tensor[] {
   const like = operands.find((operand): operand is Tensor => operand instanceof Tensor);
   if (like === undefined) throw new Error(`${operation}: at least one operand must be a Tensor`);
   return operands.map((operand, index) => {
-    if (typeof operand === 'number') return full([], operand, { dtype: like.dtype });
+    if (typeof operand === 'number') {
+      if (like.dtype === 'int32' && !Number.isInteger(operand)) {
+        throw new Error(`${operation}: the number ${operand} is not an integer, but the other operand is an int32 tensor of shape ${formatShape(like.shape)} (convert it with .to('float32'))`);
+      }
+      return full([], operand, { dtype: like.dtype });
+    }
     const tensor = checkTensor(operation, operand, `operand ${index}`);
     if (tensor.dtype !== like.dtype) {
       throw new Error(`${operation}: dtype mismatch: ${like.dtype} ${formatShape(like.shape)} and ${tensor.dtype} ${formatShape(tensor.shape)}`);
@@ -31,19 +39,24 @@ function broadcastAll(operation: string, tensors: readonly Tensor[]): Tensor[] {
   return tensors.map((tensor) => (sameShape(tensor.shape, shape) ? tensor : broadcastTo(tensor, shape)));
 }
 
-function binary(operation: string, op: Primitive<undefined>, a: Operand, b: Operand): Tensor {
-  return op(broadcastAll(operation, toTensors(operation, [a, b])), undefined);
+/** `integers`: the op is also defined on int32 tensors (add, mul, maximum, …); otherwise they are an Error. */
+function binary(operation: string, op: Primitive<undefined>, a: Operand, b: Operand, integers = true): Tensor {
+  const operands = toTensors(operation, [a, b]);
+  if (!integers) checkFloat(operation, operands[0]!, 'the operand');
+  return op(broadcastAll(operation, operands), undefined);
 }
 
-function unary(operation: string, op: Primitive<undefined>, x: Tensor): Tensor {
-  return op([checkTensor(operation, x, 'input')], undefined);
+function unary(operation: string, op: Primitive<undefined>, x: Tensor, integers = false): Tensor {
+  checkTensor(operation, x, 'input');
+  if (!integers) checkFloat(operation, x);
+  return op([x], undefined);
 }
 
 export const add = (a: Operand, b: Operand): Tensor => binary('add', primitives.add, a, b);
 export const sub = (a: Operand, b: Operand): Tensor => binary('sub', primitives.sub, a, b);
 export const mul = (a: Operand, b: Operand): Tensor => binary('mul', primitives.mul, a, b);
-export const div = (a: Operand, b: Operand): Tensor => binary('div', primitives.div, a, b);
-export const pow = (base: Operand, exponent: Operand): Tensor => binary('pow', primitives.pow, base, exponent);
+export const div = (a: Operand, b: Operand): Tensor => binary('div', primitives.div, a, b, false);
+export const pow = (base: Operand, exponent: Operand): Tensor => binary('pow', primitives.pow, base, exponent, false);
 export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', primitives.maximum, a, b);
 /** Elementwise minimum; ties split the gradient evenly (as PyTorch). */
 export function minimum(a: Operand, b: Operand): Tensor {
@@ -74,19 +87,22 @@ export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   return primitives.where(broadcastAll('where', [condition, x!, y!]), undefined);
 }
 
-export const neg = (x: Tensor): Tensor => unary('neg', primitives.neg, x);
+export const neg = (x: Tensor): Tensor => unary('neg', primitives.neg, x, true);
 export const exp = (x: Tensor): Tensor => unary('exp', primitives.exp, x);
 export const log = (x: Tensor): Tensor => unary('log', primitives.log, x);
 export const sqrt = (x: Tensor): Tensor => unary('sqrt', primitives.sqrt, x);
 export const reciprocal = (x: Tensor): Tensor => unary('reciprocal', primitives.reciprocal, x);
-export const abs = (x: Tensor): Tensor => unary('abs', primitives.abs, x);
-export const sign = (x: Tensor): Tensor => unary('sign', primitives.sign, x);
+export const abs = (x: Tensor): Tensor => unary('abs', primitives.abs, x, true);
+export const sign = (x: Tensor): Tensor => unary('sign', primitives.sign, x, true);
 export const sin = (x: Tensor): Tensor => unary('sin', primitives.sin, x);
 export const cos = (x: Tensor): Tensor => unary('cos', primitives.cos, x);
 export const tanh = (x: Tensor): Tensor => unary('tanh', primitives.tanh, x);
 export const sigmoid = (x: Tensor): Tensor => unary('sigmoid', primitives.sigmoid, x);
 
-export const rsqrt = (x: Tensor): Tensor => reciprocal(sqrt(x));
+export function rsqrt(x: Tensor): Tensor {
+  checkFloat('rsqrt', checkTensor('rsqrt', x, 'input'));
+  return reciprocal(sqrt(x));
+}
 export const square = (x: Tensor): Tensor => mul(x, x);
 /** max(x, 0) with gradient 0 at x = 0 (as PyTorch). */
 export const relu = (x: Tensor): Tensor => where(gt(checkTensor('relu', x, 'input'), 0), x, 0);

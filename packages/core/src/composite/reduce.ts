@@ -3,7 +3,7 @@ import type { Axes, Tensor } from '../tensor.js';
 import { abs, add, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
 import { full } from '../creation.js';
 import { reshape } from './shape.js';
-import { checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
+import { checkFloat, checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 /**
  * The reduced axes: every axis for null/undefined. An empty list for a tensor with axes is an
@@ -35,6 +35,7 @@ export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 }
 
 export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  checkFloat('mean', x);
   const axes = reduced('mean', x, axis);
   return div(sum(x, axes, keepdims), countOf(x, axes));
 }
@@ -122,6 +123,7 @@ export function scaledRsqrt(scaledVariance: Tensor, scale: Tensor, eps: number):
 }
 
 function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Moments {
+  checkFloat(operation, x);
   const axes = reduced(operation, x, axis);
   if (typeof correction !== 'number' || !Number.isFinite(correction) || correction < 0) {
     throw new Error(`${operation}: correction must be a non-negative number, got ${correction}`);
@@ -171,6 +173,7 @@ function stableShift(x: Tensor, axes: readonly number[]): Tensor {
 
 /** log Σ exp(x) over the axes, shifted by the maximum so it neither overflows nor underflows. */
 export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  checkFloat('logsumexp', x);
   const axes = reduced('logsumexp', x, axis);
   checkNonEmpty('logsumexp', x, axes);
   const shift = stableShift(x, axes);
@@ -180,6 +183,7 @@ export function logsumexp(x: Tensor, axis?: Axes, keepdims = false): Tensor {
 
 /** exp(x) / Σ exp(x) along one axis, computed from x − max(x). */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  checkFloat('softmax', x);
   const normalized = normalizeAxis('softmax', axis, x.ndim, x.shape);
   const exponentials = exp(sub(x, stableShift(x, [normalized])));
   return div(exponentials, sum(exponentials, normalized, true));
@@ -187,6 +191,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
 
 /** x − logsumexp(x) along one axis. */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
+  checkFloat('logSoftmax', x);
   const normalized = normalizeAxis('logSoftmax', axis, x.ndim, x.shape);
   const shifted = sub(x, stableShift(x, [normalized]));
   return sub(shifted, log(sum(exp(shifted), normalized, true)));

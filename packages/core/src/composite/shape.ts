@@ -6,7 +6,7 @@ import { Tensor, type Axes, type SliceRange } from '../tensor.js';
 import type { DType } from '../dtype.js';
 import { isDType } from '../dtype.js';
 import { where } from './elementwise.js';
-import { broadcastShapes, formatShape, normalizeAxes, normalizeAxis, sameShape } from './validate.js';
+import { broadcastShapes, checkFloat, formatShape, normalizeAxes, normalizeAxis, sameShape } from './validate.js';
 
 /** A new shape for the same elements; one extent may be -1 (inferred). */
 export function reshape(x: Tensor, shape: readonly number[]): Tensor {
@@ -210,6 +210,8 @@ export function stack(tensors: readonly Tensor[], axis = 0): Tensor {
 export function matmul(a: Tensor, b: Tensor): Tensor {
   if (!(a instanceof Tensor) || !(b instanceof Tensor)) throw new Error('matmul: both operands must be Tensors');
   if (a.ndim === 0 || b.ndim === 0) throw new Error(`matmul: operands must have at least one dimension, got ${formatShape(a.shape)} and ${formatShape(b.shape)}`);
+  checkFloat('matmul', a, 'the left operand');
+  checkFloat('matmul', b, 'the right operand');
   if (a.dtype !== b.dtype) throw new Error(`matmul: dtype mismatch: ${a.dtype} ${formatShape(a.shape)} and ${b.dtype} ${formatShape(b.shape)}`);
   const left = a.ndim === 1 ? reshape(a, [1, a.shape[0]!]) : a;
   const right = b.ndim === 1 ? reshape(b, [b.shape[0]!, 1]) : b;
@@ -224,9 +226,12 @@ export function matmul(a: Tensor, b: Tensor): Tensor {
   return reshape(product, shape);
 }
 
-/** Converts to another dtype; the gradient converts back. */
+/**
+ * Converts to another dtype; the gradient converts back. To int32 (indices), values are truncated
+ * toward zero as PyTorch does; such a result has no gradient.
+ */
 export function cast(x: Tensor, dtype: DType): Tensor {
-  if (!isDType(dtype)) throw new Error(`cast: dtype must be 'float32' or 'float64', got ${JSON.stringify(dtype)}`);
+  if (!isDType(dtype)) throw new Error(`cast: dtype must be 'float32', 'float64' or 'int32', got ${JSON.stringify(dtype)}`);
   return x.dtype === dtype ? x : primitives.cast([x], { dtype });
 }
 

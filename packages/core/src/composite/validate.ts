@@ -93,3 +93,13 @@ export function checkOptions(entryPoint: string, options: unknown, known: readon
     throw new Error(`${entryPoint}: unknown option '${key}'${hint}${list}`);
   }
 }
+
+/**
+ * Float-only ops (exp, div, mean, matmul, …) reject int32 tensors, which hold indices, with an
+ * Error naming the op; `.to('float32')` converts explicitly.
+ */
+export function checkFloat(operation: string, x: { dtype: string; shape: readonly number[] }, position = 'input'): void {
+  if (x.dtype === 'int32') {
+    throw new Error(`${operation}: ${position} is an int32 tensor of shape ${formatShape(x.shape)}; ${operation} needs float32 or float64 (convert with .to('float32'))`);
+  }
+}

@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { allocate, type DType, type DataArray, type FloatArray } from '../dtype.js';
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { writeStorage } from '../storage.js';
 import { E, inputCount, printJs, structuralKey, type Expr } from './expr.js';
@@ -12,11 +12,11 @@ import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
  * stride-0 broadcast views; outputs are fresh and contiguous.
  */
 type ElementwiseKernel = (
-  out: FloatArray,
+  out: DataArray,
   size: number,
   inner: number,
   outerShape: readonly number[],
-  ...operands: (FloatArray | number | readonly number[])[]
+  ...operands: (DataArray | number | readonly number[])[]
 ) => void;
 
 const compiledKernels = new Map<string, ElementwiseKernel>();

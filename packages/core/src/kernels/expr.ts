@@ -1,4 +1,4 @@
-import type { DType } from '../dtype.js';
+import type { DType, FloatDType } from '../dtype.js';
 import { simd } from './wasm-assembly.js';
 
 /**
@@ -45,7 +45,7 @@ export interface OperatorInfo {
    * WebAssembly SIMD instructions per dtype, where the operator has them. Comparisons give a lane
    * mask (vectors) or an i32 (single values); `select` is assembled by the printer.
    */
-  wasm?: Record<DType, WasmInstructions>;
+  wasm?: Record<FloatDType, WasmInstructions>;
 }
 
 const comparison = (symbol: string, test: (a: number, b: number) => boolean, f32: number, f64: number, f32Scalar: number, f64Scalar: number): OperatorInfo => ({

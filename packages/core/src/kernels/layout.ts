@@ -1,8 +1,8 @@
 import ndarray, { type NdArray } from 'ndarray';
 import ops from 'ndarray-ops';
-import { allocate, dtypeOfArray, type DType, type FloatArray } from '../dtype.js';
+import { allocate, dtypeOfArray, type DataArray, type DType } from '../dtype.js';
 
-export type FloatNdArray = NdArray<FloatArray>;
+export type FloatNdArray = NdArray<DataArray>;
 
 export function sizeOf(shape: readonly number[]): number {
   let size = 1;
@@ -21,7 +21,7 @@ export function rowMajorStrides(shape: readonly number[]): number[] {
 }
 
 /** A fresh, contiguous, row-major ndarray (zero-filled unless data is given). */
-export function createNd(dtype: DType, shape: readonly number[], data?: FloatArray): FloatNdArray {
+export function createNd(dtype: DType, shape: readonly number[], data?: DataArray): FloatNdArray {
   const storage = data ?? allocate(dtype, sizeOf(shape));
   return ndarray(storage, shape.slice(), rowMajorStrides(shape), 0) as FloatNdArray;
 }
@@ -45,7 +45,7 @@ export function isContiguous(array: FloatNdArray): boolean {
  * The elements in row-major order as a typed array: a subarray view when the ndarray is already
  * contiguous (do not write to it), otherwise a fresh copy.
  */
-export function contiguousData(array: FloatNdArray): FloatArray {
+export function contiguousData(array: FloatNdArray): DataArray {
   const size = sizeOf(array.shape);
   if (isContiguous(array)) return array.data.subarray(array.offset, array.offset + size);
   const copy = createNd(dtypeOfNd(array), array.shape);

@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { allocate, type DType, type DataArray } from '../dtype.js';
 import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { toContiguous } from './elementwise.js';
@@ -40,7 +40,7 @@ export function matmulKernel(a: FloatNdArray, b: FloatNdArray): FloatNdArray {
   const backend = settings.matmulBackend;
   const wasm = backend === 'js' ? null : wasmMatmul();
   const useWasm = wasm !== null && (backend === 'wasm' || rows * inner * columns >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
-  let out: FloatArray | null = null;
+  let out: DataArray | null = null;
   try {
     if (useWasm) out = matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns);
   } catch (error) {
@@ -80,7 +80,7 @@ registerScratchRelease('matmul', releaseMatmulMemory);
 
 /** A batch of matrices read through strides: transposed and broadcast operands need no contiguous copy. */
 interface StridedMatrices {
-  data: FloatArray;
+  data: DataArray;
   /** Where each batch element's matrix starts in data. */
   offsets: number[];
   rowStride: number;
@@ -119,7 +119,7 @@ function dataRange(source: StridedMatrices, rows: number, columns: number): { lo
 }
 
 /** i-k-j loops so the innermost loop walks b and the output contiguously; rows accumulate in float64. */
-function matmulJs(dtype: DType, left: FloatArray, right: FloatArray, batch: number, rows: number, inner: number, columns: number): FloatArray {
+function matmulJs(dtype: DType, left: DataArray, right: DataArray, batch: number, rows: number, inner: number, columns: number): DataArray {
   const out = allocate(dtype, batch * rows * columns);
   const rowAccumulator = new Float64Array(columns);
   for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
@@ -176,7 +176,7 @@ const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple)
  * Copies the operands into WebAssembly memory in the layout the chosen kernel reads, runs it
  * per batch element and copies the result out without the padding.
  */
-function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): FloatArray {
+function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): DataArray {
   const product = rows >= BLOCKED_MIN_ROWS
     ? blockedProduct(wasm, dtype, left, right, batch, rows, inner, columns)
     : rowProduct(wasm, dtype, left, right, batch, rows, inner, columns);
@@ -197,7 +197,7 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
 }
 
 interface PaddedProduct {
-  outView: FloatArray;
+  outView: DataArray;
   paddedRows: number;
   paddedColumns: number;
 }

@@ -1,4 +1,4 @@
-import { allocate, type DType, type FloatArray } from '../dtype.js';
+import { allocate, type DType, type DataArray } from '../dtype.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
@@ -22,7 +22,7 @@ type ReductionKernel = (
   rows: number,
   outerShape: readonly number[],
   outerOutputStrides: readonly number[],
-  ...operands: (FloatArray | number | readonly number[])[]
+  ...operands: (DataArray | number | readonly number[])[]
 ) => void;
 
 const compiledKernels = new Map<string, ReductionKernel>();

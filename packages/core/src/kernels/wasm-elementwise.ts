@@ -1,4 +1,4 @@
-import type { DType, FloatArray } from '../dtype.js';
+import type { DataArray, DType, FloatDType } from '../dtype.js';
 import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import type { FloatNdArray } from './layout.js';
 import { comparisonOperators, hasWasm, operators, schedule, structuralKey, type Expr } from './expr.js';
@@ -20,7 +20,7 @@ import {
  */
 
 interface Lanes {
-  dtype: DType;
+  dtype: FloatDType;
   bytes: number;
   /** Elements per 16-byte vector. */
   width: number;
@@ -340,7 +340,7 @@ export interface Walk {
  * supported (then the caller runs its JavaScript loop).
  */
 export function runWasmElementwise(
-  expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: FloatArray | Float64Array,
+  expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: DataArray | Float64Array,
 ): boolean {
   if (!wasmElementwiseAvailable()) return false;
   if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return false;
@@ -377,7 +377,7 @@ export function runWasmElementwise(
   };
   /** Lays out the spans of the given operands (one per distinct data array) from `address` on. */
   const layout = (which: number[], first: number, count: number, address: number) => {
-    const spans = new Map<FloatArray, { low: number; high: number; address: number }>();
+    const spans = new Map<DataArray, { low: number; high: number; address: number }>();
     for (const k of which) {
       const { low, high } = reach(k, first, count);
       const span = spans.get(operands[k]!.data);
@@ -395,9 +395,9 @@ export function runWasmElementwise(
     if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
     return true;
   };
-  const view = (address: number, length: number, float64: boolean): FloatArray =>
+  const view = (address: number, length: number, float64: boolean): DataArray =>
     float64 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
-  const stage = (spans: Map<FloatArray, { low: number; high: number; address: number }>) => {
+  const stage = (spans: Map<DataArray, { low: number; high: number; address: number }>) => {
     for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
   };
 

@@ -1,6 +1,8 @@
 import type { Primitive } from '../primitive.js';
 import { abs } from './abs.js';
 import { add } from './add.js';
+import { argmax } from './argmax.js';
+import { argsort } from './argsort.js';
 import { broadcastTo } from './broadcast-to.js';
 import { cast } from './cast.js';
 import { compare } from './compare.js';
@@ -9,6 +11,7 @@ import { cos } from './cos.js';
 import { div } from './div.js';
 import { exp } from './exp.js';
 import { fold } from './fold.js';
+import { gather } from './gather.js';
 import { log } from './log.js';
 import { matmul } from './matmul.js';
 import { max } from './max.js';
@@ -19,6 +22,7 @@ import { permute } from './permute.js';
 import { pow } from './pow.js';
 import { reciprocal } from './reciprocal.js';
 import { reshape } from './reshape.js';
+import { scatterAdd } from './scatter-add.js';
 import { sigmoid } from './sigmoid.js';
 import { sign } from './sign.js';
 import { sin } from './sin.js';
@@ -38,6 +42,7 @@ export const primitives = {
   sum, max,
   reshape, broadcastTo, permute, slice, unslice, concat,
   matmul, unfold, fold, cast,
+  argmax, argsort, gather, scatterAdd,
 } satisfies Record<string, Primitive<any>>;
 
 export type PrimitiveName = keyof typeof primitives;

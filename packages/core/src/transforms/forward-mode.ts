@@ -55,6 +55,11 @@ export function setTangent(x: Tensor, level: number, tangent: Tensor): void {
   tangents.set(level, tangent);
 }
 
+/** Drops x's tangent at a level (a level's results, once it closes, keep no tangent alive). */
+export function clearTangent(x: Tensor, level: number): void {
+  tangentsOf.get(x)?.delete(level);
+}
+
 /** Gives `target` the tangents of `source` at every open level (for fresh aliases and leaves). */
 export function copyTangents(source: Tensor, target: Tensor): void {
   const tangents = tangentsOf.get(source);

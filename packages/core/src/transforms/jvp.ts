@@ -2,7 +2,7 @@ import { zerosLike } from '../creation.js';
 import { formatShape } from '../composite/validate.js';
 import { primitives } from '../ops/index.js';
 import { Tensor } from '../tensor.js';
-import { setTangent, tangentAt, withNewLevel } from './forward-mode.js';
+import { clearTangent, setTangent, tangentAt, withNewLevel } from './forward-mode.js';
 
 function checkTensors(operation: string, what: string, values: unknown): Tensor[] {
   if (!Array.isArray(values)) throw new Error(`${operation}: ${what} must be an array of Tensors, got ${typeof values}`);
@@ -19,6 +19,9 @@ export function checkPrimalsAndTangents(operation: string, primals: unknown, tan
   if (xs.length !== ts.length) throw new Error(`${operation}: ${xs.length} primal(s) but ${ts.length} tangent(s); pass one tangent per primal`);
   xs.forEach((x, index) => {
     const t = ts[index]!;
+    if (x.dtype === 'int32') {
+      throw new Error(`${operation}: primal ${index} is an int32 tensor of shape ${formatShape(x.shape)}; indices are not differentiated (pass them through a closure, or convert with .to('float32'))`);
+    }
     if (formatShape(t.shape) !== formatShape(x.shape) || t.dtype !== x.dtype) {
       throw new Error(`${operation}: tangent ${index} is ${t.dtype} ${formatShape(t.shape)} but primal ${index} is ${x.dtype} ${formatShape(x.shape)}; they must match`);
     }
@@ -49,6 +52,7 @@ export function jvpOfOutputs(
       if (!(output instanceof Tensor)) throw new Error(`${operation}: the function must return a Tensor, got ${typeof output} (output ${index})`);
       return tangentAt(output, level) ?? zerosLike(output);
     });
+    for (const output of outputs) clearTangent(output, level);
     return [[...outputs], outputTangents];
   });
 }

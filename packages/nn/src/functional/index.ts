@@ -3,10 +3,11 @@ export { instanceNorm, type InstanceNormOptions } from './instance-norm.js';
 export { layerNorm, type LayerNormOptions } from './layer-norm.js';
 export { groupNorm, type GroupNormOptions } from './group-norm.js';
 export { linear } from './linear.js';
+export { embedding, type EmbeddingOptions } from './embedding.js';
 export { conv2d, type Conv2dOptions } from './conv.js';
 export { maxPool2d, avgPool2d, type Pool2dOptions } from './pooling.js';
 export { relu, softmax, logSoftmax, dropout, type DropoutOptions } from './activation.js';
-export { mseLoss, crossEntropy, type Reduction } from './loss.js';
+export { mseLoss, crossEntropy, type Reduction, type CrossEntropyOptions } from './loss.js';
 export { batchRenorm, type BatchRenormOptions } from './batch-renorm.js';
 export { rmsNorm, machineEpsilon, type RMSNormOptions } from './rms-norm.js';
 export { switchableNorm, type SwitchableNormOptions } from './switchable-norm.js';
@@ -22,3 +23,4 @@ export { spectralNormalize, type SpectralNormalizeOptions } from './spectral-nor
 export { evoNormB0, evoNormS0, type EvoNormB0Options, type EvoNormS0Options } from './evo-norm.js';
 export { adaptiveInstanceNorm, type AdaptiveInstanceNormOptions } from './adaptive-instance-norm.js';
 export { conditionalBatchNorm, type ConditionalBatchNormOptions } from './conditional-batch-norm.js';
+export { iterNorm, type IterNormOptions } from './iter-norm.js';

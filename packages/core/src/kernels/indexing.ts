@@ -1,0 +1,162 @@
+import { createNd, dtypeOfNd, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
+import { formatShape } from '../composite/validate.js';
+
+/**
+ * Index kernels: gather, its adjoint scatter-add, argmax/argmin and argsort along one axis.
+ * Indices are int32 ndarrays; inputs may be strided or broadcast views; outputs are fresh and
+ * contiguous.
+ */
+
+/**
+ * Calls visit(offsets) for every position of `shape` in row-major order, with offsets[k] the
+ * element offset of that position in array k (given by its offset and its strides over `shape`).
+ */
+function forEachPosition(shape: readonly number[], arrays: readonly { offset: number; strides: readonly number[] }[], visit: (offsets: number[]) => void): void {
+  const size = sizeOf(shape);
+  if (size === 0) return;
+  const rank = shape.length;
+  const count = arrays.length;
+  const offsets = arrays.map((array) => array.offset);
+  const counter = new Array<number>(rank).fill(0);
+  for (let position = 0; position < size; position++) {
+    visit(offsets);
+    for (let axis = rank - 1; axis >= 0; axis--) {
+      counter[axis]!++;
+      for (let k = 0; k < count; k++) offsets[k]! += arrays[k]!.strides[axis]!;
+      if (counter[axis]! < shape[axis]!) break;
+      for (let k = 0; k < count; k++) offsets[k]! -= arrays[k]!.strides[axis]! * shape[axis]!;
+      counter[axis] = 0;
+    }
+  }
+}
+
+/**
+ * Splits a walk over `shape` into rows along its last axis: the outer shape, each array's strides
+ * over it, the row length and each array's stride along the row (a 0-d shape is one row of one).
+ */
+function rows(shape: readonly number[], strides: readonly (readonly number[])[]): { outer: number[]; outerStrides: number[][]; inner: number; innerStrides: number[] } {
+  const rank = shape.length;
+  return {
+    outer: shape.slice(0, Math.max(0, rank - 1)),
+    outerStrides: strides.map((list) => list.slice(0, Math.max(0, rank - 1))),
+    inner: rank === 0 ? 1 : shape[rank - 1]!,
+    innerStrides: strides.map((list) => (rank === 0 ? 0 : list[rank - 1]!)),
+  };
+}
+
+/** The strides with the given axis's set to 0 (the axis the index selects along). */
+const withoutAxis = (strides: readonly number[], axis: number): number[] => strides.map((stride, index) => (index === axis ? 0 : stride));
+
+function checkIndex(operation: string, value: number, extent: number, axis: number, shape: readonly number[]): void {
+  if (!(value >= 0 && value < extent)) {
+    throw new Error(`${operation}: index ${value} is out of range for axis ${axis} of extent ${extent} (input shape ${formatShape(shape)})`);
+  }
+}
+
+/** out[p] = x[p with p[axis] replaced by index[p]]; out has index's shape. */
+export function gatherKernel(operation: string, x: FloatNdArray, axis: number, index: FloatNdArray): FloatNdArray {
+  const out = createNd(dtypeOfNd(x), index.shape);
+  const extent = x.shape[axis]!;
+  const axisStride = x.stride[axis]!;
+  const walk = rows(index.shape, [index.stride, withoutAxis(x.stride, axis)]);
+  const [indexStep, xStep] = walk.innerStrides as [number, number];
+  const { data: indexData } = index;
+  const { data: xData } = x;
+  const outData = out.data;
+  let position = 0;
+  forEachPosition(walk.outer, [{ offset: index.offset, strides: walk.outerStrides[0]! }, { offset: x.offset, strides: walk.outerStrides[1]! }], ([indexOffset, xOffset]) => {
+    for (let k = 0; k < walk.inner; k++) {
+      const selected = indexData[indexOffset! + k * indexStep]!;
+      if (!(selected >= 0 && selected < extent)) checkIndex(operation, selected, extent, axis, x.shape);
+      outData[position++] = xData[xOffset! + k * xStep + selected * axisStride]!;
+    }
+  });
+  return out;
+}
+
+/** The adjoint of gather: a zero array of `shape` with src[p] added at p with p[axis] replaced by index[p]. */
+export function scatterAddKernel(operation: string, src: FloatNdArray, axis: number, index: FloatNdArray, shape: readonly number[]): FloatNdArray {
+  const out = createNd(dtypeOfNd(src), shape);
+  const outStrides = rowMajorStrides(shape);
+  const extent = shape[axis]!;
+  const axisStride = outStrides[axis]!;
+  const walk = rows(index.shape, [index.stride, src.stride, withoutAxis(outStrides, axis)]);
+  const [indexStep, srcStep, outStep] = walk.innerStrides as [number, number, number];
+  const { data: indexData } = index;
+  const { data: srcData } = src;
+  const outData = out.data;
+  forEachPosition(
+    walk.outer,
+    [
+      { offset: index.offset, strides: walk.outerStrides[0]! },
+      { offset: src.offset, strides: walk.outerStrides[1]! },
+      { offset: 0, strides: walk.outerStrides[2]! },
+    ],
+    ([indexOffset, srcOffset, outOffset]) => {
+      for (let k = 0; k < walk.inner; k++) {
+        const selected = indexData[indexOffset! + k * indexStep]!;
+        if (!(selected >= 0 && selected < extent)) checkIndex(operation, selected, extent, axis, shape);
+        outData[outOffset! + k * outStep + selected * axisStride]! += srcData[srcOffset! + k * srcStep]!;
+      }
+    },
+  );
+  return out;
+}
+
+/**
+ * The position of the largest (or, with minimize, smallest) element along the axis, as int32 with
+ * the axis removed. The first position wins ties and NaN counts as the extreme (as PyTorch).
+ */
+export function argmaxKernel(x: FloatNdArray, axis: number, minimize: boolean): FloatNdArray {
+  const lineShape = x.shape.filter((_, index) => index !== axis);
+  const out = createNd('int32', lineShape);
+  const extent = x.shape[axis]!;
+  const axisStride = x.stride[axis]!;
+  const lineStrides = x.stride.filter((_, index) => index !== axis);
+  let position = 0;
+  forEachPosition(lineShape, [{ offset: x.offset, strides: lineStrides }], ([offset]) => {
+    let best = 0;
+    let bestValue = x.data[offset!]!;
+    for (let k = 1; k < extent && bestValue === bestValue; k++) {
+      const value = x.data[offset! + k * axisStride]!;
+      if (value !== value || (minimize ? value < bestValue : value > bestValue)) {
+        best = k;
+        bestValue = value;
+      }
+    }
+    out.data[position++] = best;
+  });
+  return out;
+}
+
+/** Ascending order with NaN above every number (as PyTorch's sort). */
+function compareAscending(a: number, b: number): number {
+  if (a !== a) return b !== b ? 0 : 1;
+  if (b !== b) return -1;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The positions that sort each line along the axis, as int32 of x's shape: ascending, or
+ * descending; stable (equal elements keep their order), NaN above every number.
+ */
+export function argsortKernel(x: FloatNdArray, axis: number, descending: boolean): FloatNdArray {
+  const out = createNd('int32', x.shape);
+  const extent = x.shape[axis]!;
+  const axisStride = x.stride[axis]!;
+  const outStrides = rowMajorStrides(x.shape);
+  const outAxisStride = outStrides[axis]!;
+  const lineShape = x.shape.map((size, index) => (index === axis ? 1 : size));
+  const values = new Float64Array(extent);
+  const order = Array.from({ length: extent }, (_, k) => k);
+  const compare = descending ? (i: number, j: number) => compareAscending(values[j]!, values[i]!) : (i: number, j: number) => compareAscending(values[i]!, values[j]!);
+  forEachPosition(lineShape, [{ offset: x.offset, strides: x.stride }, { offset: 0, strides: outStrides }], ([offset, outOffset]) => {
+    for (let k = 0; k < extent; k++) {
+      values[k] = x.data[offset! + k * axisStride]!;
+      order[k] = k;
+    }
+    order.sort(compare);
+    for (let k = 0; k < extent; k++) out.data[outOffset! + k * outAxisStride] = order[k]!;
+  });
+  return out;
+}

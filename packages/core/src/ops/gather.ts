@@ -1,0 +1,12 @@
+import { gatherKernel } from '../kernels/indexing.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { scatterAdd } from './scatter-add.js';
+
+// d gather(x, index) = scatterAdd(dy, index) into x's shape; gather is linear in x, so its JVP is the
+// gather of the tangent; the int32 index has no gradient and no tangent
+export const gather: Primitive<{ axis: number }> = primitive<{ axis: number }>({
+  name: 'gather',
+  forward: ([x, index], { axis }) => gatherKernel('gather', x!, axis, index!),
+  vjp: (g, { inputs: [x, index], params: { axis } }) => [scatterAdd([g, index!], { axis, shape: x!.shape }), null],
+  jvp: ([t], { inputs: [, index], params }) => (t ? gather([t, index!], params) : null),
+});
