@@ -168,14 +168,6 @@ export abstract class Module {
     }
     checkStateDictValues(state);
     const strict = options.strict ?? true;
-    for (const [key, value] of Object.entries(state)) {
-      if (!(value instanceof Tensor)) {
-        throw new Error(
-          `loadStateDict: expected a Tensor for every key, got ${Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'a plain object' : typeof value} for "${key}" ` +
-            '(parsed JSON? rebuild each entry with tensor(value.data, { shape: value.shape, dtype: value.dtype }), or save and load with @normgrad/io)',
-        );
-      }
-    }
     const targets = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
     const numbers = new Map<string, [Module, string]>();
     for (const [prefix, module] of this.namedModules()) {
@@ -242,11 +234,10 @@ function checkStateDictValues(state: unknown): asserts state is Record<string, T
   }
   for (const [key, value] of Object.entries(state)) {
     if (value instanceof Tensor) continue;
-    const record = value as Record<string, unknown> | null;
-    if (record !== null && typeof record === 'object' && 'shape' in record && 'dtype' in record) {
+    if (value !== null && typeof value === 'object') {
       throw new Error(
-        `loadStateDict: '${key}' is a plain object with shape ${JSON.stringify(record.shape)} and dtype ${JSON.stringify(record.dtype)} but no values, ` +
-          `not a Tensor (JSON.stringify drops a tensor's data; save t.toArray() and rebuild with tensor(values, { dtype }))`,
+        `loadStateDict: expected a Tensor for every key, got ${Array.isArray(value) ? 'an array' : 'a plain object'} for "${key}" ` +
+          '(parsed JSON? rebuild each entry with tensor(value.data, { shape: value.shape, dtype: value.dtype }), or save and load with @normgrad/io)',
       );
     }
     const given = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'number' ? `the number ${value}` : typeof value;

@@ -22,7 +22,7 @@ describe('loadStateDict says what it expected', () => {
     const m = new Linear(2, 3);
     const roundTripped = JSON.parse(JSON.stringify(m.stateDict())) as never;
     expect(() => m.loadStateDict(roundTripped)).toThrow(
-      /^loadStateDict: 'weight' is a plain object with shape \[3,2\] and dtype "float32" but no values, not a Tensor \(JSON.stringify drops/,
+      /^loadStateDict: expected a Tensor for every key, got a plain object for "weight" \(parsed JSON\? rebuild each entry with tensor\(value.data/,
     );
   });
 
