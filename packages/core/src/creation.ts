@@ -3,7 +3,7 @@ import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './d
 import { copyNd } from './kernels/elementwise.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
 import { generatorFor } from './kernels/random.js';
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
 export interface CreationOptions {
@@ -19,6 +19,37 @@ export interface TensorOptions extends CreationOptions {
 export interface RandomOptions extends CreationOptions {
   /** Same seed, same numbers. Without a seed the global generator (see manualSeed) is used. */
   seed?: number;
+}
+
+const CREATION_KEYS = ['dtype', 'requiresGrad'] as const;
+const TENSOR_KEYS = [...CREATION_KEYS, 'shape'] as const;
+const RANDOM_KEYS = [...CREATION_KEYS, 'seed'] as const;
+
+/**
+ * The most elements one tensor can hold: the longest typed array JavaScript engines allocate
+ * (V8's limit on 64-bit machines is 2^32).
+ */
+export const MAX_ELEMENTS = 2 ** 32;
+
+/** The most levels of nesting `tensor` reads from an array (deeper is a bad input, not a tensor). */
+export const MAX_NESTING = 64;
+
+function checkCreationOptions(operation: string, options: unknown, keys: readonly string[]): void {
+  checkOptions(operation, options, keys);
+  const { requiresGrad } = (options ?? {}) as { requiresGrad?: unknown };
+  if (requiresGrad !== undefined && typeof requiresGrad !== 'boolean') {
+    throw new Error(`${operation}: requiresGrad must be a boolean, got ${JSON.stringify(requiresGrad)}`);
+  }
+}
+
+/** Storage for a shape, with an Error naming the operation where the engine cannot allocate it. */
+function storageFor(operation: string, dtype: DType, shape: readonly number[]): FloatNdArray {
+  try {
+    return createNd(dtype, shape);
+  } catch (error) {
+    if (!(error instanceof RangeError)) throw error;
+    throw new Error(`${operation}: cannot allocate a ${dtype} tensor of shape ${formatShape(shape)} (${error.message})`);
+  }
 }
 
 function checkDType(operation: string, dtype: unknown): DType {
@@ -41,6 +72,10 @@ export function checkShape(operation: string, shape: unknown): number[] {
   if (!Array.isArray(shape) || !shape.every((extent) => Number.isInteger(extent) && extent >= 0)) {
     throw new Error(`${operation}: shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`);
   }
+  const count = sizeOf(shape as number[]);
+  if (count > MAX_ELEMENTS) {
+    throw new Error(`${operation}: shape ${formatShape(shape as number[])} has ${count} elements, more than the ${MAX_ELEMENTS} a tensor can hold`);
+  }
   return [...shape] as number[];
 }
 
@@ -51,13 +86,15 @@ function leaf(operation: string, data: FloatNdArray, options: CreationOptions): 
   return Tensor.fromNd(data, { requiresGrad: options.requiresGrad ?? false });
 }
 
-function inferShape(value: NestedArray, path: string): number[] {
+function inferShape(value: NestedArray, path: string, depth = 0): number[] {
   if (typeof value === 'number') return [];
   if (!Array.isArray(value)) throw new Error(`tensor: element ${path} is ${typeof value}, expected a number or an array`);
+  if (depth >= MAX_NESTING) throw new Error(`tensor: nested array is more than ${MAX_NESTING} levels deep at ${path}`);
   if (value.length === 0) return [0];
-  const inner = inferShape(value[0]!, `${path}[0]`);
+  const inner = inferShape(value[0]!, `${path}[0]`, depth + 1);
   value.forEach((item, index) => {
-    const shape = inferShape(item, `${path}[${index}]`);
+    if (index === 0) return;
+    const shape = inferShape(item, `${path}[${index}]`, depth + 1);
     if (formatShape(shape) !== formatShape(inner)) {
       throw new Error(`tensor: ragged nested array: ${path}[${index}] has shape ${formatShape(shape)} but ${path}[0] has ${formatShape(inner)}`);
     }
@@ -79,6 +116,7 @@ const isTypedArray = (value: unknown): value is DataArray =>
  * must be an integer in int32's range.
  */
 export function tensor(data: number | NestedArray | DataArray | NdArray<DataArray> | Tensor, options: TensorOptions = {}): Tensor {
+  checkCreationOptions('tensor', options, TENSOR_KEYS);
   if (data instanceof Tensor) return tensor(data.data, { dtype: data.dtype, ...options });
   if (isNdArray(data)) {
     if (!isTypedArray(data.data)) {
@@ -114,10 +152,12 @@ function reshapeFlat(operation: string, storage: DataArray, shape: readonly numb
 }
 
 function filled(operation: string, shape: readonly number[], value: number, options: CreationOptions): Tensor {
+  checkCreationOptions(operation, options, CREATION_KEYS);
+  if (typeof value !== 'number') throw new Error(`${operation}: value must be a number, got ${describeValue(value)}`);
   const checked = checkShape(operation, shape);
   const dtype = checkDType(operation, options.dtype);
   if (dtype === 'int32') checkInt32Values(operation, [value]);
-  const data = createNd(dtype, checked);
+  const data = storageFor(operation, dtype, checked);
   data.data.fill(value);
   return leaf(operation, data, options);
 }
@@ -134,16 +174,30 @@ export function ones(shape: readonly number[], options: CreationOptions = {}): T
   return filled('ones', shape, 1, options);
 }
 
+function checkLike(operation: string, like: unknown, options: unknown): Tensor {
+  if (!(like instanceof Tensor)) throw new Error(`${operation}: expected a Tensor to take the shape of, got ${describeValue(like)}`);
+  checkCreationOptions(operation, options, CREATION_KEYS);
+  return like;
+}
+
 export function zerosLike(like: Tensor, options: CreationOptions = {}): Tensor {
-  return full(like.shape, 0, { dtype: like.dtype, ...options });
+  return filled('zerosLike', checkLike('zerosLike', like, options).shape, 0, { dtype: like.dtype, ...options });
 }
 
 export function onesLike(like: Tensor, options: CreationOptions = {}): Tensor {
-  return full(like.shape, 1, { dtype: like.dtype, ...options });
+  return filled('onesLike', checkLike('onesLike', like, options).shape, 1, { dtype: like.dtype, ...options });
 }
 
 export function fullLike(like: Tensor, value: number, options: CreationOptions = {}): Tensor {
-  return full(like.shape, value, { dtype: like.dtype, ...options });
+  return filled('fullLike', checkLike('fullLike', like, options).shape, value, { dtype: like.dtype, ...options });
+}
+
+/** A short description of a bad argument for an error message. */
+export function describeValue(value: unknown): string {
+  if (value === null || value === undefined) return String(value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object') return value.constructor?.name && value.constructor !== Object ? `a ${value.constructor.name}` : 'a plain object';
+  return typeof value === 'number' ? `the number ${value}` : `${typeof value} ${String(JSON.stringify(value) ?? value)}`;
 }
 
 /**
@@ -152,6 +206,10 @@ export function fullLike(like: Tensor, value: number, options: CreationOptions =
  */
 export function arange(start: number, ...rest: (number | CreationOptions | undefined)[]): Tensor {
   const opts = (typeof rest[rest.length - 1] === 'object' ? rest.pop() : {}) as CreationOptions;
+  checkCreationOptions('arange', opts, CREATION_KEYS);
+  if (rest.length > 2 || [start, ...rest].some((value) => typeof value !== 'number' && value !== undefined)) {
+    throw new Error(`arange: expected arange(stop), arange(start, stop) or arange(start, stop, step) with numbers, got ${JSON.stringify([start, ...rest])}`);
+  }
   const [stop, step = 1] = rest as (number | undefined)[];
   const [from, to] = stop === undefined ? [0, start] : [start, stop];
   const stepValue = step;
@@ -161,25 +219,30 @@ export function arange(start: number, ...rest: (number | CreationOptions | undef
   const length = Math.max(0, Math.ceil((to - from) / stepValue));
   const dtype = checkDType('arange', opts.dtype);
   if (dtype === 'int32') checkInt32Values('arange', [from, to, stepValue]);
-  const data = createNd(dtype, [length]);
+  const data = storageFor('arange', dtype, checkShape('arange', [length]));
   for (let i = 0; i < length; i++) data.data[i] = from + i * stepValue;
   return leaf('arange', data, opts);
 }
 
 export function eye(size: number, options: CreationOptions = {}): Tensor {
+  checkCreationOptions('eye', options, CREATION_KEYS);
   if (!Number.isInteger(size) || size < 0) throw new Error(`eye: size must be a non-negative integer, got ${size}`);
   const dtype = checkDType('eye', options.dtype);
-  const data = createNd(dtype, [size, size]);
+  const data = storageFor('eye', dtype, checkShape('eye', [size, size]));
   for (let i = 0; i < size; i++) data.data[i * size + i] = 1;
   return leaf('eye', data, options);
 }
 
 function random(operation: string, shape: readonly number[], options: RandomOptions, draw: 'uniform' | 'normal'): Tensor {
+  checkCreationOptions(operation, options, RANDOM_KEYS);
   const checked = checkShape(operation, shape);
   const dtype = checkDType(operation, options.dtype);
+  if (options.seed !== undefined && !Number.isSafeInteger(options.seed)) {
+    throw new Error(`${operation}: seed must be an integer, got ${typeof options.seed === 'number' ? options.seed : JSON.stringify(options.seed)}`);
+  }
   if (dtype === 'int32') throw new Error(`${operation}: draws floats; dtype must be 'float32' or 'float64', got 'int32'`);
   const generator = generatorFor(options.seed);
-  const data = createNd(dtype, checked);
+  const data = storageFor(operation, dtype, checked);
   for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();
   return leaf(operation, data, options);
 }

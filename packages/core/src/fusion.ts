@@ -1,5 +1,6 @@
 import type { DType } from './dtype.js';
 import { mapElementwise } from './kernels/elementwise.js';
+import { checkOptions } from './composite/validate.js';
 import { E, isCheap, nodeCount, substitute, type Expr } from './kernels/expr.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { DEFAULT_FUSION_MINIMUM_SIZE, settings, updateSettings } from './settings.js';
@@ -35,6 +36,7 @@ export interface PendingElementwise {
  */
 export function setElementwiseFusion(enabled: boolean, options: { minimumSize?: number } = {}): void {
   if (typeof enabled !== 'boolean') throw new Error(`setElementwiseFusion: expected a boolean, got ${JSON.stringify(enabled)}`);
+  checkOptions('setElementwiseFusion', options, ['minimumSize']);
   const minimumSize = options.minimumSize ?? DEFAULT_FUSION_MINIMUM_SIZE;
   if (!Number.isInteger(minimumSize) || minimumSize < 1) throw new Error(`setElementwiseFusion: minimumSize must be a positive integer, got ${minimumSize}`);
   updateSettings('setElementwiseFusion', { fusion: enabled, fusionMinimumSize: minimumSize });

@@ -25,6 +25,9 @@ export interface GradcheckOptions {
   checkForwardAd?: boolean;
 }
 
+/** The keys GradcheckOptions has: any other option key is an Error. */
+const GRADCHECK_OPTION_KEYS = ['eps', 'atol', 'rtol', 'seed', 'checkForwardAd'];
+
 export interface GradcheckWorst {
   /** Which input (position in `inputs`). */
   inputIndex: number;
@@ -59,7 +62,7 @@ function flatOutput(operation: string, value: unknown): Float64Array {
  * when none has.
  */
 export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
-  checkOptions('gradcheck', options, ['eps', 'atol', 'rtol', 'seed', 'checkForwardAd']);
+  checkOptions('gradcheck', options, GRADCHECK_OPTION_KEYS);
   const eps = options.eps ?? 1e-6;
   const atol = options.atol ?? 1e-5;
   const rtol = options.rtol ?? 1e-3;
@@ -152,6 +155,7 @@ export function gradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly 
  * differentiable backward pass) with respect to x and v, for a random seeded v.
  */
 export function gradgradcheck(fn: (...inputs: Tensor[]) => Tensor, inputs: readonly Tensor[], options: GradcheckOptions = {}): GradcheckResult {
+  checkOptions('gradgradcheck', options, GRADCHECK_OPTION_KEYS);
   if (!Array.isArray(inputs) || inputs.length === 0 || !inputs.every((input) => input instanceof Tensor)) {
     throw new Error('gradgradcheck: inputs must be a non-empty array of Tensors');
   }

@@ -5,7 +5,7 @@ import { contiguousData, dtypeOfNd, isContiguous, sizeOf, type FloatNdArray } fr
 import type { GraphNode } from './primitive.js';
 import * as composite from './composite/index.js';
 import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } from './autodiff.js';
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
 import { contentsAt, registerPendingReader, releasePendingReader, type StorageCell } from './storage.js';
 
@@ -32,7 +32,7 @@ export class Tensor {
   readonly size: number;
   readonly ndim: number;
   #requiresGrad = false;
-  grad: Tensor | null = null;
+  #grad: Tensor | null = null;
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
 
@@ -107,6 +107,24 @@ export class Tensor {
     return pending;
   }
 
+  /** The accumulated gradient (null until a backward pass reaches this tensor); one of this tensor's shape and dtype. */
+  get grad(): Tensor | null {
+    return this.#grad;
+  }
+
+  set grad(gradient: Tensor | null) {
+    if (gradient !== null && !(gradient instanceof Tensor)) {
+      throw new Error(`Tensor.grad: expected a Tensor or null, got ${gradient === undefined ? 'undefined' : typeof gradient}`);
+    }
+    if (gradient !== null && (gradient.dtype !== this.dtype || formatShape(gradient.shape) !== formatShape(this.shape))) {
+      throw new Error(
+        `Tensor.grad: assigned a ${gradient.dtype} gradient of shape ${formatShape(gradient.shape)} ` +
+          `to a ${this.dtype} tensor of shape ${formatShape(this.shape)}; it must match both`,
+      );
+    }
+    this.#grad = gradient;
+  }
+
   /** True for tensors the user made (no recorded history). */
   get isLeaf(): boolean {
     return this.node === null;
@@ -178,8 +196,9 @@ export class Tensor {
    * A scalar needs no gradOutput. With createGraph the gradients carry history (for higher order);
    * retainGraph (default: createGraph) keeps the graph for another backward.
    */
-  backward(gradOutput?: Tensor, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
-    backwardIntoLeaves(this, gradOutput, options);
+  backward(gradOutput?: Tensor | null, options: { retainGraph?: boolean; createGraph?: boolean } = {}): void {
+    checkBackwardArguments(gradOutput, options);
+    backwardIntoLeaves(this, gradOutput ?? undefined, options);
   }
 
   /** The same values without history: a new leaf that does not require grad (shares data). */
@@ -279,4 +298,18 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor { return composite.gather(this, axis, index); }
   indexSelect(axis: number, index: Tensor): Tensor { return composite.indexSelect(this, axis, index); }
   maskedFill(mask: Tensor, value: number | Tensor): Tensor { return composite.maskedFill(this, mask, value); }
+}
+
+/** backward(gradOutput?, options?): gradOutput a Tensor (or null/undefined), options with known keys of boolean values. */
+function checkBackwardArguments(gradOutput: unknown, options: unknown): void {
+  if (gradOutput !== undefined && gradOutput !== null && !(gradOutput instanceof Tensor)) {
+    const looksLikeOptions = typeof gradOutput === 'object' && !Array.isArray(gradOutput) && Object.keys(gradOutput).some((key) => key === 'createGraph' || key === 'retainGraph');
+    const shown = Array.isArray(gradOutput) ? 'an array' : typeof gradOutput === 'object' ? 'a plain object' : `${typeof gradOutput} ${String(gradOutput)}`;
+    const hint = looksLikeOptions ? `; options go second: backward(undefined, ${JSON.stringify(gradOutput)})` : '';
+    throw new Error(`backward: gradOutput must be a Tensor (or undefined for a scalar), got ${shown}${hint}`);
+  }
+  checkOptions('backward', options, ['retainGraph', 'createGraph']);
+  for (const [key, value] of Object.entries(options as object)) {
+    if (value !== undefined && typeof value !== 'boolean') throw new Error(`backward: ${key} must be a boolean, got ${JSON.stringify(value)}`);
+  }
 }

@@ -1,4 +1,4 @@
-import { formatShape } from './composite/validate.js';
+import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor } from './tensor.js';
 
 export interface ToDotOptions {
@@ -17,6 +17,10 @@ export interface ToDotOptions {
  */
 export function toDot(output: Tensor, options: ToDotOptions = {}): string {
   if (!(output instanceof Tensor)) throw new Error(`toDot: expected a Tensor, got ${typeof output}`);
+  checkOptions('toDot', options, ['names', 'graphName']);
+  for (const [name, tensor] of Object.entries(options.names ?? {})) {
+    if (!(tensor instanceof Tensor)) throw new Error(`toDot: names.${name} must be a Tensor, got ${tensor === null ? 'null' : typeof tensor}`);
+  }
   const graphName = options.graphName ?? 'normgrad';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(graphName)) {
     throw new Error(`toDot: graphName must be a DOT identifier (letters, digits, underscores), got ${JSON.stringify(graphName)}`);

@@ -1,4 +1,4 @@
-import { Tensor, assignInPlace, noGrad, tensor } from '@normgrad/core';
+import { Tensor, assignInPlace, checkOptions, noGrad, tensor } from '@normgrad/core';
 import { indentAfterFirstLine } from './repr.js';
 import { formatShape } from './util.js';
 
@@ -361,15 +361,12 @@ export abstract class Module {
    * mode) and shape mismatch; nothing is loaded when it throws.
    */
   loadStateDict(state: Record<string, Tensor>, options: LoadStateDictOptions = {}): void {
-    const strict = options.strict ?? true;
-    for (const [key, value] of Object.entries(state)) {
-      if (!(value instanceof Tensor)) {
-        throw new Error(
-          `loadStateDict: expected a Tensor for every key, got ${Array.isArray(value) ? 'an array' : typeof value === 'object' && value !== null ? 'a plain object' : typeof value} for "${key}" ` +
-            '(parsed JSON? rebuild each entry with tensor(value.data, { shape: value.shape, dtype: value.dtype }), or save and load with @normgrad/io)',
-        );
-      }
+    checkOptions('loadStateDict', options, ['strict']);
+    if (options.strict !== undefined && typeof options.strict !== 'boolean') {
+      throw new Error(`loadStateDict: strict must be a boolean, got ${JSON.stringify(options.strict)}`);
     }
+    checkStateDictValues(state);
+    const strict = options.strict ?? true;
     const targets = new Map<string, Tensor>([...this.namedParameters(), ...this.namedBuffers()]);
     const numbers = new Map<string, [Module, string]>();
     for (const [prefix, module] of this.namedModules()) {
@@ -392,6 +389,8 @@ export abstract class Module {
       const source = state[key];
       if (source !== undefined && source.size !== 1) {
         mismatches.push(`size mismatch for ${key}: expected a one-element tensor, got shape ${formatShape(source.shape)}`);
+      } else if (source !== undefined && !(Number.isInteger(source.item()) && source.item() >= 0)) {
+        mismatches.push(`invalid value for ${key}: expected a non-negative integer (a count), got ${source.item()}`);
       }
     }
 
@@ -422,6 +421,26 @@ export abstract class Module {
 
   private writeNumber(field: string, value: number): void {
     (this as unknown as Record<string, unknown>)[field] = value;
+  }
+}
+
+/** A state dict is a plain object whose values are Tensors: say what was given instead. */
+function checkStateDictValues(state: unknown): asserts state is Record<string, Tensor> {
+  const expected = 'an object of Tensors by name, as stateDict() returns';
+  if (state === null || typeof state !== 'object' || Array.isArray(state) || state instanceof Tensor || state instanceof Map) {
+    const given = state === null ? 'null' : Array.isArray(state) ? 'an array' : state instanceof Tensor ? 'a Tensor' : state instanceof Map ? 'a Map' : `${typeof state} ${String(state)}`;
+    throw new Error(`loadStateDict: expected a state dict (${expected}), got ${given}`);
+  }
+  for (const [key, value] of Object.entries(state)) {
+    if (value instanceof Tensor) continue;
+    if (value !== null && typeof value === 'object') {
+      throw new Error(
+        `loadStateDict: expected a Tensor for every key, got ${Array.isArray(value) ? 'an array' : 'a plain object'} for "${key}" ` +
+          '(parsed JSON? rebuild each entry with tensor(value.data, { shape: value.shape, dtype: value.dtype }), or save and load with @normgrad/io)',
+      );
+    }
+    const given = value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value === 'number' ? `the number ${value}` : typeof value;
+    throw new Error(`loadStateDict: '${key}' must be a Tensor (${expected}), got ${given}`);
   }
 }
 

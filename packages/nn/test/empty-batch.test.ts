@@ -1,6 +1,6 @@
 import { randn, zeros, type Tensor } from '@normgrad/core';
 import { describe, expect, it } from 'vitest';
-import { BatchNorm1d, BatchNorm2d, BatchRenorm1d, BatchRenorm2d, InstanceNorm1d, InstanceNorm2d, SwitchableNorm1d, SwitchableNorm2d, type Module } from '../src/index.js';
+import { BatchNorm1d, BatchNorm2d, BatchRenorm1d, GhostBatchNorm2d, BatchRenorm2d, InstanceNorm1d, InstanceNorm2d, SwitchableNorm1d, SwitchableNorm2d, type Module } from '../src/index.js';
 
 type Tracking = Module & { runningMean: Tensor | null; runningVar: Tensor | null; numBatchesTracked: number };
 
@@ -14,6 +14,7 @@ const cases: [string, () => Tracking, number[][]][] = [
   ['BatchNorm1d', () => new BatchNorm1d(3, { dtype }), [[0, 3], [0, 3, 4], [2, 3, 0]]],
   ['BatchNorm1d momentum null', () => new BatchNorm1d(3, { dtype, momentum: null }), [[0, 3]]],
   ['BatchNorm2d', () => new BatchNorm2d(3, { dtype }), [[0, 3, 2, 2], [2, 3, 0, 2], [2, 3, 2, 0]]],
+  ['GhostBatchNorm2d', () => new GhostBatchNorm2d(3, { dtype, virtualBatchSize: 2 }), [[0, 3, 2, 2], [2, 3, 0, 2]]],
   ['BatchRenorm1d', () => new BatchRenorm1d(3, { dtype }), [[0, 3], [2, 3, 0]]],
   ['BatchRenorm2d', () => new BatchRenorm2d(3, { dtype }), [[0, 3, 2, 2], [2, 3, 0, 2]]],
   ['SwitchableNorm1d', () => new SwitchableNorm1d(3, { dtype }), [[0, 3, 4], [2, 3, 0]]],

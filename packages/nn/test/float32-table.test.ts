@@ -4,6 +4,7 @@ import {
   BatchNorm1d,
   BatchNorm2d,
   BatchRenorm2d,
+  GhostBatchNorm2d,
   GroupNorm,
   InstanceNorm2d,
   LayerNorm,
@@ -43,6 +44,7 @@ function mixing(m: SwitchableNorm2d): SwitchableNorm2d {
 const norms: NormCase[] = [
   { name: 'BatchNorm1d', make: (dtype) => new BatchNorm1d(3, { dtype }), statAxes: [0, 2], shape: [8, 3, 8] },
   { name: 'BatchNorm2d', make: (dtype) => new BatchNorm2d(3, { dtype }), statAxes: [0, 2, 3], shape: NCHW },
+  { name: 'GhostBatchNorm2d', make: (dtype) => new GhostBatchNorm2d(3, { dtype, virtualBatchSize: 2 }), statAxes: [0, 2, 3], shape: NCHW },
   { name: 'BatchRenorm2d', make: (dtype) => new BatchRenorm2d(3, { dtype }), statAxes: [0, 2, 3], shape: NCHW },
   { name: 'SwitchableNorm2d', make: (dtype) => mixing(new SwitchableNorm2d(3, { dtype })), statAxes: [0, 2, 3], shape: NCHW },
   { name: 'InstanceNorm2d', make: (dtype) => new InstanceNorm2d(3, { dtype, trackRunningStats: true }), statAxes: [0, 2, 3], shape: NCHW },

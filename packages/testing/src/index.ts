@@ -14,3 +14,5 @@ export { allclose } from './allclose.js';
 export type { AllcloseOptions, AllcloseReport, Comparable } from './allclose.js';
 export { checkLayer } from './check-layer.js';
 export type { CheckableLayer, CheckLayerOptions, CheckLayerReport, CheckLayerFailure, LayerMode } from './check-layer.js';
+export { BAD_INPUT_KINDS, runBadInputTable, formatBadInputCounts } from './bad-input.js';
+export type { BadInputKind, BadInputRow, BadInputReport } from './bad-input.js';

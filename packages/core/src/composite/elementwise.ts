@@ -59,7 +59,10 @@ export const div = (a: Operand, b: Operand): Tensor => binary('div', primitives.
 export const pow = (base: Operand, exponent: Operand): Tensor => binary('pow', primitives.pow, base, exponent, false);
 export const maximum = (a: Operand, b: Operand): Tensor => binary('maximum', primitives.maximum, a, b);
 /** Elementwise minimum; ties split the gradient evenly (as PyTorch). */
-export const minimum = (a: Operand, b: Operand): Tensor => neg(maximum(negOperand(a), negOperand(b)));
+export function minimum(a: Operand, b: Operand): Tensor {
+  broadcastAll('minimum', toTensors('minimum', [a, b])); // its own errors, before the maximum it is made of
+  return neg(maximum(negOperand(a), negOperand(b)));
+}
 
 function negOperand(value: Operand): Operand {
   return typeof value === 'number' ? -value : neg(value);
@@ -110,6 +113,7 @@ export function clamp(x: Tensor, min?: number | null, max?: number | null): Tens
   const hasMin = min !== null && min !== undefined;
   const hasMax = max !== null && max !== undefined;
   if (!hasMin && !hasMax) throw new Error('clamp: at least one of min and max must be given');
+  if ((hasMin && typeof min !== 'number') || (hasMax && typeof max !== 'number')) throw new Error(`clamp: min and max must be numbers, got ${JSON.stringify(min)}, ${JSON.stringify(max)}`);
   if ((hasMin && Number.isNaN(min)) || (hasMax && Number.isNaN(max))) throw new Error(`clamp: min and max must not be NaN, got ${min}, ${max}`);
   let result = x;
   if (hasMin) result = where(lt(result, min), min, result);

@@ -1,11 +1,22 @@
 import { primitives } from '../ops/index.js';
 import type { Axes, Tensor } from '../tensor.js';
-import { abs, add, div, eq, exp, ge, log, maximum, minimum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
+import { abs, add, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
 import { full } from '../creation.js';
 import { reshape } from './shape.js';
 import { checkFloat, checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
+/**
+ * The reduced axes: every axis for null/undefined. An empty list for a tensor with axes is an
+ * Error: PyTorch 1.13 reduces over every axis (x.sum(dim=[])), NumPy and JAX over none, so either
+ * reading would surprise someone. (For a 0-d tensor both readings agree.)
+ */
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
+  if (Array.isArray(axes) && axes.length === 0 && x.ndim > 0) {
+    throw new Error(
+      `${operation}: axis [] is ambiguous (PyTorch reduces over every axis, NumPy over none); ` +
+        `pass null or nothing to reduce over every axis of the tensor of shape ${formatShape(x.shape)}, or skip the reduction`,
+    );
+  }
   return normalizeAxes(operation, axes, x.ndim, x.shape);
 }
 
@@ -17,7 +28,7 @@ function countOf(x: Tensor, axes: readonly number[]): number {
   return axes.reduce((count, axis) => count * x.shape[axis]!, 1);
 }
 
-/** Σ over the axes (all by default). */
+/** Σ over the axes (all by default; an empty list of axes is an Error, see reduced). */
 export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
   const axes = reduced('sum', x, axis);
   return finish(x, primitives.sum([x], { axes }), axes, keepdims);
@@ -100,21 +111,15 @@ export function meanAbsScale(t: Tensor, axes: readonly number[]): Tensor {
 }
 
 /**
- * scale · rsqrt(scale² · scaledVariance + eps) = 1 / sqrt(variance + eps) · scale for variance =
- * scale² · scaledVariance, computed so that neither scale² nor eps / scale² overflows: as
- * rsqrt(scaledVariance + eps / scale²) where scale ≥ sqrt(eps), else as
- * scale · rsqrt(scale² · scaledVariance + eps). Both forms are finite everywhere (each on its own
- * clamped scale), so neither sends NaN into the gradients. scale is a constant of the graph.
+ * scale · rsqrt(scale² · scaledVariance + eps), i.e. 1 / sqrt(variance + eps) · scale for
+ * variance = scale² · scaledVariance, formed as rsqrt(scaledVariance + eps / scale / scale) so that
+ * scale² never appears. For a scale from meanAbsScale (at least the square root of the dtype's
+ * smallest normal number) and eps below 4, eps / scale² is finite, and so is every derivative.
+ * scale is a constant of the graph.
  */
 export function scaledRsqrt(scaledVariance: Tensor, scale: Tensor, eps: number): Tensor {
   if (!Number.isFinite(eps) || eps < 0) throw new Error(`scaledRsqrt: eps must be a finite number >= 0, got ${eps}`);
-  if (eps === 0) return rsqrt(scaledVariance);
-  const root = Math.sqrt(eps);
-  const large = maximum(scale, root);
-  const small = minimum(scale, root);
-  const largeForm = rsqrt(add(scaledVariance, div(div(eps, large), large)));
-  const smallForm = mul(small, rsqrt(add(mul(mul(small, small), scaledVariance), eps)));
-  return where(ge(scale, root), largeForm, smallForm);
+  return eps === 0 ? rsqrt(scaledVariance) : rsqrt(add(scaledVariance, div(div(eps, scale), scale)));
 }
 
 function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Moments {

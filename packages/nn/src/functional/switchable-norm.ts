@@ -1,4 +1,4 @@
-import { checkOptions, meanAbsScale, moments, ones, scaledRsqrt, type Moments, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, moments, ones, scaledRsqrt, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
 
@@ -32,7 +32,7 @@ export interface SwitchableNormOptions {
  *
  * all variances biased, so one-hot weights give exactly instanceNorm, layerNorm or batchNorm.
  * x − μ is formed as Σ_k w_k (x − μ_k) / Σ_k w_k, each deviation from its own statistic, and every
- * term over one common scale (see core's moments), so float32 is right at large means and at every
+ * term over one common scale (mean |x − μ_LN|, see core's moments), so float32 is right at large means and at every
  * magnitude where the result is representable. Through softmax weights the gradients with respect
  * to the logits are those of the unnormalized formula (softmax's Jacobian removes the difference).
  * With two weights there is no BN branch. The running statistics of the BN branch are updated
@@ -61,28 +61,43 @@ export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tenso
   }
 
   const spatialAxes = range(2, x.ndim);
-  const statistics: ScaledStatistics[] = [moments(x, spatialAxes, { correction: 0 }), moments(x, range(1, x.ndim), { correction: 0 })];
-  if (meanWeights.shape[0] === 3) statistics.push(batchStatistics(x, runningMean, runningVar, training, momentum));
-  // One scale for every statistic (the largest of their own), so the mixed terms are commensurable.
-  const scale = x.size > 0 ? statistics.map((statistic) => statistic.scale.max()).reduce((a, b) => a.maximum(b)) : ones([], { dtype: x.dtype });
-  const ratios = statistics.map((statistic) => statistic.scale.div(scale));
-  const deviation = mix(statistics.map((statistic, k) => statistic.scaledDeviation.mul(ratios[k]!)), meanWeights);
-  const variance = mix(statistics.map((statistic, k) => statistic.scaledVariance.mul(ratios[k]!.square())), varWeights);
+  const allAxes = range(0, x.ndim);
+  const layerMean = x.mean(range(1, x.ndim), true);
+  // One scale for every branch, mean |x − μ_LN| over the whole input (a constant of the graph), so
+  // the deviations and variances of all branches are in one unit and their squares stay in range.
+  const scale = meanAbsScale(x.sub(layerMean), allAxes);
+  const branches = [scaledBranch(x, x.mean(spatialAxes, true), spatialAxes, scale), scaledBranch(x, layerMean, range(1, x.ndim), scale)];
+  if (meanWeights.shape[0] === 3) branches.push(batchBranch(x, runningMean, runningVar, training, momentum, scale));
+  const deviation = mix(branches.map((branch) => branch.scaledDeviation), meanWeights);
+  const variance = mix(branches.map((branch) => branch.scaledVariance), varWeights);
   return channelAffine(deviation.mul(scaledRsqrt(variance, scale, eps)), weight, bias);
 }
 
-/** The scaled statistics of a branch: the scale, the deviations over it, and the variance over its square. */
-type ScaledStatistics = Pick<Moments, 'scale' | 'scaledDeviation' | 'scaledVariance'>;
+/** A branch's deviations x − μ_k and biased variance, both over the common scale. */
+interface ScaledBranch {
+  scaledDeviation: Tensor;
+  scaledVariance: Tensor;
+}
 
-/** BN-branch statistics, shape (1, C, 1, ...): the batch's (updating the running ones) or the running ones. */
-function batchStatistics(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number): ScaledStatistics {
+/**
+ * (x − μ) / scale corrected for the rounding of μ (as core's moments), and its mean square over
+ * the axes: the branch's biased variance over scale².
+ */
+function scaledBranch(x: Tensor, mean: Tensor, axes: number[], scale: Tensor): ScaledBranch {
+  const scaled = x.sub(mean).div(scale);
+  const scaledDeviation = scaled.sub(scaled.mean(axes, true));
+  return { scaledDeviation, scaledVariance: scaledDeviation.square().mean(axes, true) };
+}
+
+/** The BN branch, statistics of shape (1, C, 1, ...): the batch's (updating the running ones) or the running ones. */
+function batchBranch(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, training: boolean, momentum: number, scale: Tensor): ScaledBranch {
   const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
   const statAxes = [0, ...range(2, x.ndim)];
   if (!training && runningMean && runningVar) {
-    const deviation = x.sub(runningMean.reshape(channelShape));
-    const scale = meanAbsScale(deviation, statAxes);
-    return { scale, scaledDeviation: deviation.div(scale), scaledVariance: runningVar.reshape(channelShape).div(scale).div(scale) };
+    return { scaledDeviation: x.sub(runningMean.reshape(channelShape)).div(scale), scaledVariance: runningVar.reshape(channelShape).div(scale).div(scale) };
   }
+  // core's moments, so that the running update is batchNorm's to the last bit; its terms are then
+  // brought to the common scale.
   const statistics = moments(x, statAxes, { correction: 0 });
   // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
   if (training && runningMean && runningVar && x.size > 0) {
@@ -90,7 +105,8 @@ function batchStatistics(x: Tensor, runningMean: Tensor | null, runningVar: Tens
     const channels = [x.shape[1]!];
     updateRunningStats(runningMean, runningVar, statistics.mean.reshape(channels), statistics.variance.mul(n / (n - 1)).reshape(channels), momentum);
   }
-  return statistics;
+  const ratio = statistics.scale.div(scale);
+  return { scaledDeviation: statistics.scaledDeviation.mul(ratio), scaledVariance: statistics.scaledVariance.mul(ratio.square()) };
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { DType, Tensor } from '@normgrad/core';
+import { Tensor, type DType } from '@normgrad/core';
 import { pythonBool, pythonFloat } from '../repr.js';
 import { formatShape } from '../util.js';
 import { constantBuffer, constantParameter } from './init.js';
@@ -22,6 +22,7 @@ export function runningStatBuffers(numFeatures: number, dtype: DType): [Tensor, 
 
 /** x.ndim is one of acceptedRanks; expectedLayout describes them, e.g. '4D (N, C, H, W)'. */
 export function checkInputRank(layer: string, x: Tensor, acceptedRanks: readonly number[], expectedLayout: string): void {
+  if (!(x instanceof Tensor)) throw new Error(`${layer}: expected a Tensor input (${expectedLayout}), got ${Array.isArray(x) ? 'an array' : typeof x}`);
   if (!acceptedRanks.includes(x.ndim)) {
     throw new Error(`${layer}: expected ${expectedLayout} input (got ${x.ndim}D input of shape ${formatShape(x.shape)})`);
   }

@@ -84,6 +84,8 @@ abstract class GhostBatchNormBase extends Module {
         return ghostBatchNorm(x, null, null, { ...common, virtualBatchSize, training: true });
       }
       if (!this.training) return ghostBatchNorm(x, this.runningMean, this.runningVar, { ...common, virtualBatchSize: this.virtualBatchSize });
+      // An empty batch updates nothing: batchNorm leaves the running statistics, and the count stays.
+      if (x.size === 0) return ghostBatchNorm(x, this.runningMean, this.runningVar, { ...common, virtualBatchSize: this.virtualBatchSize, training: true });
       // Training: one running-statistics update per virtual batch, in order.
       const batches = virtualBatches(x.shape[0]!, this.virtualBatchSize);
       const pieces = batches.length;
