@@ -49,7 +49,8 @@ export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
  * cancel (never E[x²] − E[x]²). Subtracting mean(d / s) removes what the float32 rounding of the
  * mean itself would add (mean 1e4, std 1e-2: a rounding of up to 5e-4, a 0.25% error in the
  * variance). Dividing by s (a constant of the graph) keeps the squares in range, so float32 data
- * at 1e19 or 1e-19 has a variance wherever the true one is representable. Mathematically
+ * at 1e19 or 1e-19 has a variance wherever the true one is representable; s is 1 (and the pass
+ * that computes it is left out) wherever the plain squares are in range. Mathematically
  * mean(d / s) is zero and s cancels, so every derivative is that of the plain formula.
  */
 export function variance(x: Tensor, axis?: Axes, options: { correction?: number; keepdims?: boolean } = {}): Tensor {
@@ -75,7 +76,10 @@ export interface Moments {
   variance: Tensor;
   /** x − mean, the shape of x. */
   deviation: Tensor;
-  /** mean |x − mean| over the axes (see meanAbsScale), keepdims shape, without history: a constant of the graph. */
+  /**
+   * The scale of the deviations, keepdims shape, without history (a constant of the graph): 1 where
+   * the plain squares are in range, else mean |x − mean| over the axes (see meanAbsScale).
+   */
   scale: Tensor;
   /** (x − mean) / scale, corrected for the rounding of mean (its mean is zero to rounding), the shape of x. */
   scaledDeviation: Tensor;
@@ -131,18 +135,42 @@ function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Mo
   const count = countOf(x, axes);
   const average = mean(x, axes, true);
   const deviation = sub(x, average);
-  const scale = meanAbsScale(deviation, axes);
-  const scaled = div(deviation, scale);
-  const rounding = mean(scaled, axes, true); // mean(x − mean) / scale: the rounding of the mean, zero in exact arithmetic
+  // Scaling costs a pass over x: it is taken only where the plain squares leave the range in
+  // which they are exact to rounding (a variance that overflowed, underflowed or is not finite).
+  const plain = momentsFrom(axes, count, correction, average, deviation, null);
+  if (withinSquareRange(plain.scaledVariance)) return plain;
+  return momentsFrom(axes, count, correction, average, deviation, meanAbsScale(deviation, axes));
+}
+
+/**
+ * Whether every value (a variance or mean square) is finite and far enough from the dtype's limits
+ * that the squares behind it neither overflowed nor lost precision to underflow: where it is, the
+ * norms need no scaling of their inputs (see meanAbsScale).
+ */
+export function withinSquareRange(variance: Tensor): boolean {
+  const [low, high] = variance.dtype === 'float32' ? [2 ** -100, 2 ** 100] : [2 ** -900, 2 ** 900];
+  for (const value of variance.toFloat64Array()) if (!(value >= low && value <= high)) return false;
+  return true;
+}
+
+/**
+ * The moments from the deviations over `scale` (a graph constant, see meanAbsScale; null for 1,
+ * where the ops by it are left out).
+ */
+function momentsFrom(axes: readonly number[], count: number, correction: number, average: Tensor, deviation: Tensor, scale: Tensor | null): Moments {
+  const scaled = scale === null ? deviation : div(deviation, scale);
+  // mean(x − mean) / scale: the rounding of the mean. It is zero in exact arithmetic for every x, so
+  // its derivatives of every order are zero too: a constant of the graph, which saves passes in backward.
+  const rounding = mean(scaled, axes, true).detach();
   const scaledDeviation = sub(scaled, rounding);
   const scaledVariance = div(sum(mul(scaledDeviation, scaledDeviation), axes, true), count - correction);
+  const unit = scale ?? full(scaledVariance.shape, 1, { dtype: scaledVariance.dtype });
   const normalized = (eps: number): Tensor => {
-    // scaledDeviation · factor, formed as (x − mean) · (factor / scale) − rounding · factor: one
-    // multiply-subtract per element, the same work as (x − mean) · rsqrt(variance + eps).
-    const factor = scaledRsqrt(scaledVariance, scale, eps);
-    return sub(mul(deviation, div(factor, scale)), mul(rounding, factor));
+    const factor = scale === null ? (eps === 0 ? rsqrt(scaledVariance) : rsqrt(add(scaledVariance, eps))) : scaledRsqrt(scaledVariance, scale, eps);
+    return mul(scaledDeviation, factor);
   };
-  return { mean: average, variance: mul(scale, mul(scale, scaledVariance)), deviation, scale, scaledDeviation, scaledVariance, normalized };
+  const variance = scale === null ? scaledVariance : mul(scale, mul(scale, scaledVariance));
+  return { mean: average, variance, deviation, scale: unit, scaledDeviation, scaledVariance, normalized };
 }
 
 function checkNonEmpty(operation: string, x: Tensor, axes: readonly number[]): void {

@@ -1,4 +1,4 @@
-import { checkOptions, scaledRsqrt, zeros, type Tensor } from '@normgrad/core';
+import { checkOptions, scaledRsqrt, withinSquareRange, zeros, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { channelAffine, checkChannelVector, checkEps } from './normalize.js';
 
@@ -46,15 +46,24 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
   const groupSum = (t: Tensor): Tensor => (spatialAxes.length > 0 ? t.sum(spatialAxes) : t).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
   const perChannel = (t: Tensor): Tensor => t.broadcastTo([batch, numGroups, channelsPerGroup]).reshape([batch, channels, ...spatialAxes.map(() => 1)]);
   const deviation = x.sub(perChannel(groupSum(x).div(count)));
-  // As core's moments: deviations divided by their mean magnitude s (a constant of the graph) and
-  // corrected for the rounding of the mean, so float32 is right at every magnitude.
-  const meanAbs = x.size > 0 ? groupSum(deviation.abs()).div(count).detach() : zeros([batch, numGroups, 1], { dtype: x.dtype });
-  const scale = meanAbs.maximum(x.dtype === 'float32' ? 2 ** -63 : 2 ** -511); // as meanAbsScale
-  const scaled = deviation.div(perChannel(scale));
-  const rounding = groupSum(scaled).div(count);
-  const scaledVariance = groupSum(scaled.sub(perChannel(rounding)).square()).div(count);
-  const factor = scaledRsqrt(scaledVariance, scale, eps);
-  // (deviation / scale − rounding) · factor as one multiply-subtract per element
-  const y = deviation.mul(perChannel(factor.div(scale))).sub(perChannel(rounding.mul(factor)));
+  // As core's moments: deviations corrected for the rounding of the mean, and, where their squares
+  // would leave float range, divided by their mean magnitude s (a constant of the graph), so float32
+  // is right at every magnitude.
+  const statistics = (scale: Tensor | null) => {
+    const scaled = scale === null ? deviation : deviation.div(perChannel(scale));
+    // the rounding of the mean: zero in exact arithmetic for every x, so a constant of the graph
+    const rounding = groupSum(scaled).div(count).detach();
+    const scaledDeviation = scaled.sub(perChannel(rounding));
+    return { scaledDeviation, scaledVariance: groupSum(scaledDeviation.square()).div(count) };
+  };
+  let scale: Tensor | null = null;
+  let { scaledDeviation, scaledVariance } = statistics(null);
+  if (!withinSquareRange(scaledVariance)) {
+    const meanAbs = x.size > 0 ? groupSum(deviation.abs()).div(count).detach() : zeros([batch, numGroups, 1], { dtype: x.dtype });
+    scale = meanAbs.maximum(x.dtype === 'float32' ? 2 ** -63 : 2 ** -511); // as meanAbsScale
+    ({ scaledDeviation, scaledVariance } = statistics(scale));
+  }
+  const factor = scale === null ? scaledVariance.add(eps).rsqrt() : scaledRsqrt(scaledVariance, scale, eps);
+  const y = scaledDeviation.mul(perChannel(factor));
   return channelAffine(y, weight, bias);
 }

@@ -1,4 +1,4 @@
-import { checkOptions, meanAbsScale, scaledRsqrt, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, meanAbsScale, scaledRsqrt, withinSquareRange, type DType, type Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
 import { checkElementwiseTensor, checkEps, trailingNormalizedShape } from './normalize.js';
 
@@ -33,9 +33,15 @@ export function rmsNorm(x: Tensor, normalizedShape: number | readonly number[], 
   checkSameDtype(op, x, { weight });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
-  // x / sqrt(mean(x²) + eps) on x / s with s = mean |x| (a constant of the graph), so x² neither overflows nor underflows.
-  const scale = meanAbsScale(x, axes);
-  const scaled = x.div(scale);
-  const y = x.mul(scaledRsqrt(scaled.square().mean(axes, true), scale, eps).div(scale));
+  // x / sqrt(mean(x²) + eps); where x² would leave float range, on x / s with s = mean |x| (a
+  // constant of the graph), so x² neither overflows nor underflows.
+  const meanSquare = x.square().mean(axes, true);
+  let y: Tensor;
+  if (withinSquareRange(meanSquare)) {
+    y = x.mul(meanSquare.add(eps).rsqrt());
+  } else {
+    const scale = meanAbsScale(x, axes);
+    y = x.mul(scaledRsqrt(x.div(scale).square().mean(axes, true), scale, eps).div(scale));
+  }
   return weight ? y.mul(weight) : y;
 }
