@@ -221,8 +221,19 @@ export function substitute(root: Expr, replacements: readonly Expr[]): Expr {
 
 const constantKey = (value: number): string => (Object.is(value, -0) ? '-0' : String(value));
 
-/** A structural key: equal for trees of the same structure and sharing (the kernel caches' key). */
+const keys = new WeakMap<Expr, string>();
+
+/** A structural key: equal for trees of the same structure and sharing (the kernel caches' key); computed once per tree. */
 export function structuralKey(root: Expr): string {
+  let key = keys.get(root);
+  if (key === undefined) {
+    key = keyOf(root);
+    keys.set(root, key);
+  }
+  return key;
+}
+
+function keyOf(root: Expr): string {
   if (root.kind === 'input') return `i${root.index}`;
   if (root.kind === 'constant') return `c${constantKey(root.value)}`;
   const { nodes } = schedule(root);
