@@ -3,6 +3,7 @@ import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './d
 import { copyNd } from './kernels/elementwise.js';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
 import { generatorFor } from './kernels/random.js';
+import { activeRecorder } from './compile/recorder.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor, type NestedArray } from './tensor.js';
 
@@ -241,6 +242,7 @@ function random(operation: string, shape: readonly number[], options: RandomOpti
     throw new Error(`${operation}: seed must be an integer, got ${typeof options.seed === 'number' ? options.seed : JSON.stringify(options.seed)}`);
   }
   if (dtype === 'int32') throw new Error(`${operation}: draws floats; dtype must be 'float32' or 'float64', got 'int32'`);
+  activeRecorder?.untraceable(`${operation} draws random numbers`, 'a replay would repeat the same draws; pass random tensors as arguments of the compiled function');
   const generator = generatorFor(options.seed);
   const data = storageFor(operation, dtype, checked);
   for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();

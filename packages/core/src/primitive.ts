@@ -3,9 +3,10 @@ import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { storageVersion } from './storage.js';
 import { Tensor } from './tensor.js';
-import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
+import { fuse, isElementwiseFusionEnabled, reducesFused, worthFusing, type PendingElementwise } from './fusion.js';
 import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
 import { formatShape } from './composite/validate.js';
+import { activeRecorder } from './compile/recorder.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -89,9 +90,15 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }
     const pendingInput = inputs[0]!.pendingElementwise;
-    const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
-      ? definition.fusedForward(pendingInput, params)
-      : definition.forward(inputs.map((input) => input.data), params);
+    let outData: FloatNdArray;
+    if (definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled() && reducesFused(inputs[0]!)) {
+      outData = definition.fusedForward(pendingInput, params);
+      activeRecorder?.fusedForward(definition, pendingInput, params, outData);
+    } else {
+      const inputData = inputs.map((input) => input.data);
+      outData = definition.forward(inputData, params);
+      activeRecorder?.forward(definition, inputData, params, outData);
+    }
     // an int32 result (indices) has no gradient, so it does not join the graph
     const tracked = record && !(outData.data instanceof Int32Array);
     const out = Tensor.fromNd(outData, { node: tracked ? node : null, requiresGrad: tracked });

@@ -1,4 +1,4 @@
-import { checkOptions, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
 import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -81,6 +81,8 @@ abstract class BatchRenormBase extends Module {
     let [rMax, dMax] = [this.rMax, this.dMax];
     // An empty batch updates nothing: batchRenorm leaves the running statistics, and the count stays.
     if (this.training && x.size > 0) {
+      // whether this batch is in the warm-up is decided in JavaScript: under compile, leaving it traces again
+      traceGuard(() => this.numBatchesTracked < this.warmupSteps);
       this.numBatchesTracked += 1;
       if (this.numBatchesTracked <= this.warmupSteps) [rMax, dMax] = [1, 0];
     }

@@ -1,4 +1,4 @@
-import { checkOptions, concat, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, concat, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { checkVirtualBatchSize, ghostBatchNorm, renamed, virtualBatches } from '../functional/ghost-batch-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -88,6 +88,8 @@ abstract class GhostBatchNormBase extends Module {
       if (x.size === 0) return ghostBatchNorm(x, this.runningMean, this.runningVar, { ...common, virtualBatchSize: this.virtualBatchSize, training: true });
       // Training: one running-statistics update per virtual batch, in order.
       const batches = virtualBatches(x.shape[0]!, this.virtualBatchSize);
+      // momentum null is computed from the count in JavaScript: under compile, a new count traces again
+      if (this.momentum === null) traceGuard(() => this.numBatchesTracked);
       const pieces = batches.length;
       const outputs = batches.map(([start, length]) => {
         this.numBatchesTracked += 1;
