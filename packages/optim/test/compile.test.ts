@@ -4,7 +4,7 @@
  * parameters, running statistics and the batch count — and retraces on a new shape or mode.
  */
 import { describe, expect, it } from 'vitest';
-import { compile, manualSeed, randn, type DType, type Tensor } from '@normgrad/core';
+import { compile, manualSeed, noGrad, randn, type DType, type Tensor } from '@normgrad/core';
 import { BatchNorm1d, Linear, ReLU, Sequential, mseLoss } from '@normgrad/nn';
 import { Adam } from '../src/index.js';
 
@@ -56,4 +56,44 @@ describe('compile: a training step', () => {
       }
     });
   }
+
+  it('retraces when a module switches between train and eval, and replays each mode', () => {
+    const eagerModel = makeMlp('float64');
+    const compiledModel = makeMlp('float64');
+    let traces = 0;
+    const forward = (model: Sequential) => (x: Tensor): Tensor => model.forward(x);
+    const compiled = compile((x: Tensor) => {
+      traces++;
+      return forward(compiledModel)(x);
+    });
+    const modes = ['train', 'eval', 'train', 'eval', 'train'] as const;
+    modes.forEach((mode, k) => {
+      const x = randn([10, 6], { seed: 300 + k, dtype: 'float64' });
+      for (const model of [eagerModel, compiledModel]) model[mode]();
+      const expected = noGrad(() => forward(eagerModel)(x));
+      const actual = noGrad(() => compiled(x));
+      expect(bits(actual)).toEqual(bits(expected));
+      expect(state(compiledModel)).toEqual(state(eagerModel));
+    });
+    expect(traces).toBe(2);
+  });
+
+  it('retraces on a new batch size', () => {
+    const eagerModel = makeMlp('float32');
+    const compiledModel = makeMlp('float32');
+    const eagerStep = trainingStep(eagerModel, new Adam(eagerModel.parameters(), { lr: 0.01 }));
+    let traces = 0;
+    const inner = trainingStep(compiledModel, new Adam(compiledModel.parameters(), { lr: 0.01 }));
+    const compiledStep = compile((x: Tensor, y: Tensor) => {
+      traces++;
+      return inner(x, y);
+    });
+    [10, 10, 7, 7, 10].forEach((batch, k) => {
+      const x = randn([batch, 6], { seed: 400 + k });
+      const y = randn([batch, 3], { seed: 500 + k });
+      expect(bits(compiledStep(x, y))).toEqual(bits(eagerStep(x, y)));
+      expect(state(compiledModel)).toEqual(state(eagerModel));
+    });
+    expect(traces).toBe(2);
+  });
 });
