@@ -225,7 +225,7 @@ describe('compile: gradients for the caller', () => {
     expect(runs).toBe(2);
   });
 
-  it('a step that runs backward inside sets .grad to fresh copies on every replay', () => {
+  it('a step that runs backward inside refills .grad on every replay; lazy results read from it keep their values', () => {
     const w = tensor([1, 2], { requiresGrad: true, dtype: 'float64' });
     const step = compile((x: Tensor) => {
       w.grad = null;
@@ -233,12 +233,17 @@ describe('compile: gradients for the caller', () => {
       loss.backward();
       return loss;
     });
-    const grads: Tensor[] = [];
-    for (const value of [1, 2, 3]) {
-      step(full([2], value, { dtype: 'float64' }));
-      grads.push(w.grad!);
-    }
-    expect(grads.map((g) => g.toArray())).toEqual([[2, 4], [8, 16], [18, 36]]);
+    const grads: number[][] = [];
+    const doubled: Tensor[] = [];
+    withSettings({ fusionMinimumSize: 1 }, () => {
+      for (const value of [1, 2, 3]) {
+        step(full([2], value, { dtype: 'float64' }));
+        grads.push(w.grad!.toArray() as number[]);
+        doubled.push(w.grad!.mul(2));
+      }
+    });
+    expect(grads).toEqual([[2, 4], [8, 16], [18, 36]]);
+    expect(doubled.map((t) => t.toArray())).toEqual([[4, 8], [16, 32], [36, 72]]);
   });
 });
 

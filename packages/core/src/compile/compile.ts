@@ -7,6 +7,7 @@ import { settings } from '../settings.js';
 import { Tensor } from '../tensor.js';
 import { isForwardModeActive } from '../transforms/forward-mode.js';
 import { describeValue } from '../creation.js';
+import { writeStorage } from '../storage.js';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
 import { ReplayDiverged, Trace, type Step } from './trace.js';
 
@@ -40,8 +41,10 @@ interface Program {
  * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
  * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
  * array the trace allocated, and replays refill the same arrays (nothing else is allocated for
- * elementwise results). Results are fresh copies without history; `.grad` of leaves the trace
- * assigned are set to fresh copies too. See docs/core.md for what cannot be traced.
+ * elementwise results). Results are fresh copies without history. A leaf whose `.grad` the trace
+ * assigned gets the same gradient tensor after every replay, refilled in place (as PyTorch
+ * accumulates into `.grad`); lazy results computed from it earlier keep their values. See
+ * docs/core.md for what cannot be traced.
  */
 export function compile<Args extends unknown[], Result>(fn: (...args: Args) => Result): (...args: Args) => Result {
   if (typeof fn !== 'function') throw new Error(`compile: expected a function, got ${describeValue(fn)}`);
@@ -124,7 +127,6 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     gradWrites: [...recording.gradWrites],
     result: () => mapTensors(result, (output) => Tensor.fromNd(copyNd(output.data))),
   };
-  setGradients(program);
   return { result: program.result() as Result, entry: { ...base, program } };
 }
 
@@ -132,8 +134,10 @@ function replay(program: Program, args: readonly unknown[]): unknown {
   program.argumentArrays.forEach((array, k) => {
     if (array !== null) copyArgument(args[k] as Tensor, array);
   });
+  // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
+  for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
   for (const step of program.steps) step();
-  setGradients(program);
+  for (const [leaf, gradient] of program.gradWrites) leaf.grad = gradient;
   return program.result();
 }
 
@@ -141,11 +145,6 @@ function replay(program: Program, args: readonly unknown[]): unknown {
 function copyArgument(arg: Tensor, array: FloatArray): FloatNdArray {
   mapElementwise(E.input(0), [arg.data], arg.dtype, array);
   return createNd(arg.dtype, arg.shape, array);
-}
-
-/** Sets each leaf's `.grad` the trace assigned to a fresh copy of the program's value (or null). */
-function setGradients(program: Program): void {
-  for (const [leaf, gradient] of program.gradWrites) leaf.grad = gradient === null ? null : Tensor.fromNd(copyNd(gradient.data));
 }
 
 /** The tensors in a result: a tensor, or arrays and plain objects of them (other values are kept as they are). */
