@@ -8,6 +8,9 @@ import { writeStorage } from '../storage.js';
 import type { Tensor } from '../tensor.js';
 import { setActiveRecorder, type Recorder } from './recorder.js';
 
+/** The shape-only primitives, whose forward returns a view of the input where the layout allows (else a copy). */
+const VIEW_PRIMITIVES: ReadonlySet<string> = new Set(['reshape', 'permute', 'broadcastTo', 'slice']);
+
 /** One call of the replayed program: a kernel into a buffer of the trace, a write, an effect or a branch check. */
 export type Step = () => void;
 
@@ -36,8 +39,8 @@ export class Trace implements Recorder {
   #effects = false;
 
   forward(definition: PrimitiveDefinition<unknown>, inputs: readonly FloatNdArray[], params: unknown, out: FloatNdArray): void {
-    // a view of an input (reshape, permute, broadcastTo, slice, …) is resolved now: it views the same buffer on replay
-    if (inputs.some((input) => input.data.buffer === out.data.buffer)) return;
+    // a view of its input is resolved now: it views the same array on replay
+    if (VIEW_PRIMITIVES.has(definition.name) && out.data.buffer === inputs[0]!.data.buffer) return;
     const kernelInputs = inputs.slice();
     this.steps.push(() => copyInto(out, definition.forward(kernelInputs, params)));
   }
