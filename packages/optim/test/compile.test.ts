@@ -5,8 +5,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { compile, manualSeed, noGrad, randn, type DType, type Tensor } from '@normgrad/core';
-import { BatchNorm1d, Linear, ReLU, Sequential, mseLoss } from '@normgrad/nn';
-import { Adam } from '../src/index.js';
+import { BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, mseLoss } from '@normgrad/nn';
+import { Adam, SGD } from '../src/index.js';
 
 function makeMlp(dtype: DType): Sequential {
   manualSeed(7);
@@ -95,5 +95,33 @@ describe('compile: a training step', () => {
       expect(state(compiledModel)).toEqual(state(eagerModel));
     });
     expect(traces).toBe(2);
+  });
+
+  it('a small convnet step (Conv2d, BatchNorm2d, MaxPool2d, cross-entropy, SGD with momentum) equals eager for 3 steps', () => {
+    const make = () => {
+      manualSeed(11);
+      const model = new Sequential(
+        new Conv2d(2, 4, 3, { padding: 1, dtype: 'float64' }), new BatchNorm2d(4, { dtype: 'float64' }), new ReLU(),
+        new MaxPool2d(2), new Flatten(), new Linear(4 * 3 * 3, 5, { dtype: 'float64' }),
+      );
+      const optimizer = new SGD(model.parameters(), { lr: 0.1, momentum: 0.9 });
+      const labels = new Int32Array([0, 3, 1, 4]);
+      return { model, step: (x: Tensor): Tensor => {
+        optimizer.zeroGrad();
+        const loss = crossEntropy(model.forward(x), labels);
+        loss.backward();
+        optimizer.step();
+        return loss;
+      } };
+    };
+    const eager = make();
+    const compiled = make();
+    const compiledStep = compile(compiled.step);
+    for (let k = 0; k < 3; k++) {
+      const x = randn([4, 2, 6, 6], { seed: 600 + k, dtype: 'float64' });
+      expect(bits(compiledStep(x))).toEqual(bits(eager.step(x)));
+      expect(compiled.model.parameters().map(bits)).toEqual(eager.model.parameters().map(bits));
+      expect(compiled.model.buffers().map(bits)).toEqual(eager.model.buffers().map(bits));
+    }
   });
 });
