@@ -79,6 +79,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       const position = highestTangentLevel(inputs);
       if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
     }
+    activeRecorder?.settle(inputs);
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record
       ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
@@ -86,6 +87,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
+      activeRecorder?.pending(pending);
       const tracked = record && pending.dtype !== 'int32';
       return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }

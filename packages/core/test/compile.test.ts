@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  compile, full, noGrad, randn, tensor, valueAndGrad, withSettings, zeros, Tensor, assignInPlace, type DType,
+  compile, enableGrad, full, noGrad, randn, tensor, valueAndGrad, withSettings, zeros, Tensor, assignInPlace, type DType,
 } from '@normgrad/core';
 
 /** The bits of a tensor's elements (so -0 and NaN payloads count). */
@@ -196,6 +196,18 @@ describe('compile: signatures', () => {
   });
 });
 
+describe('compile: state made before the trace', () => {
+  it('a lazy tensor made before the trace is state, not a value of the program', () => {
+    const state = withSettings({ fusionMinimumSize: 1 }, () => tensor([1, 2], { dtype: 'float64' }).mul(10));
+    const accumulate = compile((x: Tensor) => {
+      noGrad(() => assignInPlace(state, state.add(x)));
+      return state.sum();
+    });
+    for (let call = 0; call < 3; call++) accumulate(full([2], 1, { dtype: 'float64' }));
+    expect(state.toArray()).toEqual([13, 23]);
+  });
+});
+
 describe('compile: gradients for the caller', () => {
   it('inputs that require grad under grad mode run eagerly, so the result has its graph', () => {
     let runs = 0;
@@ -255,6 +267,17 @@ describe('compile: what cannot be traced', () => {
     ['randn', (x: Tensor) => x.add(randn(x.shape))],
   ])('%s inside the function is an Error naming compile', (what, fn) => {
     expect(() => compile(fn)(tensor([1, 2]))).toThrow(new RegExp(`^compile: ${what.replace(/[()]/g, '\\$&')}`));
+  });
+
+  it('writing into an argument, or into its .grad, is an Error naming compile', () => {
+    expect(() => compile((x: Tensor) => noGrad(() => assignInPlace(x, 0)))(tensor([1, 2]))).toThrow(/^compile: a write into the storage of an argument/);
+    const backwardIntoArgument = compile((x: Tensor) => enableGrad(() => {
+      const y = x.mul(x).sum();
+      y.backward();
+      return y;
+    }));
+    const x = tensor([1, 2], { requiresGrad: true });
+    expect(() => noGrad(() => backwardIntoArgument(x))).toThrow(/^compile: a gradient assigned to the \.grad of an argument/);
   });
 
   it('bad arguments and results are Errors naming compile', () => {

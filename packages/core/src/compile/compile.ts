@@ -107,6 +107,7 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     const copy = Tensor.fromNd(copyArgument(arg, argumentArrays[k]!), { requiresGrad: arg.requiresGrad });
     return copy;
   }) as Args;
+  for (const arg of traceArgs) if (arg instanceof Tensor) recording.argumentTensors.add(arg);
   const previous = setActiveRecorder(recording);
   let result: Result;
   let outputs: Tensor[];

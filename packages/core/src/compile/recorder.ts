@@ -14,6 +14,14 @@ export interface Recorder {
   forward(definition: PrimitiveDefinition<unknown>, inputs: readonly FloatNdArray[], params: unknown, out: FloatNdArray): void;
   /** A reduction computed `out` straight from a pending elementwise input. */
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void;
+  /**
+   * Called with a primitive's inputs before it runs: computes those that are pending results made
+   * before the trace (state whose value was fixed then), so the program reads their arrays rather
+   * than inlining their expressions.
+   */
+  settle(inputs: readonly Tensor[]): void;
+  /** A pending elementwise result was made (only those made during the trace are values of the program). */
+  pending(pending: PendingElementwise): void;
   /** A pending elementwise result was computed into `out`. */
   materialize(pending: PendingElementwise, out: FloatNdArray): void;
   /** A write into existing storage (storage.ts's writeStorage): recorded, then run. */

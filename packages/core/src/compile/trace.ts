@@ -36,7 +36,11 @@ export class Trace implements Recorder {
   readonly gradReads = new Map<Tensor, Tensor | null>();
   /** Leaves whose `.grad` the trace assigned, with the last value assigned. */
   readonly gradWrites = new Map<Tensor, Tensor | null>();
+  /** The trace's copies of the tensor arguments: the function must not write into them or their `.grad`. */
+  readonly argumentTensors = new Set<Tensor>();
   #effects = false;
+  /** Pending results made during the trace; one made before it is a constant (its value was fixed when it was made). */
+  readonly #pendingMadeHere = new WeakSet<PendingElementwise>();
 
   forward(definition: PrimitiveDefinition<unknown>, inputs: readonly FloatNdArray[], params: unknown, out: FloatNdArray): void {
     // a view of its input is resolved now: it views the same array on replay
@@ -50,7 +54,19 @@ export class Trace implements Recorder {
     this.steps.push(() => copyInto(out, definition.fusedForward!(pending, params)));
   }
 
+  settle(inputs: readonly Tensor[]): void {
+    for (const input of inputs) {
+      const pending = input.pendingElementwise;
+      if (pending !== null && !this.#pendingMadeHere.has(pending)) void input.data;
+    }
+  }
+
+  pending(pending: PendingElementwise): void {
+    this.#pendingMadeHere.add(pending);
+  }
+
   materialize(pending: PendingElementwise, out: FloatNdArray): void {
+    if (!this.#pendingMadeHere.has(pending)) return;
     const { expression, dtype } = pending;
     const operands = pending.operands.slice();
     const target = out.data as Float32Array | Float64Array;
@@ -58,6 +74,11 @@ export class Trace implements Recorder {
   }
 
   write(array: DataArray, write: () => void): void {
+    for (const argument of this.argumentTensors) {
+      if (argument.data.data.buffer === array.buffer) {
+        this.untraceable('a write into the storage of an argument', 'a replay would write into the trace\'s copy of it; capture the tensor in the function\'s closure instead of passing it');
+      }
+    }
     eagerly(() => writeStorage(array, write));
     this.#effects = true;
     this.steps.push(() => writeStorage(array, write));
@@ -85,6 +106,9 @@ export class Trace implements Recorder {
   }
 
   writeGrad(leaf: Tensor, gradient: Tensor | null): void {
+    if (this.argumentTensors.has(leaf)) {
+      this.untraceable(`a gradient assigned to the .grad of an argument (shape [${leaf.shape.join(', ')}])`, 'capture the tensor in the function\'s closure instead of passing it, or call the compiled function under grad mode (it then runs eagerly)');
+    }
     // a gradient is computed now, so the program fills its array (a lazy one would be computed, unrecorded, by whoever reads it)
     if (gradient !== null) void gradient.data;
     this.gradWrites.set(leaf, gradient);
