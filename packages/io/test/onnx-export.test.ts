@@ -1,10 +1,12 @@
-import { randn, type Tensor } from '@normgrad/core';
+import { randn, tensor, type Tensor } from '@normgrad/core';
 import {
   AvgPool2d,
   BatchNorm2d,
   BatchRenorm2d,
+  ConditionalBatchNorm2d,
   Conv2d,
   Dropout,
+  Embedding,
   EvoNorm2dB0,
   EvoNorm2dS0,
   FilterResponseNorm2d,
@@ -191,6 +193,21 @@ describe('exportOnnx: errors', () => {
     expect(() => exportOnnx(m, [x], { inputNames: ['a', 'b'] })).toThrow(/^exportOnnx: inputNames must be an array of one non-empty name/);
     expect(() => exportOnnx(m, [x], { inputNames: ['same'], outputNames: ['same'] })).toThrow(/different names, got 'same'/);
     expect(() => exportOnnx({} as never, [x])).toThrow(/^exportOnnx: expected a Module to export, got an object \(Object\)/);
+  });
+
+  it('says why ConditionalBatchNorm2d does not export', () => {
+    expect(() => exportOnnx(new Sequential(new ConditionalBatchNorm2d(3, 4)), [randn([2, 3, 4, 4], { seed: 1 })])).toThrow(
+      /^exportOnnx: ConditionalBatchNorm2d at '0' does not export: its forward takes two inputs \(x and the class indices\)/,
+    );
+  });
+
+  it('takes int32 indices only into Embedding', () => {
+    const indices = tensor([[0, 2], [1, 1]], { dtype: 'int32' });
+    expect(() => exportOnnx(new Sequential(new Linear(2, 2)), [indices])).toThrow(/^exportOnnx: Linear at '0' gets an int32 input; only Embedding takes int32 indices/);
+    expect(() => exportOnnx(new Sequential(), [indices])).toThrow(/^exportOnnx: the model's output has dtype int32/);
+    expect(() => exportOnnx(new Sequential(new Embedding(3, 2)), [randn([2, 2], { seed: 1 })])).toThrow(/^exportOnnx: Embedding at '0' failed on the example input of shape \[2, 2\]: Embedding: indices must be an int32 tensor/);
+    const float64 = decodeModel(exportOnnx(new Sequential(new Embedding(3, 2, { dtype: 'float64' }), new LayerNorm(2, { dtype: 'float64' })), [indices])).graph;
+    expect([float64.input[0]!.type.tensor_type.elem_type, float64.output[0]!.type.tensor_type.elem_type]).toEqual([6, 11]); // INT32, DOUBLE
   });
 
   it('reports a layer that fails on the example input, and inputs an ONNX op cannot take', () => {
