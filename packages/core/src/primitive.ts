@@ -1,12 +1,13 @@
 import type { Expr } from './kernels/expr.js';
+import { activeRecorder } from './compile/recorder.js';
+import { reducesFused } from './fusion.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { storageVersion } from './storage.js';
 import { Tensor } from './tensor.js';
-import { fuse, isElementwiseFusionEnabled, reducesFused, worthFusing, type PendingElementwise } from './fusion.js';
+import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
 import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
 import { formatShape } from './composite/validate.js';
-import { activeRecorder } from './compile/recorder.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
