@@ -1,8 +1,8 @@
 /**
  * Eager vs compiled normgrad on W1 (BatchNorm2d fwd+bwd) and W4 (the MLP + BatchNorm Adam step),
  * in one process, in rotated rounds after warm-up: each round times a few iterations of each
- * variant, alternating which goes first. Prints medians (ms per iteration) and compiled ÷ eager,
- * and checks that the compiled variant's results equal the eager one's bit for bit.
+ * variant, alternating which goes first. Prints medians (ms per iteration), compiled ÷ eager and
+ * minor page faults per iteration, and checks that the compiled variant's results equal the eager one's bit for bit.
  *
  *   node --expose-gc packages/bench/dist/compile-ratio.js [--quick] [--rounds 8] [--iterations 5] [--dtype float32|float64]
  */
@@ -54,21 +54,25 @@ function sameBits(a: Tensor[], b: Tensor[]): boolean {
   });
 }
 
-function timeRounds(variants: Record<string, Variant>, rounds: number, iterations: number): Record<string, number[]> {
+/** Per variant: the time of every iteration, and the minor page faults over all of them. */
+function timeRounds(variants: Record<string, Variant>, rounds: number, iterations: number): { times: Record<string, number[]>; faults: Record<string, number> } {
   const names = Object.keys(variants);
   const times: Record<string, number[]> = Object.fromEntries(names.map((name) => [name, []]));
+  const faults: Record<string, number> = Object.fromEntries(names.map((name) => [name, 0]));
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 === 0 ? names : [...names].reverse();
     for (const name of order) {
       collectGarbage();
+      const faultsBefore = process.resourceUsage().minorPageFault;
       for (let i = 0; i < iterations; i++) {
         const start = performance.now();
         variants[name]!.step();
         times[name]!.push(performance.now() - start);
       }
+      faults[name]! += process.resourceUsage().minorPageFault - faultsBefore;
     }
   }
-  return times;
+  return { times, faults };
 }
 
 function main(): void {
@@ -83,8 +87,8 @@ function main(): void {
   const dtype = option('dtype', 'float32') as DType;
   const cases = { W1: batchNormVariant, W4: mlpVariant } as const;
   console.log(`compile-ratio: ${dtype}, ${rounds} rounds × ${iterations} iterations per variant, medians in ms`);
-  console.log('| workload | eager ms | compiled ms | compiled ÷ eager | bit for bit |');
-  console.log('|---|---|---|---|---|');
+  console.log('| workload | eager ms | compiled ms | compiled ÷ eager | page faults per iteration, eager / compiled | bit for bit |');
+  console.log('|---|---|---|---|---|---|');
   for (const [id, make] of Object.entries(cases)) {
     const workload = makeWorkload(id as 'W1' | 'W4', sizes);
     const variants = { eager: make(workload, dtype, false), compiled: make(workload, dtype, true) };
@@ -95,9 +99,10 @@ function main(): void {
     variants.eager.step();
     const equal = sameBits(variants.eager.results(), variants.compiled.results());
     timeRounds(variants, 1, 3);
-    const times = timeRounds(variants, rounds, iterations);
+    const { times, faults } = timeRounds(variants, rounds, iterations);
     const [eager, compiled] = [median(times.eager!), median(times.compiled!)];
-    console.log(`| ${id} | ${eager.toFixed(2)} | ${compiled.toFixed(2)} | ${(compiled / eager).toFixed(2)} | ${equal} |`);
+    const perIteration = (name: string) => (faults[name]! / (rounds * iterations)).toFixed(0);
+    console.log(`| ${id} | ${eager.toFixed(2)} | ${compiled.toFixed(2)} | ${(compiled / eager).toFixed(2)} | ${perIteration('eager')} / ${perIteration('compiled')} | ${equal} |`);
   }
 }
 
