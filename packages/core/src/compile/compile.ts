@@ -26,7 +26,7 @@ interface Program {
   argumentArrays: (FloatArray | null)[];
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
-  /** The function's result with each tensor in it replaced by a fresh copy (see `copyOut`). */
+  /** The function's result with each tensor in it replaced by a fresh copy of the program's value. */
   result: () => unknown;
 }
 
@@ -36,8 +36,9 @@ interface Program {
  * The signature is each argument's dtype, shape and requiresGrad (other arguments — numbers,
  * booleans, strings — by value), the grad mode and the settings, plus the JavaScript values the
  * trace declared through `traceGuard` (nn modules declare `training`). The trace runs `fn` once
- * as eager code, with elementwise fusion at every size, and records the kernels it runs: fused
- * elementwise loops, reductions straight from their fused inputs, the other primitives' kernels,
+ * as eager code, with chains of elementwise ops fused at every size, and records the kernels it
+ * runs: fused elementwise loops, reductions (from their fused inputs from the fusion threshold up,
+ * as in eager mode, whose order of summation they keep), the other primitives' kernels,
  * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
  * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
  * array the trace allocated, and replays refill the same arrays (nothing else is allocated for
