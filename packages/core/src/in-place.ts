@@ -1,8 +1,8 @@
+import { contiguousData } from './kernels/layout.js';
 import { Tensor } from './tensor.js';
 import { broadcastShapes, formatShape, sameShape } from './composite/validate.js';
 import { full } from './creation.js';
 import { writeStorage } from './storage.js';
-import { contiguousData } from './kernels/layout.js';
 
 /**
  * Writes `source` (a tensor broadcastable to target's shape, or a number) into target's existing
