@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
-  compile, enableGrad, full, noGrad, randn, tensor, valueAndGrad, withSettings, zeros, Tensor, assignInPlace, type DType,
+  compile, enableGrad, full, isTracing, noGrad, traceEffect, traceGuard, randn, tensor, valueAndGrad, withSettings, zeros, Tensor, assignInPlace, type DType,
 } from '@normgrad/core';
 
 /** The bits of a tensor's elements (so -0 and NaN payloads count). */
@@ -193,6 +193,30 @@ describe('compile: signatures', () => {
     });
     for (const value of [1, 2, 3]) expect(accumulate(full([2], value, { dtype: 'float64' })).item()).toBe(2 * (value * (value + 1)) / 2);
     expect(total.toArray()).toEqual([6, 6]);
+  });
+});
+
+describe('compile: JavaScript state', () => {
+  it('traceGuard declares a value the program depends on; traceEffect repeats a JavaScript effect on every replay', () => {
+    const settingsOfLayer = { scale: 2, calls: 0 };
+    let traces = 0;
+    let tracingInside = false;
+    const compiled = compile((x: Tensor) => {
+      traces++;
+      tracingInside = isTracing();
+      traceGuard(() => settingsOfLayer.scale);
+      traceEffect(() => {
+        settingsOfLayer.calls += 1;
+      });
+      return x.mul(settingsOfLayer.scale);
+    });
+    const x = tensor([1, 2]);
+    expect(compiled(x).toArray()).toEqual([2, 4]);
+    expect(compiled(x).toArray()).toEqual([2, 4]);
+    settingsOfLayer.scale = 3;
+    expect(compiled(x).toArray()).toEqual([3, 6]);
+    expect(compiled(x).toArray()).toEqual([3, 6]);
+    expect([traces, settingsOfLayer.calls, tracingInside, isTracing()]).toEqual([2, 4, true, false]);
   });
 });
 
