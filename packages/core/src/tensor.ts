@@ -101,7 +101,7 @@ export class Tensor {
     const pending = this.#pending;
     const cells = this.#cells;
     if (pending !== null && cells !== null && cells.some((cell) => cell.snapshot !== null)) {
-      activeRecorder?.untraceable('a lazy result is read after a write into the storage it reads', 'compute it before the write (e.g. read .data), or write after the last use');
+      activeRecorder?.readsSnapshot(pending);
       pending.operands = pending.operands.map((operand, k) => {
         const data = contentsAt(operand.data, cells[k]!);
         return data === operand.data ? operand : ndarray(data, operand.shape.slice(), operand.stride.slice(), operand.offset) as FloatNdArray;

@@ -230,6 +230,14 @@ describe('compile: state made before the trace', () => {
     for (let call = 0; call < 3; call++) accumulate(full([2], 1, { dtype: 'float64' }));
     expect(state.toArray()).toEqual([13, 23]);
   });
+
+  it('a lazy tensor made before the trace that reads old contents of written storage is a constant', () => {
+    const w = tensor([1, 2], { dtype: 'float64' });
+    const tripled = withSettings({ fusionMinimumSize: 1 }, () => w.mul(3));
+    noGrad(() => assignInPlace(w, 0));
+    const compiled = compile((x: Tensor) => x.add(tripled));
+    for (let call = 0; call < 2; call++) expect(compiled(full([2], call, { dtype: 'float64' })).toArray()).toEqual([3 + call, 6 + call]);
+  });
 });
 
 describe('compile: gradients for the caller', () => {
@@ -291,6 +299,16 @@ describe('compile: what cannot be traced', () => {
     ['randn', (x: Tensor) => x.add(randn(x.shape))],
   ])('%s inside the function is an Error naming compile', (what, fn) => {
     expect(() => compile(fn)(tensor([1, 2]))).toThrow(new RegExp(`^compile: ${what.replace(/[()]/g, '\\$&')}`));
+  });
+
+  it('a lazy result of the trace read after a write into its storage is an Error naming compile', () => {
+    const w = tensor([1, 2]);
+    const compiled = compile((x: Tensor) => {
+      const tripled = w.mul(3);
+      noGrad(() => assignInPlace(w, x));
+      return tripled;
+    });
+    expect(() => compiled(tensor([5, 6]))).toThrow(/^compile: a lazy result is read after a write into the storage it reads/);
   });
 
   it('writing into an argument, or into its .grad, is an Error naming compile', () => {

@@ -22,6 +22,8 @@ export interface Recorder {
   settle(inputs: readonly Tensor[]): void;
   /** A pending elementwise result was made (only those made during the trace are values of the program). */
   pending(pending: PendingElementwise): void;
+  /** A pending result reads the old contents of storage written since it was made: an Error if it was made during the trace. */
+  readsSnapshot(pending: PendingElementwise): void;
   /** A pending elementwise result was computed into `out`. */
   materialize(pending: PendingElementwise, out: FloatNdArray): void;
   /** A write into existing storage (storage.ts's writeStorage): recorded, then run. */

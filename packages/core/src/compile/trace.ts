@@ -65,6 +65,12 @@ export class Trace implements Recorder {
     this.#pendingMadeHere.add(pending);
   }
 
+  readsSnapshot(pending: PendingElementwise): void {
+    if (this.#pendingMadeHere.has(pending)) {
+      this.untraceable('a lazy result is read after a write into the storage it reads', 'a replay has no copy of the old contents; compute it before the write (e.g. read .data), or write after its last use');
+    }
+  }
+
   materialize(pending: PendingElementwise, out: FloatNdArray): void {
     if (!this.#pendingMadeHere.has(pending)) return;
     const { expression, dtype } = pending;
