@@ -40,8 +40,9 @@ export function weightNorm<M extends Module, Name extends string = 'weight'>(mod
   checkWeightNormDim('weightNorm', dim, original);
   const [gName, vName] = [`${name}G`, `${name}V`];
   if (gName in fields || vName in fields) throw new Error(`weightNorm: ${module.constructor.name} already has a field '${gName}' or '${vName}'`);
-  fields[vName] = parameter(noGrad(() => original.detach().clone()).detach());
+  // g before v: the parameter order of PyTorch's weight_norm (bias, weight_g, weight_v)
   fields[gName] = parameter(noGrad(() => directionNorm(original, dim)).detach());
+  fields[vName] = parameter(noGrad(() => original.detach().clone()).detach());
   const compute = (): Tensor => weightNormalize(fields[vName] as Tensor, fields[gName] as Tensor, { dim });
   fields[name] = noGrad(compute).detach();
   const forward = module.forward.bind(module);
