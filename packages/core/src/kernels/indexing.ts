@@ -235,8 +235,7 @@ export function argsortKernel(x: FloatNdArray, axis: number, descending: boolean
   const outAxisStride = outStrides[axis]!;
   const lineShape = x.shape.map((size, index) => (index === axis ? 1 : size));
   const keys: SortBuffers = { high: new Uint32Array(extent), low: new Uint32Array(extent), order: new Int32Array(extent) };
-  const radix = extent > INSERTION_SORT_MAXIMUM;
-  const spare: SortBuffers | null = radix ? { high: new Uint32Array(extent), low: new Uint32Array(extent), order: new Int32Array(extent) } : null;
+  const spare: SortBuffers | null = extent > INSERTION_SORT_MAXIMUM ? { high: new Uint32Array(extent), low: new Uint32Array(extent), order: new Int32Array(extent) } : null;
   const counts = new Int32Array(256);
   forEachPosition(lineShape, [{ offset: x.offset, strides: x.stride }, { offset: 0, strides: outStrides }], ([offset, outOffset]) => {
     const { high, low, order } = keys;
