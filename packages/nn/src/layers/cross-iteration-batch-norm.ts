@@ -64,7 +64,9 @@ const statAxes = [0, 2, 3];
  * (algebraically equal: ν + ∂ν·Δθ − (μ + ∂μ·Δθ)² = Var + 2 E[(x − μ) ∂x·Δθ] − (∂μ·Δθ)², and
  * ∂Var·Δθ = 2 E[(x − μ) ∂x·Δθ]), where Var is the two-pass variance of core's moments; the paper's
  * max(ν, μ²) is the clamp of v_τ at 0 (the authors' code drops such iterations instead). The means
- * are taken relative to the current batch mean, so their differences do not round either.
+ * are taken relative to the current batch mean, so their differences do not round either. The term
+ * −(∂μ·Δθ)² is the paper's: raw moments compensated to first order miss ν's second-order term, so
+ * a parameter change that only shifts the mean lowers the estimated variance by the shift squared.
  *
  * Gradients, as in the paper and the authors' code: the statistics of past iterations, compensation
  * included, are constants (core's stopGradient); μ_t and Var_t of the current batch are
