@@ -250,6 +250,20 @@ describe('CrossIterationBatchNorm2d', () => {
     expect(() => other.forward(randn([2, 2, 3, 3], f64))).toThrow(/^CrossIterationBatchNorm2d: the producer's parameters \(weight \[3, 2, 1, 1\], bias \[3\]\) differ from those of the stored iterations \(weight \[3, 2, 2, 2\], bias \[3\]\); call resetHistory\(\)/);
   });
 
+  it('without running statistics eval normalizes with the batch (as BatchNorm2d); without affine there are no weight and bias', () => {
+    const conv = new Conv2d(2, 3, 2, f64);
+    const layer = new CrossIterationBatchNorm2d(3, { producer: conv, window: 2, trackRunningStats: false, affine: false, ...f64 });
+    const bn = new BatchNorm2d(3, { trackRunningStats: false, affine: false, ...f64 });
+    const input = randn([2, 2, 3, 3], { ...f64, seed: 90 });
+    layer.forward(input);
+    layer.eval();
+    bn.eval();
+    expect(layer.namedParameters().map(([name]) => name)).toEqual(['producer.weight', 'producer.bias']);
+    const y = layer.forward(input.add(1)).toFloat64Array();
+    const expected = bn.forward(conv.forward(input.add(1))).toFloat64Array();
+    y.forEach((value, i) => expect(Math.abs(value - expected[i]!)).toBeLessThanOrEqual(1e-15));
+  });
+
   it('an empty batch returns an empty output and records nothing', () => {
     const layer = new CrossIterationBatchNorm2d(3, { producer: new Conv2d(2, 3, 2, f64), window: 3, ...f64 });
     const y = layer.forward(randn([0, 2, 3, 3], f64));
