@@ -29,6 +29,7 @@ export interface CrossIterationRecord {
 }
 
 const layer = 'CrossIterationBatchNorm2d';
+const statAxes = [0, 2, 3];
 
 /** Where one of the producer's parameters lives: read at every forward, so substituted values (functionalCall, checkLayer) are seen. */
 interface ParameterSlot {
@@ -36,7 +37,6 @@ interface ParameterSlot {
   owner: Record<string, unknown>;
   field: string;
 }
-const statAxes = [0, 2, 3];
 
 /**
  * Cross-iteration batch normalization (Yao et al. 2021, "Cross-Iteration Batch Normalization",
@@ -73,13 +73,14 @@ const statAxes = [0, 2, 3];
  * differentiated, so x, the producer's parameters (through x) and weight, bias get gradients.
  * The running statistics are BatchNorm2d's, from the current batch (eval normalizes with them).
  *
- The layer owns its producer, the module whose parameters the statistics are compensated for (a
+ * The layer owns its producer, the module whose parameters the statistics are compensated for (a
  * child named `producer`, so the layer stands for the pair conv + norm): `forward(input)` normalizes
  * x = producer.forward(input), compensating for every parameter of the producer (e.g. a Conv2d's
  * weight and bias). The producer must be deterministic and hold no buffers, as it is re-run on the
- * stored inputs (k − 1 times per training step). `history` holds the last k − 1 iterations (newest first), as copies; a
- * training step replaces the array, so it can be shared or restored. It is not part of stateDict
- * (as in the authors' code); `iterations` (the training steps seen, for burnIn) is.
+ * stored inputs (k − 1 times per training step). `history` holds the last k − 1 iterations (newest
+ * first), as copies; a training step replaces the array, so it can be shared or restored. It is not
+ * part of stateDict (as in the authors' code); `iterations` (the training steps seen, for burnIn) is.
+ * During the first burnIn training steps, and with window 1, the layer is BatchNorm2d.
  */
 export class CrossIterationBatchNorm2d extends Module {
   readonly numFeatures: number;
