@@ -186,8 +186,8 @@ export class CrossIterationBatchNorm2d extends Module {
   /** Training: the compensated cross-iteration statistics (BatchNorm2d's when there are no past iterations). */
   private normalize(x: Tensor, past: readonly CrossIterationRecord[], parameters: Record<string, Tensor>): Tensor {
     const current = moments(x, statAxes, { correction: 0 });
-    const n = valuesPerChannel(x);
     if (this.runningMean && this.runningVar) {
+      const n = valuesPerChannel(x);
       this.numBatchesTracked += 1;
       const momentum = this.momentum ?? 1 / this.numBatchesTracked;
       updateRunningStats(this.runningMean, this.runningVar, current.mean.reshape([this.numFeatures]), current.variance.mul(n / (n - 1)).reshape([this.numFeatures]), momentum);
@@ -199,14 +199,14 @@ export class CrossIterationBatchNorm2d extends Module {
     const { scale } = current;
     const c = stopGradient(current.mean);
     const currentShift = noGrad(() => x.detach().sub(c).mean(statAxes, true));
-    // zero, carrying the derivative of μ_t: μ_{t−τ}(θ_t) − μ_t has derivative −dμ_t
-    const meanChange = current.mean.sub(c).div(scale);
+    // zero, carrying the derivative of μ_t (in units of s): μ_{t−τ}(θ_t) − μ_t has derivative −dμ_t
+    const currentMeanZero = current.mean.sub(c).div(scale);
     const k = past.length + 1;
     const offsets: Tensor[] = [];
     let variances = current.scaledVariance;
     for (const record of past) {
       const { shift, variance } = compensatedStatistics(record, this.producer, this.slots, parameters, c);
-      offsets.push(stopGradient(shift.sub(currentShift)).div(scale).sub(meanChange));
+      offsets.push(stopGradient(shift.sub(currentShift)).div(scale).sub(currentMeanZero));
       variances = variances.add(stopGradient(variance).div(scale).div(scale));
     }
     // o_0 = 0: the current iteration's offset from itself
