@@ -1,4 +1,4 @@
-import { Tensor, checkOptions, concat, jvp, moments, noGrad, scaledRsqrt, stopGradient, type DType } from '@normgrad/core';
+import { Tensor, checkOptions, jvp, moments, noGrad, scaledRsqrt, stopGradient, type DType } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { channelAffine, checkEps, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
 import { Module, isParameter } from '../module.js';
@@ -240,7 +240,8 @@ function checkProducer(producer: unknown): asserts producer is Module {
 /**
  * Iteration t−τ's statistics compensated to θ_t, per channel (shape [1, C, 1, 1]):
  * shift = μ_{t−τ}(θ_t) − c and variance = max(ν_{t−τ}(θ_t) − μ_{t−τ}(θ_t)², 0), from one jvp of the
- * producer at θ_{t−τ} on its stored input along θ_t − θ_{t−τ}.
+ * producer at θ_{t−τ} on its stored input along θ_t − θ_{t−τ}: x and ẋ = ∂x/∂θ · Δθ, so that
+ * ∂μ/∂θ · Δθ = E[ẋ] and ∂Var/∂θ · Δθ = 2 E[(x − μ) ẋ].
  */
 function compensatedStatistics(
   record: CrossIterationRecord,
@@ -251,16 +252,12 @@ function compensatedStatistics(
 ): { shift: Tensor; variance: Tensor } {
   const primals = slots.map(({ name }) => record.parameters[name]!);
   const tangents = slots.map(({ name }, i) => current[name]!.detach().sub(primals[i]!));
-  const statistics = (...values: Tensor[]): Tensor => {
-    const x = withParameters(slots, values, () => producer.forward(record.input));
-    const shifted = moments(x.sub(c), statAxes, { correction: 0 });
-    return concat([shifted.mean, shifted.variance], 0);
-  };
-  const [value, change] = jvp(statistics, primals, tangents);
-  const meanChange = change.narrow(0, 0, 1);
-  const shift = value.narrow(0, 0, 1).add(meanChange);
-  const compensated = value.narrow(0, 1, 1).add(change.narrow(0, 1, 1)).sub(meanChange.square());
-  return { shift, variance: compensated.maximum(0) };
+  const [x, change] = jvp((...values: Tensor[]) => withParameters(slots, values, () => producer.forward(record.input)), primals, tangents);
+  const shifted = moments(x.sub(c), statAxes, { correction: 0 });
+  const meanChange = change.mean(statAxes, true);
+  const varianceChange = shifted.deviation.mul(change).mean(statAxes, true).mul(2);
+  const compensated = shifted.variance.add(varianceChange).sub(meanChange.square());
+  return { shift: shifted.mean.add(meanChange), variance: compensated.maximum(0) };
 }
 
 /** The producer's parameter fields (through its child modules), named as namedParameters names them. */
