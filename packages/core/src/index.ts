@@ -24,7 +24,7 @@ export { hvp } from './transforms/hvp.js';
 export { jacrev, jacfwd } from './transforms/jacobian.js';
 export type { JacobianOptions, JacobianResult } from './transforms/jacobian.js';
 export { hessian } from './transforms/hessian.js';
-export { vmap } from './transforms/vmap.js';
+export { vmap, vmapLevels, allExamples } from './transforms/vmap.js';
 export type { VmapOptions, Randomness } from './transforms/vmap.js';
 export type { HessianOptions, HessianResult } from './transforms/hessian.js';
 export { gradcheck, gradgradcheck } from './gradcheck.js';
