@@ -40,6 +40,15 @@ describe('vmap composes', () => {
     expectClose(nested, expected);
   });
 
+  it('vmap(vmap(grad)) and vmap(hessian) over two batch axes', () => {
+    const grid = ng.randn([2, 4, 3], { ...f64, seed: 10 });
+    const twice = ng.vmap(ng.vmap(ng.grad((x: Tensor) => loss(x))), { inDims: 1, outDims: 1 })(grid);
+    const expected = ng.stack(examples(grid, 1).map((slice) => ng.stack(examples(slice).map((x) => ng.grad((y: Tensor) => loss(y))(x)))), 1);
+    expectClose(twice, expected);
+    const hessians = ng.vmap(ng.hessian((x: Tensor) => loss(x)))(xs);
+    expectClose(hessians, ng.stack(examples(xs).map((x) => ng.hessian((y: Tensor) => loss(y))(x))));
+  });
+
   it('vmap(grad), grad(vmap), and vmap(grad) under an outer grad (second order)', () => {
     const perExample = ng.vmap(ng.grad(loss))(xs);
     expectClose(perExample, ng.stack(examples(xs).map((x) => ng.grad(loss)(x))));

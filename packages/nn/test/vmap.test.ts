@@ -110,7 +110,7 @@ describe('norms without batch statistics work per example under vmap', () => {
   const cases: [string, () => (x: Tensor) => Tensor, number[]][] = [
     ['LayerNorm', () => { const m = new LayerNorm([3, 2], f64); return (x) => m.forward(x); }, [2, 3, 2]],
     ['GroupNorm', () => { const m = new GroupNorm(2, 4, f64); return (x) => m.forward(x); }, [2, 4, 3]],
-    ['InstanceNorm2d (tracking, training)', () => { const m = new InstanceNorm2d(3, { affine: true, ...f64 }); return (x) => m.forward(x); }, [2, 3, 2, 2]],
+    ['InstanceNorm2d (affine, training)', () => { const m = new InstanceNorm2d(3, { affine: true, ...f64 }); return (x) => m.forward(x); }, [2, 3, 2, 2]],
     ['RMSNorm', () => { const m = new RMSNorm(4, f64); return (x) => m.forward(x); }, [2, 4]],
     ['DynamicTanh', () => { const m = new DynamicTanh(4, f64); return (x) => m.forward(x); }, [2, 4]],
     ['ScaleNorm', () => { const m = new ScaleNorm(2, f64); return (x) => m.forward(x); }, [2, 4]],
