@@ -33,6 +33,7 @@ import {
   WSConv2d,
   adaptiveInstanceNorm,
   batchNorm,
+  crossEntropy,
   functionalCall,
   functionalCallWithBuffers,
   mseLoss,
@@ -70,6 +71,27 @@ function perExampleGradients(model: Module, xs: Tensor, ys: Tensor): { vmapped: 
 }
 
 describe('per-example gradients by vmap(grad) equal a loop (float64, 1e-12)', () => {
+  it('a classifier with crossEntropy on int32 class indices (label smoothing, one index ignored)', () => {
+    ng.manualSeed(8);
+    const model = new Sequential(new Linear(5, 6, { dtype: 'float64' }), new LayerNorm(6, { dtype: 'float64' }), new ReLU(), new Linear(6, 3, { dtype: 'float64' }));
+    const names = model.namedParameters().map(([name]) => name);
+    const xs = ng.randn([6, 5], { dtype: 'float64', seed: 9 });
+    const labels = ng.tensor(Int32Array.from([0, 2, 1, -100, 2, 0]));
+    const loss = (...args: Tensor[]) => {
+      const params = Object.fromEntries(names.map((name, index) => [name, args[index]!]));
+      const [x, label] = args.slice(names.length) as [Tensor, Tensor];
+      return crossEntropy(functionalCall(model, params, x.unsqueeze(0)), label.unsqueeze(0), { labelSmoothing: 0.1, reduction: 'sum' });
+    };
+    const gradient = ng.grad(loss, { argnums: names.map((_, index) => index) });
+    const vmapped = ng.vmap(gradient, { inDims: [...names.map(() => null), 0, 0] })(...model.parameters(), xs, labels);
+    const perExample = examples(xs).map((x, index) => gradient(...model.parameters(), x, examples(labels)[index]!));
+    vmapped.forEach((g, k) => expectClose(g, ng.stack(perExample.map((grads) => grads[k]!), 0)));
+    expect(() => ng.vmap(gradient, { inDims: [...names.map(() => null), 0, 0] })(...model.parameters(), xs, ng.tensor(Int32Array.from([0, 2, 1, 3, 2, 0])))).toThrow(
+      /^crossEntropy: target\[3\] = 3 is not a class index in \[0, 3\)/,
+    );
+  });
+
+
   it('an MLP with LayerNorm', () => {
     ng.manualSeed(1);
     const model = new Sequential(new Linear(6, 8, { dtype: 'float64' }), new LayerNorm(8, { dtype: 'float64' }), new ReLU(), new Linear(8, 3, { dtype: 'float64' }));
