@@ -12,6 +12,7 @@ import {
   BatchNorm2d,
   BatchRenorm1d,
   Conv2d,
+  CrossIterationBatchNorm2d,
   DynamicTanh,
   EvoNorm2dB0,
   EvoNorm2dS0,
@@ -169,6 +170,10 @@ describe('batch statistics inside a vmap over the examples of a batch are an Err
     expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs)).toThrow(message);
     // a single example without its batch axis gets the same explanation, not a shape error
     expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs.narrow(1, 0, 1).squeeze(1))).toThrow(message);
+  });
+  it('CrossIterationBatchNorm2d (its statistics are BatchNorm2d\'s, compensated)', () => {
+    const layer = new CrossIterationBatchNorm2d(2, { producer: new Conv2d(1, 2, 1) });
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(ng.randn([3, 2, 1, 2, 2], { seed: 4 }))).toThrow(/^CrossIterationBatchNorm2d: training-mode batch statistics inside vmap/);
   });
   it('the functionals and the whitening of IterNorm', () => {
     expect(() => ng.vmap((x: Tensor) => new IterNorm(3).forward(x))(xs)).toThrow(/^IterNorm: training-mode batch statistics inside vmap/);
