@@ -90,6 +90,12 @@ describe('vmap composes', () => {
     expectClose(ng.jacfwd(batchedMap)(xs), ng.jacrev(batchedMap)(xs));
   });
 
+  it('negative inDims and outDims count from the end; non-Tensor arguments pass through', () => {
+    const grid = ng.randn([3, 4, 2], { ...f64, seed: 11 });
+    const result = ng.vmap((x: Tensor, power: number) => x.pow(power).sum(0), { inDims: [-1, null], outDims: -1 })(grid, 3);
+    expectClose(result, ng.stack(examples(grid, 2).map((x) => x.pow(3).sum(0)), 1));
+  });
+
   it('several outputs, outDims per output, and an output shared by all examples', () => {
     const [sums, doubled, constant] = ng.vmap((x: Tensor) => [x.sum(), x.mul(2), w], { outDims: [0, 1, 2] })(xs);
     expectClose(sums!, xs.sum(1));
