@@ -27,13 +27,8 @@ export const matmul: Primitive<undefined> = primitive<undefined>({
   // tangent: Ȧ·B + A·Ḃ
   jvp: ([ta, tb], { inputs: [a, b] }) => addTangents(ta && matmul([ta, b!], undefined), tb && matmul([a!, tb], undefined)),
   batch: ([a, b], { batched: [aBatched, bBatched], size }) => {
-    if (aBatched && bBatched) {
-      // one inner index (an outer product, as in per-example weight gradients gᵀ·x): each element
-      // is a single product, so the broadcast product gives the same values
-      if (a!.shape.at(-1) === 1) return a!.broadcastTo([...a!.shape.slice(0, -1), b!.shape.at(-1)!]).mul(b!.broadcastTo([...b!.shape.slice(0, -2), a!.shape.at(-2)!, b!.shape.at(-1)!]));
-      // otherwise the batch axis is one more batch axis of the product
-      return matmul([a!, b!], undefined);
-    }
+    // both batched: the batch axis is one more batch axis of the product
+    if (aBatched && bBatched) return matmul([a!, b!], undefined);
     const axes = (count: number) => Array.from({ length: count }, (_, axis) => axis);
     if (aBatched) {
       // A's examples stacked as more rows: [d…, B·n, k] · [d…, k, m]
