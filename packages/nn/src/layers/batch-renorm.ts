@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
 import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
@@ -67,6 +68,11 @@ abstract class BatchRenormBase extends Module {
     this.dMax = dMax;
     [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
     [this.runningMean, this.runningVar] = runningStatBuffers(numFeatures, dtype);
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}, affine=${pythonBool(this.affine)}, ` +
+      `r_max=${pythonFloat(this.rMax)}, d_max=${pythonFloat(this.dMax)}, warmup_steps=${this.warmupSteps}`;
   }
 
   protected override numericState(): string[] {

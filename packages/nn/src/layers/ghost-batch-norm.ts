@@ -2,6 +2,7 @@ import { checkOptions, concat, type DType, type Tensor } from '@normgrad/core';
 import { checkVirtualBatchSize, ghostBatchNorm, renamed, virtualBatches } from '../functional/ghost-batch-norm.js';
 import { checkEps, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
@@ -66,6 +67,11 @@ abstract class GhostBatchNormBase extends Module {
     this.trackRunningStats = trackRunningStats;
     [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
     [this.runningMean, this.runningVar] = trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, virtual_batch_size=${this.virtualBatchSize}, eps=${pythonFloat(this.eps)}, momentum=${this.momentum === null ? 'None' : pythonFloat(this.momentum)}, ` +
+      `affine=${pythonBool(this.affine)}, track_running_stats=${pythonBool(this.trackRunningStats)}`;
   }
 
   protected override numericState(): string[] {
