@@ -35,7 +35,7 @@ export type { CustomOpDefinition } from './custom-op.js';
 export { primitives } from './ops/index.js';
 export type { PrimitiveName } from './ops/index.js';
 export { primitive } from './primitive.js';
-export type { Primitive, PrimitiveDefinition, VjpContext, JvpContext, GraphNode } from './primitive.js';
+export type { Primitive, PrimitiveDefinition, VjpContext, JvpContext, BatchContext, GraphNode } from './primitive.js';
 export * from './composite/index.js';
 export { formatShape, broadcastShapes, normalizeAxis, normalizeAxes, checkOptions } from './composite/validate.js';
 export { assignInPlace } from './in-place.js';
