@@ -6,6 +6,7 @@ import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout
 import { generatorFor } from './kernels/random.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor, type NestedArray } from './tensor.js';
+import { batchedRandom } from './transforms/vmap.js';
 
 export interface CreationOptions {
   dtype?: DType;
@@ -243,6 +244,9 @@ function random(operation: string, shape: readonly number[], options: RandomOpti
     throw new Error(`${operation}: seed must be an integer, got ${typeof options.seed === 'number' ? options.seed : JSON.stringify(options.seed)}`);
   }
   if (dtype === 'int32') throw new Error(`${operation}: draws floats; dtype must be 'float32' or 'float64', got 'int32'`);
+  // inside vmap with randomness 'different': one draw per example, the batch axis first
+  const perExample = batchedRandom(operation, checked, (batchedShape) => random(operation, batchedShape, options, draw));
+  if (perExample !== null) return perExample;
   const generator = generatorFor(options.seed);
   const data = storageFor(operation, dtype, checked);
   for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();

@@ -8,6 +8,7 @@ import { Tensor } from './tensor.js';
 import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
 import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
 import { formatShape } from './composite/validate.js';
+import { batchSizeOf, batchedTensor, batchedValueAt, highestBatchPosition, holderOf } from './transforms/vmap.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -21,6 +22,13 @@ export interface VjpContext<Params> {
 export interface JvpContext<Params> {
   inputs: readonly Tensor[];
   out: Tensor;
+  params: Params;
+}
+
+/** What a batching rule receives besides the inputs: which inputs carry the batch axis, its size, and the params. */
+export interface BatchContext<Params> {
+  batched: readonly boolean[];
+  size: number;
   params: Params;
 }
 
@@ -51,6 +59,12 @@ export interface PrimitiveDefinition<Params> {
    * null), or null for a zero tangent. Required: a primitive without one does not compile.
    */
   jvp(tangents: readonly (Tensor | null)[], context: JvpContext<Params>): Tensor | null;
+  /**
+   * The batching rule (vmap): the outputs of `size` examples stacked along a new axis 0, given the
+   * inputs with the examples along axis 0 where `batched` says so (the others are shared by all
+   * examples), in tensor ops. Required: a primitive without one does not compile.
+   */
+  batch(inputs: readonly Tensor[], context: BatchContext<Params>): Tensor;
 }
 
 /** One recorded application of a primitive: the edge list of the graph. */
@@ -65,8 +79,10 @@ export interface GraphNode {
   outputVersion: number;
 }
 
-/** A tensor's storage version; a pending result has fresh storage to come, version 0. */
+/** A tensor's storage version; a pending result has fresh storage to come, version 0; a vmap stand-in has its holder's. */
 export function versionOf(tensor: Tensor): number {
+  const holder = holderOf(tensor);
+  if (holder !== null) return versionOf(holder);
   return tensor.pendingElementwise !== null ? 0 : storageVersion(tensor.data.data);
 }
 
@@ -78,6 +94,8 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
     if (isForwardModeActive()) {
       const position = highestTangentLevel(inputs);
+      const batchPosition = highestBatchPosition(inputs);
+      if (batchPosition > position) return applyBatched(definition, inputs, params, batchPosition);
       if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
     }
     activeRecorder?.settle(inputs);
@@ -139,4 +157,27 @@ function applyWithTangent<Params>(
     }
     return out;
   });
+}
+
+/**
+ * One application at the vmap level at `position`: the primitive's batching rule on the holders of
+ * the batched inputs, with that level hidden (see transforms/vmap.ts), wrapped as a stand-in at the
+ * level. Reverse mode records the application on the stand-ins (for a grad inside the vmap).
+ */
+function applyBatched<Params>(definition: PrimitiveDefinition<Params>, inputs: readonly Tensor[], params: Params, position: number): Tensor {
+  const level = levelAt(position);
+  const holders = inputs.map((input) => batchedValueAt(input, level));
+  const size = batchSizeOf(level);
+  const batched = holders.map((holder) => holder !== null);
+  const value = withLevelsBelow(position, () => definition.batch(inputs.map((input, index) => holders[index] ?? input), { batched, size, params }));
+  if (value.shape[0] !== size) {
+    throw new Error(`vmap: the batching rule of '${definition.name}' returned shape ${formatShape(value.shape)}, whose axis 0 is not the batch of ${size}`);
+  }
+  const record = isGradEnabled() && inputs.some((input) => input.requiresGrad) && value.dtype !== 'int32';
+  const node: GraphNode | null = record
+    ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
+    : null;
+  const out = batchedTensor(value, level, { node, requiresGrad: record });
+  if (record) node!.outputVersion = versionOf(out);
+  return out;
 }

@@ -19,6 +19,17 @@ export type Operand = Tensor | number;
 const READ_ADVICE = 'a replay runs only tensor kernels, so values read in JavaScript (and branches on them) would be those of the first call; return the tensor from the compiled function and read it outside';
 
 /**
+ * What a tensor without values of its own stands for: a tensor batched by vmap, whose values are
+ * held by another tensor with the batch axis (transforms/vmap.ts). Library-internal.
+ */
+export interface HeldElsewhere {
+  /** Called on any read of the values: throws an Error saying why they cannot be read here. */
+  read(): never;
+  /** The tensor's detach(): the same stand-in for the holder's values without history. */
+  detach(): Tensor;
+}
+
+/**
  * An n-dimensional float32, float64 or int32 array with an optional place in the autodiff graph.
  * `data` is the underlying scijs ndarray, possibly a strided view shared with other tensors.
  * int32 tensors hold indices (argmax, topk, gather's index, class targets) and are never
@@ -31,6 +42,8 @@ export class Tensor {
   #pending: PendingElementwise | null;
   /** The storage cells (storage.ts) of the pending result's operands, in order, until it is computed. */
   #cells: StorageCell[] | null = null;
+  /** For a stand-in without values of its own (vmap), what it stands for; null otherwise. */
+  #heldElsewhere: HeldElsewhere | null = null;
   readonly shape: number[];
   readonly dtype: DType;
   readonly size: number;
@@ -40,11 +53,18 @@ export class Tensor {
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
 
-  private constructor(data: FloatNdArray | null, pending: PendingElementwise | null, node: GraphNode | null, requiresGrad: boolean) {
+  private constructor(
+    data: FloatNdArray | null,
+    pending: PendingElementwise | null,
+    node: GraphNode | null,
+    requiresGrad: boolean,
+    standIn?: { shape: readonly number[]; dtype: DType; heldElsewhere: HeldElsewhere },
+  ) {
     this.#data = data;
     this.#pending = pending;
-    this.shape = data ? data.shape.slice() : pending!.shape.slice();
-    this.dtype = data ? dtypeOfNd(data) : pending!.dtype;
+    this.#heldElsewhere = standIn?.heldElsewhere ?? null;
+    this.shape = data ? data.shape.slice() : pending ? pending.shape.slice() : standIn!.shape.slice();
+    this.dtype = data ? dtypeOfNd(data) : pending ? pending.dtype : standIn!.dtype;
     this.size = sizeOf(this.shape);
     this.ndim = this.shape.length;
     this.node = node;
@@ -75,8 +95,22 @@ export class Tensor {
     return tensor;
   }
 
+  /**
+   * A tensor of this shape and dtype without values of its own: any read of its data calls
+   * `heldElsewhere.read()`, which throws. Library-internal (vmap's batched tensors).
+   */
+  static standIn(shape: readonly number[], dtype: DType, heldElsewhere: HeldElsewhere, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
+    return new Tensor(null, null, options.node ?? null, options.requiresGrad ?? false, { shape, dtype, heldElsewhere });
+  }
+
+  /** For a stand-in (see standIn), what it stands for; null for a tensor with values. Library-internal. */
+  get heldElsewhere(): HeldElsewhere | null {
+    return this.#heldElsewhere;
+  }
+
   /** The underlying scijs ndarray (computed now if this is a pending elementwise result). */
   get data(): FloatNdArray {
+    if (this.#heldElsewhere !== null) this.#heldElsewhere.read();
     if (this.#data === null) this.computePending();
     return this.#data!;
   }
@@ -216,6 +250,7 @@ export class Tensor {
 
   /** The same values without history: a new leaf that does not require grad (shares data). */
   detach(): Tensor {
+    if (this.#heldElsewhere !== null) return this.#heldElsewhere.detach();
     return new Tensor(this.data, null, null, false);
   }
 

@@ -173,6 +173,16 @@ const rows: BadInputRow[] = [
   { entryPoint: 'jacrev', cases: { 'unknown option': [() => ng.jacrev(square, { argnum: 0 } as never)] } },
   { entryPoint: 'jacfwd', cases: { 'unknown option': [() => ng.jacfwd(square, { argnum: 0 } as never)] } },
   { entryPoint: 'hessian', cases: { 'unknown option': [() => ng.hessian(square, { argnum: 0 } as never)] } },
+  {
+    entryPoint: 'vmap',
+    cases: {
+      'unknown option': [() => ng.vmap(square, { inDim: 0 } as never)],
+      'wrong type': [() => ng.vmap(3 as never), () => ng.vmap(square, { inDims: 'first' } as never), () => ng.vmap(square)(notATensor as never)],
+      'out of range': [() => ng.vmap(square, { inDims: 2 })(x64), () => ng.vmap(square, { randomness: 'sometimes' } as never)],
+      'zero-size': [() => ng.vmap(square)(ng.zeros([0, 2])), () => ng.vmap(square, { inDims: null })(x64)],
+      'wrong shape': [() => ng.vmap((a: ng.Tensor, b: ng.Tensor) => a.add(b))(ng.zeros([2, 3]), ng.zeros([3, 3]))],
+    },
+  },
   { entryPoint: 'checkOptions', cases: { 'wrong type': [() => ng.checkOptions('checkOptions', 3, [])] } },
 ];
 

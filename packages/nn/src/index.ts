@@ -11,7 +11,7 @@ export {
 } from './module.js';
 /** The one way to write into a buffer's (or any tensor's) storage, re-exported from core for stateful layers. */
 export { assignInPlace } from '@normgrad/core';
-export { functionalCall } from './functional-call.js';
+export { functionalCall, functionalCallWithBuffers, stackModuleState } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
 export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionCallOptions } from './layers/multihead-attention.js';

@@ -1,6 +1,6 @@
 import { checkOptions, assignInPlace, full, noGrad, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
+import { checkEps, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -73,6 +73,7 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training || this.runningMean === null) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });

@@ -1,6 +1,6 @@
 import { checkOptions, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
-import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
+import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
@@ -80,6 +80,7 @@ abstract class BatchRenormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });

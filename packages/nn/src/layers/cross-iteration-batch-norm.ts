@@ -1,6 +1,6 @@
 import { Tensor, checkOptions, jvp, moments, noGrad, scaledRsqrt, stopGradient, type DType } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { channelAffine, checkEps, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
+import { channelAffine, checkBatchStatisticsUnderVmap, checkEps, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
 import { Module, isParameter } from '../module.js';
 import { checkSameDtype, formatShape, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -147,6 +147,7 @@ export class CrossIterationBatchNorm2d extends Module {
     checkChannelCount(layer, x, this.numFeatures);
     checkSameDtype(layer, x, { weight: this.weight, runningMean: this.runningMean });
     const useBatchStats = this.training || this.runningMean === null;
+    if (useBatchStats) checkBatchStatisticsUnderVmap(layer, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     if (useBatchStats) checkMoreThanOneValuePerChannel(layer, x);
     try {
       if (!this.training || x.size === 0) {

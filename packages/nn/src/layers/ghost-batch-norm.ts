@@ -1,6 +1,6 @@
 import { checkOptions, concat, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { checkVirtualBatchSize, ghostBatchNorm, renamed, virtualBatches } from '../functional/ghost-batch-norm.js';
-import { checkEps } from '../functional/normalize.js';
+import { checkEps, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
@@ -79,6 +79,7 @@ abstract class GhostBatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training || this.runningMean === null) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });

@@ -1,5 +1,5 @@
 import { checkOptions, type DType, type Tensor } from '@normgrad/core';
-import { checkEps, checkMomentum } from '../functional/normalize.js';
+import { checkEps, checkMomentum, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { switchableNorm } from '../functional/switchable-norm.js';
 import { Module } from '../module.js';
 import { pythonBool, pythonFloat } from '../repr.js';
@@ -75,6 +75,9 @@ abstract class SwitchableNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if ((this.training || this.runningMean === null) && this.meanWeight.shape[0] === 3) {
+      checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias, this.meanWeight, this.varWeight]);
+    }
     checkInputRank(this.layerName, x, [this.rank], this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, meanWeight: this.meanWeight });
