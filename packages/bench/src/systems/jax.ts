@@ -1,5 +1,5 @@
 import { mlpCheckedGradients, mlpParameterNames, oneHot, type Input, type MlpParameterName, type Workload } from '../workloads.js';
-import type { Case, Results, System } from './system.js';
+import { notWrittenForPeer, peerWorkloads, type Case, type Results, type System } from './system.js';
 
 type Jax = typeof import('@jax-js/jax');
 type JaxArray = import('@jax-js/jax').Array;
@@ -230,7 +230,7 @@ export async function jaxSystem(): Promise<System> {
   jax.defaultDevice('wasm');
   return {
     name: 'jax-js',
-    skipReason: () => null,
+    skipReason: (workload) => (peerWorkloads.includes(workload) ? null : notWrittenForPeer),
     async prepare(workload) {
       switch (workload.id) {
         case 'W1': return batchNorm(jax, workload);
@@ -240,6 +240,7 @@ export async function jaxSystem(): Promise<System> {
         case 'W5': return matmul(jax, workload);
         case 'W6': return elementwise(jax, workload);
         case 'W8': return hessianVectorProduct(jax, workload);
+        default: throw new Error(`jax-js: ${workload.id} ${notWrittenForPeer}`);
       }
     },
     async shutdown() {},

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { mlpCheckedGradients, mlpParameterNames, oneHot, type Input, type Workload, type WorkloadId } from '../workloads.js';
-import type { Case, Results, System } from './system.js';
+import { notWrittenForPeer, peerWorkloads, type Case, type Results, type System } from './system.js';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -145,18 +145,28 @@ export async function tfjsSystem(backend: Backend, skipped: readonly WorkloadId[
   const tf = await loadTf(backend);
   return {
     name: `tfjs-${backend}`,
-    skipReason: (workload) => (workload === 'W8' ? 'TensorFlow.js has no forward mode (jvp)' : skipped.includes(workload) ? 'not run on this backend' : null),
+    skipReason: (workload) =>
+      workload === 'W8' ? 'TensorFlow.js has no forward mode (jvp)'
+      : !peerWorkloads.includes(workload) ? notWrittenForPeer
+      : skipped.includes(workload) ? 'not run on this backend' : null,
     async prepare(workload) {
-      if (tf.getBackend() !== backend) await tf.setBackend(backend);
-      switch (workload.id) {
-        case 'W1': return batchNorm(tf, workload);
-        case 'W2': return layerNorm(tf, workload);
-        case 'W3': return groupNorm(tf, workload);
-        case 'W4': return mlp(tf, workload);
-        case 'W5': return matmul(tf, workload);
-        case 'W6': return elementwise(tf, workload);
-        case 'W8': throw new Error('tfjs: W8 is not run (no forward mode)');
-      }
+      const useBackend = async (): Promise<void> => {
+        if (tf.getBackend() !== backend) await tf.setBackend(backend);
+      };
+      await useBackend();
+      const benchCase = ((): Case => {
+        switch (workload.id) {
+          case 'W1': return batchNorm(tf, workload);
+          case 'W2': return layerNorm(tf, workload);
+          case 'W3': return groupNorm(tf, workload);
+          case 'W4': return mlp(tf, workload);
+          case 'W5': return matmul(tf, workload);
+          case 'W6': return elementwise(tf, workload);
+          default: throw new Error(`tfjs: ${workload.id} is not run`);
+        }
+      })();
+      const check = benchCase.check;
+      return { ...benchCase, beforeStep: useBackend, check: async () => (await useBackend(), check()) };
     },
     async shutdown() {
       tf.disposeVariables();
