@@ -1,5 +1,5 @@
 import * as core from '@normgrad/core';
-import { grad, hvp, noGrad, tensor, type DType, type Tensor } from '@normgrad/core';
+import { grad, hvp, noGrad, tensor, valueAndGrad, type DType, type Tensor } from '@normgrad/core';
 import {
   BatchNorm1d, BatchNorm2d, Conv2d, Flatten, GroupNorm, LayerNorm, Linear, MaxPool2d, ReLU, Sequential, crossEntropy, functionalCall, type Module,
 } from '@normgrad/nn';
@@ -16,8 +16,8 @@ type TensorFunction = (...args: Tensor[]) => Tensor[];
 type Transform = <F extends TensorFunction>(fn: F) => F;
 /** core's `compile(fn): typeof fn` (API.md, Round 2). */
 type Compile = Transform;
-/** core's `vmap(f, { inDims })` (API.md, Round 2), for a function returning one tensor. */
-type Vmap = (f: (...args: Tensor[]) => Tensor, options: { inDims: (number | null)[] }) => (...args: Tensor[]) => Tensor;
+/** core's `vmap(f, { inDims })` (API.md, Round 2), here for a function returning several tensors. */
+type Vmap = (f: TensorFunction, options: { inDims: (number | null)[] }) => TensorFunction;
 
 /** An export of @normgrad/core that this build may not have yet (compile, vmap): the function, or null. */
 function optionalCoreExport(name: 'compile' | 'vmap'): unknown {
@@ -72,21 +72,20 @@ function programCase(program: Program, transform: Transform): Case {
   };
 }
 
-/** W1–W3: a norm layer, loss = sum(y·g), its gradient with respect to x, weight and bias. */
+/**
+ * W1–W3: a norm layer in training mode, loss = sum(y·g), its gradient with respect to x, weight
+ * and bias by `grad` (x does not require grad, so that `compile` traces the whole function rather
+ * than running it eagerly to keep its results differentiable).
+ */
 function normProgram(layer: Module & { weight: Tensor | null; bias: Tensor | null }, workload: Workload, dtype: DType): Program {
   noGrad(() => layer.loadStateDict({ weight: toTensor(input(workload, 'gamma'), dtype), bias: toTensor(input(workload, 'beta'), dtype) }, { strict: false }));
-  const x = toTensor(input(workload, 'x'), dtype, true);
-  const g = toTensor(input(workload, 'g'), dtype);
-  const [weight, bias] = [layer.weight!, layer.bias!];
+  const [weight, bias] = [layer.weight!.detach(), layer.bias!.detach()];
+  const loss = (x: Tensor, w: Tensor, b: Tensor, g: Tensor): Tensor => functionalCall(layer, { weight: w, bias: b }, x).mul(g).sum();
+  const gradient = grad(loss, { argnums: [0, 1, 2] });
   return {
-    inputs: [x, g],
+    inputs: [toTensor(input(workload, 'x'), dtype), toTensor(input(workload, 'g'), dtype)],
     names: ['dx', 'dgamma', 'dbeta'],
-    build: (transform) => transform((xs: Tensor, gs: Tensor) => {
-      xs.grad = null;
-      layer.zeroGrad();
-      layer.forward(xs).mul(gs).sum().backward();
-      return [gradOf(xs, 'x'), gradOf(weight, 'weight'), gradOf(bias, 'bias')];
-    }),
+    build: (transform) => transform((x: Tensor, g: Tensor) => gradient(x, weight, bias, g)),
   };
 }
 
@@ -229,21 +228,22 @@ function elementwiseProgram(workload: Workload, dtype: DType): Program {
 
 /**
  * W10, per-op overhead: h₀ = x; h_{k+1} = tanh(h_k·a + b)·c for k < blocks (4 ops each: mul, add,
- * tanh, mul); loss = sum(h_blocks); backward to x, a, b and c. Results: the loss and the four gradients.
+ * tanh, mul); loss = sum(h_blocks); its value and gradient with respect to x, a, b and c.
  */
 function tinyOpsProgram(workload: Workload, dtype: DType): Program {
   const { blocks } = workload.sizes.tinyOps;
+  const chain = (x: Tensor, a: Tensor, b: Tensor, c: Tensor): Tensor => {
+    let h = x;
+    for (let k = 0; k < blocks; k++) h = h.mul(a).add(b).tanh().mul(c);
+    return h.sum();
+  };
+  const lossAndGradient = valueAndGrad(chain, { argnums: [0, 1, 2, 3] });
   return {
-    inputs: tinyOpsInputNames.map((name) => toTensor(input(workload, name), dtype, true)),
+    inputs: tinyOpsInputNames.map((name) => toTensor(input(workload, name), dtype)),
     names: ['loss', 'dx', 'da', 'db', 'dc'],
-    build: (transform) => transform((...leaves: Tensor[]) => {
-      const [x, a, b, c] = leaves as [Tensor, Tensor, Tensor, Tensor];
-      leaves.forEach((leaf) => (leaf.grad = null));
-      let h = x;
-      for (let k = 0; k < blocks; k++) h = h.mul(a).add(b).tanh().mul(c);
-      const loss = h.sum();
-      loss.backward();
-      return [loss, ...leaves.map((leaf, i) => gradOf(leaf, tinyOpsInputNames[i]!))];
+    build: (transform) => transform((x: Tensor, a: Tensor, b: Tensor, c: Tensor) => {
+      const [loss, gradients] = lossAndGradient(x, a, b, c);
+      return [loss, ...gradients];
     }),
   };
 }
@@ -255,8 +255,8 @@ export type PerSampleMethod = 'loop' | 'vmap';
  * −Σ onehot_i · logSoftmax(model(x_i)) (the cross-entropy of one example, written with a one-hot
  * target so that it vmaps) with respect to every parameter of the LayerNorm MLP.
  * 'loop': one gradient per example (the compiled column compiles that per-example gradient and
- * replays it for each example); 'vmap': vmap(gradient) over the batch, one call, its gradients
- * flattened and concatenated into one (batch, parameters) tensor.
+ * replays it for each example); 'vmap': vmap(gradient) over the batch, one call returning the
+ * stacked (batch, ...shape) gradient of every parameter.
  */
 function perSampleProgram(workload: Workload, dtype: DType, method: PerSampleMethod): Program {
   const model = makeMlp(workload, dtype, 'layer');
@@ -317,28 +317,12 @@ function perSampleProgram(workload: Workload, dtype: DType, method: PerSampleMet
     };
   }
   if (!coreVmap) throw new Error(`bench: ${vmapMissingNote}`);
-  const flatGradient = (...args: Tensor[]): Tensor => {
-    const [first, ...rest] = gradient(...args).map((g) => g.reshape([-1]));
-    return first!.concat(rest, 0);
-  };
-  const perSample = coreVmap(flatGradient, { inDims: [...names.map(() => null), 0, 0] });
-  const xs = toTensor(x, dtype);
-  const ts = tensor(targets, { shape: [batch, classes], dtype });
+  const perSample = coreVmap(gradient, { inDims: [...names.map(() => null), 0, 0] });
   return {
-    inputs: [...primals, xs, ts],
-    names: ['ps'],
-    build: (transform) => transform((...args: Tensor[]) => [perSample(...args)]),
-    results: ([flat]) => {
-      const data = flat!.toTypedArray() as Float32Array | Float64Array;
-      const total = sizes.reduce((sum, size) => sum + size, 0);
-      const perParameter = sizes.map((size, p) => {
-        const offset = sizes.slice(0, p).reduce((sum, s) => sum + s, 0);
-        const stacked = arrayOf(batch * size);
-        for (let i = 0; i < batch; i++) stacked.set(data.subarray(i * total + offset, i * total + offset + size), i * size);
-        return stacked;
-      });
-      return stackedResults(perParameter);
-    },
+    inputs: [...primals, toTensor(x, dtype), tensor(targets, { shape: [batch, classes], dtype })],
+    names: perSampleParameterNames.map((name) => `ps.${name}`),
+    build: (transform) => transform(perSample),
+    results: (outputs) => stackedResults(outputs.map((output) => output.toTypedArray() as Float32Array | Float64Array)),
   };
 }
 
