@@ -24,5 +24,5 @@ export interface System {
 }
 
 /** The workloads the JavaScript peers (tfjs, jax-js) are written for; the others are skipped with `notWrittenForPeer`. */
-export const peerWorkloads: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W8'];
+export const peerWorkloads: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W8', 'W10'];
 export const notWrittenForPeer = 'not written for this peer in the bench';
