@@ -268,8 +268,9 @@ export function makeWorkload(id: WorkloadId, sizes: Sizes, seed = 20240607): Wor
       const { length, blocks } = sizes.tinyOps;
       return {
         id, title: `${4 * blocks} tiny ops + backward`, size: `[${length}], ${blocks} × (mul, add, tanh, mul)`, sizes,
-        definition: `x, a, b, c of shape [${length}] (x requires grad, and so do a, b, c); h₀ = x; h_{k+1} = tanh(h_k·a + b)·c for k = 0…${blocks - 1} `
-          + `(${4 * blocks} elementwise ops); loss = sum(h_${blocks}); backward to x, a, b and c. Results compared: the loss and the four gradients.`,
+        definition: `x, a, b, c of shape [${length}]; h₀ = x; h_{k+1} = tanh(h_k·a + b)·c for k = 0…${blocks - 1} (${4 * blocks} elementwise ops); `
+          + `loss = sum(h_${blocks}); its value and its gradients with respect to x, a, b and c (normgrad: valueAndGrad; jax-js: jit(valueAndGrad); `
+          + `tfjs: tf.grads; PyTorch: backward). Results compared: the loss and the four gradients.`,
         inputs: {
           x: normalInput(random, [length]),
           a: normalInput(random, [length], 0.05, 1),

@@ -32,7 +32,7 @@ describe('bench --quick --no-peers', () => {
     expect(markdown).toContain('## Median ms per iteration (float64)');
     expect(markdown).toMatch(/^\| normgrad reverse-over-reverse: grad of ⟨grad, v⟩ \| [0-9.]+ \| [0-9.]+× \|$/m);
     expect(markdown).toMatch(/^\| normgrad loop of one gradient per example \| [0-9.]+ \| 1\.00× \|$/m);
-    expect(markdown).toContain('- **W10** (100 tiny ops + backward, [4], 25 × (mul, add, tanh, mul)): x, a, b, c of shape [4]');
+    expect(markdown).toContain('- **W10** (100 tiny ops + backward, [4], 25 × (mul, add, tanh, mul)): x, a, b, c of shape [4]; h₀ = x; h_{k+1} = tanh(h_k·a + b)·c for k = 0…24 (100 elementwise ops)');
     if (!coreCompile) expect(markdown).toMatch(new RegExp(`^\\d+\\. normgrad-compiled: skipped \\(${compileMissingNote}\\)$`, 'm'));
     expect(result.leakCheck?.samples.length).toBe(11);
   }, 60_000);
