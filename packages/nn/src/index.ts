@@ -43,3 +43,4 @@ export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-gr
 export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';
 export * as init from './init.js';
 export { summary } from './summary.js';
+export { CrossIterationBatchNorm2d, type CrossIterationBatchNorm2dOptions, type CrossIterationRecord } from './layers/cross-iteration-batch-norm.js';
