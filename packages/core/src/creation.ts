@@ -1,3 +1,4 @@
+import { activeRecorder } from './compile/recorder.js';
 import type { NdArray } from 'ndarray';
 import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
@@ -234,6 +235,7 @@ export function eye(size: number, options: CreationOptions = {}): Tensor {
 }
 
 function random(operation: string, shape: readonly number[], options: RandomOptions, draw: 'uniform' | 'normal'): Tensor {
+  activeRecorder?.untraceable(`${operation} draws random numbers`, 'a replay would repeat the same draws; pass random tensors as arguments of the compiled function');
   checkCreationOptions(operation, options, RANDOM_KEYS);
   const checked = checkShape(operation, shape);
   const dtype = checkDType(operation, options.dtype);

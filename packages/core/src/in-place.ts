@@ -1,3 +1,4 @@
+import { contiguousData } from './kernels/layout.js';
 import { Tensor } from './tensor.js';
 import { broadcastShapes, formatShape, sameShape } from './composite/validate.js';
 import { full } from './creation.js';
@@ -28,9 +29,11 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
   } else {
     throw new Error(`${op}: the source must be a Tensor or a number, got ${source === null ? 'null' : typeof source}`);
   }
-  const flat = values.toFloat64Array();
+  // the source is read when the write runs (so a replay under compile reads the replayed values)
+  const sourceData = values.data;
   const data = target.data;
   writeStorage(data.data, () => {
+    const flat = Float64Array.from(contiguousData(sourceData));
     const index = new Array<number>(target.ndim).fill(0);
     for (let position = 0; position < flat.length; position++) {
       data.set(...index, flat[position]!);

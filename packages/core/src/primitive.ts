@@ -1,4 +1,6 @@
 import type { Expr } from './kernels/expr.js';
+import { activeRecorder } from './compile/recorder.js';
+import { reducesFused } from './fusion.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { storageVersion } from './storage.js';
@@ -78,6 +80,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       const position = highestTangentLevel(inputs);
       if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
     }
+    activeRecorder?.settle(inputs);
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record
       ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
@@ -85,13 +88,20 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
+      activeRecorder?.pending(pending);
       const tracked = record && pending.dtype !== 'int32';
       return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }
     const pendingInput = inputs[0]!.pendingElementwise;
-    const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
-      ? definition.fusedForward(pendingInput, params)
-      : definition.forward(inputs.map((input) => input.data), params);
+    let outData: FloatNdArray;
+    if (definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled() && reducesFused(inputs[0]!)) {
+      outData = definition.fusedForward(pendingInput, params);
+      activeRecorder?.fusedForward(definition, pendingInput, params, outData);
+    } else {
+      const inputData = inputs.map((input) => input.data);
+      outData = definition.forward(inputData, params);
+      activeRecorder?.forward(definition, inputData, params, outData);
+    }
     // an int32 result (indices) has no gradient, so it does not join the graph
     const tracked = record && !(outData.data instanceof Int32Array);
     const out = Tensor.fromNd(outData, { node: tracked ? node : null, requiresGrad: tracked });

@@ -8,11 +8,15 @@ import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } 
 import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
 import { contentsAt, registerPendingReader, releasePendingReader, type StorageCell } from './storage.js';
+import { activeRecorder } from './compile/recorder.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
 export type SliceRange = null | number | readonly [(number | null)?, (number | null)?, (number | null)?];
 export type Operand = Tensor | number;
+
+/** What compile's error says when a traced function reads values into JavaScript. */
+const READ_ADVICE = 'a replay runs only tensor kernels, so values read in JavaScript (and branches on them) would be those of the first call; return the tensor from the compiled function and read it outside';
 
 /**
  * An n-dimensional float32, float64 or int32 array with an optional place in the autodiff graph.
@@ -82,6 +86,7 @@ export class Tensor {
     const pending = this.pendingElementwise;
     if (pending === null) return;
     this.#data = materialize(pending);
+    activeRecorder?.materialize(pending, this.#data);
     this.#pending = null;
     releasePendingReader(this.#cells!);
     this.#cells = null;
@@ -96,6 +101,7 @@ export class Tensor {
     const pending = this.#pending;
     const cells = this.#cells;
     if (pending !== null && cells !== null && cells.some((cell) => cell.snapshot !== null)) {
+      activeRecorder?.readsSnapshot(pending);
       pending.operands = pending.operands.map((operand, k) => {
         const data = contentsAt(operand.data, cells[k]!);
         return data === operand.data ? operand : ndarray(data, operand.shape.slice(), operand.stride.slice(), operand.offset) as FloatNdArray;
@@ -109,6 +115,7 @@ export class Tensor {
 
   /** The accumulated gradient (null until a backward pass reaches this tensor); one of this tensor's shape and dtype. */
   get grad(): Tensor | null {
+    activeRecorder?.readGrad(this, this.#grad);
     return this.#grad;
   }
 
@@ -122,6 +129,7 @@ export class Tensor {
           `to a ${this.dtype} tensor of shape ${formatShape(this.shape)}; it must match both`,
       );
     }
+    activeRecorder?.writeGrad(this, gradient);
     this.#grad = gradient;
   }
 
@@ -134,14 +142,17 @@ export class Tensor {
 
   /** The elements in row-major order as a fresh typed array of the tensor's dtype. */
   toTypedArray(): DataArray {
+    activeRecorder?.untraceable('toTypedArray() reads a tensor\'s values into JavaScript', READ_ADVICE);
     return contiguousData(this.data).slice();
   }
 
   toFloat64Array(): Float64Array {
+    activeRecorder?.untraceable('toFloat64Array() reads a tensor\'s values into JavaScript', READ_ADVICE);
     return Float64Array.from(contiguousData(this.data));
   }
 
   toArray(): NestedArray {
+    activeRecorder?.untraceable('toArray() reads a tensor\'s values into JavaScript', READ_ADVICE);
     const flat = contiguousData(this.data);
     if (this.ndim === 0) return flat[0]!;
     let position = 0;
@@ -161,6 +172,7 @@ export class Tensor {
    * as null.
    */
   toJSON(): { dtype: DType; shape: number[]; data: number[] } {
+    activeRecorder?.untraceable('toJSON() reads a tensor\'s values into JavaScript', READ_ADVICE);
     const data = Array.from(contiguousData(this.data));
     const bad = data.findIndex((value) => !Number.isFinite(value));
     if (bad >= 0) {
@@ -177,6 +189,7 @@ export class Tensor {
     if (this.size !== 1) {
       throw new Error(`item: a tensor of shape ${formatShape(this.shape)} has ${this.size} elements; item() needs exactly one`);
     }
+    activeRecorder?.untraceable('item() reads a tensor\'s value into JavaScript', READ_ADVICE);
     return contiguousData(this.data)[0]!;
   }
 

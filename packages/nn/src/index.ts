@@ -14,6 +14,7 @@ export { assignInPlace } from '@normgrad/core';
 export { functionalCall } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
+export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionCallOptions } from './layers/multihead-attention.js';
 export { Conv2d, Conv1d, ConvTranspose2d, type Conv2dLayerOptions, type Conv1dLayerOptions, type ConvTranspose2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { ReLU, Dropout, Flatten, Dropout2d, Identity, GELU, SiLU, LeakyReLU, ELU, Softplus, Tanh, Sigmoid, Softmax } from './layers/activation.js';

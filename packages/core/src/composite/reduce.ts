@@ -3,6 +3,8 @@ import type { Axes, Tensor } from '../tensor.js';
 import { abs, add, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
 import { full } from '../creation.js';
 import { reshape } from './shape.js';
+import { branchOnValues } from '../compile/hooks.js';
+import { contiguousData } from '../kernels/layout.js';
 import { checkFloat, checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 /**
@@ -149,8 +151,10 @@ function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Mo
  */
 export function withinSquareRange(variance: Tensor): boolean {
   const [low, high] = variance.dtype === 'float32' ? [2 ** -100, 2 ** 100] : [2 ** -900, 2 ** 900];
-  for (const value of variance.toFloat64Array()) if (!(value >= low && value <= high)) return false;
-  return true;
+  return branchOnValues(variance, (values) => {
+    for (const value of contiguousData(values)) if (!(value >= low && value <= high)) return false;
+    return true;
+  });
 }
 
 /**

@@ -256,9 +256,17 @@ define([MaxPool2d], (layer, context) => {
   return g.node('MaxPool', [padded], attributes);
 });
 
-// normgrad's avgPool2d counts padding as zeros (PyTorch's count_include_pad = True).
+// AvgPool2d with its defaults (padding counted as zeros: count_include_pad = 1); its ceilMode,
+// countIncludePad false and divisorOverride options are not exported.
 define([AvgPool2d], (layer, context) => {
   requireRank('AvgPool2d', context, 4, '(N, C, H, W)');
+  const { ceilMode = false, countIncludePad = true, divisorOverride = null } = layer.options;
+  if (ceilMode || !countIncludePad || divisorOverride !== null) {
+    throw new Error(
+      `exportOnnx: AvgPool2d at '${context.graph.scope}' with ceilMode ${ceilMode}, countIncludePad ${countIncludePad} or divisorOverride ` +
+        `${divisorOverride} is not exported (only the defaults: ceilMode false, countIncludePad true, no divisorOverride)`,
+    );
+  }
   const { kernel, stride, padding } = poolGeometry(layer);
   return context.graph.node('AveragePool', [context.input], {
     kernel_shape: { ints: kernel },

@@ -1,4 +1,4 @@
-import { checkOptions, assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, assignInPlace, full, noGrad, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
 import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
@@ -82,6 +82,8 @@ abstract class BatchNormBase extends Module {
     const updateStats = this.training && this.trackRunningStats;
     // An empty batch updates nothing: batchNorm leaves the running statistics, and the count stays.
     if (updateStats && x.size > 0) {
+      // momentum null is computed from the count in JavaScript: under compile, a new count traces again
+      if (this.momentum === null) traceGuard(() => this.numBatchesTracked);
       this.numBatchesTracked += 1;
       momentum = this.momentum ?? 1 / this.numBatchesTracked; // null: cumulative moving average
     }

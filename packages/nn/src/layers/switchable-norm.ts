@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { switchableNorm } from '../functional/switchable-norm.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 import { constantParameter } from './init.js';
@@ -62,6 +63,11 @@ abstract class SwitchableNormBase extends Module {
     this.varWeight = constantParameter([branches], 1, dtype);
     [this.weight, this.bias] = affine ? affineParameters(numFeatures, dtype) : [null, null];
     [this.runningMean, this.runningVar] = this.trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}, affine=${pythonBool(this.affine)}, ` +
+      `using_batch_stats=${pythonBool(this.usingBatchStats)}, track_running_stats=${pythonBool(this.trackRunningStats)}`;
   }
 
   protected override numericState(): string[] {
