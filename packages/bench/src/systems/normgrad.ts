@@ -164,11 +164,18 @@ function trainingProgram(model: Module, workload: Workload, dtype: DType, lr: nu
   };
 }
 
-/** The W4 model, optimizer and batch; `trainStep` returns the loss tensor. Exported for the leak check. */
+/**
+ * The W4 model, optimizer and batch; `trainStep` returns the loss tensor, `gradients` the checked
+ * gradients the last step left on the parameters. Exported for the leak check and compile-ratio.ts.
+ */
 export function makeMlpTraining(workload: Workload, dtype: DType) {
-  const program = trainingProgram(makeMlp(workload, dtype), workload, dtype, 1e-3, mlpCheckedGradients, mlpSequentialNames);
+  const model = makeMlp(workload, dtype);
+  const program = trainingProgram(model, workload, dtype, 1e-3, mlpCheckedGradients, mlpSequentialNames);
   const iterate = program.build(identity);
-  return { trainStep: (): Tensor => iterate(...program.inputs)[0]! };
+  const parameters = Object.fromEntries(model.namedParameters());
+  const gradients = (): Results =>
+    Object.fromEntries(mlpCheckedGradients.map((name) => [name, gradOf(parameters[mlpSequentialNames[name]!]!, name).toTypedArray()]));
+  return { trainStep: (): Tensor => iterate(...program.inputs)[0]!, gradients };
 }
 
 export type HvpMethod = 'forward-over-reverse' | 'reverse-over-reverse' | 'gradient';
