@@ -17,8 +17,10 @@ async function main(argv: readonly string[]): Promise<void> {
     process.exitCode = 2;
     return;
   }
-  console.error(`bench: ${options.only.join(', ')}${options.quick ? ' (quick)' : ''}${options.peers ? '' : ' (no peers)'}, at most ${options.runs} timed runs per cell`);
-  const result = await runBench(options, (line) => console.error(`  ${line}`));
+  const systems = options.systems ? ` on ${options.systems.join(', ')}` : '';
+  console.error(`bench: ${options.only.join(', ')}${systems}${options.quick ? ' (quick)' : ''}${options.peers ? '' : ' (no peers)'}${options.torch ? '' : ' (no torch)'}, at most ${options.runs} timed runs per cell`);
+  const started = performance.now();
+  const result = await runBench(options, (line) => console.error(`  [${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`));
   const markdown = renderMarkdown(result);
   console.log(`\n${markdown}`);
   mkdirSync(resultsDirectory, { recursive: true });

@@ -1,5 +1,5 @@
-import { mlpCheckedGradients, mlpParameterNames, oneHot, type Input, type MlpParameterName, type Workload } from '../workloads.js';
-import type { Case, Results, System } from './system.js';
+import { mlpCheckedGradients, mlpParameterNames, oneHot, tinyOpsInputNames, type Input, type MlpParameterName, type Workload } from '../workloads.js';
+import { notWrittenForPeer, peerWorkloads, type Case, type Results, type System } from './system.js';
 
 type Jax = typeof import('@jax-js/jax');
 type JaxArray = import('@jax-js/jax').Array;
@@ -178,6 +178,39 @@ function hessianVectorProduct(jax: Jax, workload: Workload): Case {
   };
 }
 
+/** W10: jit(valueAndGrad) of the chain h = tanh(h·a + b)·c (blocks times) and its sum, with respect to x, a, b and c. */
+function tinyOps(jax: Jax, workload: Workload): Case {
+  const np = jax.numpy;
+  const { blocks } = workload.sizes.tinyOps;
+  const leaves = tinyOpsInputNames.map((name) => make(jax, workload.inputs[name]!)) as [JaxArray, JaxArray, JaxArray, JaxArray];
+  const chain = (x: JaxArray, a: JaxArray, b: JaxArray, c: JaxArray): JaxArray => {
+    let h = x;
+    for (let k = 0; k < blocks; k++) {
+      const last = k === blocks - 1; // the last use of a, b and c consumes them
+      h = np.tanh(h.mul(last ? a : a.ref).add(last ? b : b.ref)).mul(last ? c : c.ref);
+    }
+    return np.sum(h);
+  };
+  const lossAndGradients = jax.jit(jax.valueAndGrad(chain, { argnums: [0, 1, 2, 3] }));
+  const iterate = () => lossAndGradients(...(leaves.map((leaf) => leaf.ref) as [JaxArray, JaxArray, JaxArray, JaxArray]));
+  return {
+    async check() {
+      const [value, [dx, da, db, dc]] = iterate();
+      return { loss: value.dataSync() as Float32Array, dx: dx.dataSync() as Float32Array, da: da.dataSync() as Float32Array, db: db.dataSync() as Float32Array, dc: dc.dataSync() as Float32Array };
+    },
+    async step() {
+      const [value, gradients] = iterate();
+      await jax.blockUntilReady([value, ...gradients]);
+      value.dispose();
+      gradients.forEach((gradient) => gradient.dispose());
+    },
+    dispose() {
+      leaves.forEach((leaf) => leaf.dispose());
+      lossAndGradients.dispose();
+    },
+  };
+}
+
 function matmul(jax: Jax, workload: Workload): Case {
   const [a, b] = ['a', 'b'].map((name) => make(jax, workload.inputs[name]!)) as [JaxArray, JaxArray];
   const product = jax.jit((x: JaxArray, y: JaxArray) => jax.numpy.matmul(x, y));
@@ -230,7 +263,7 @@ export async function jaxSystem(): Promise<System> {
   jax.defaultDevice('wasm');
   return {
     name: 'jax-js',
-    skipReason: () => null,
+    skipReason: (workload) => (peerWorkloads.includes(workload) ? null : notWrittenForPeer),
     async prepare(workload) {
       switch (workload.id) {
         case 'W1': return batchNorm(jax, workload);
@@ -240,6 +273,8 @@ export async function jaxSystem(): Promise<System> {
         case 'W5': return matmul(jax, workload);
         case 'W6': return elementwise(jax, workload);
         case 'W8': return hessianVectorProduct(jax, workload);
+        case 'W10': return tinyOps(jax, workload);
+        default: throw new Error(`jax-js: ${workload.id} ${notWrittenForPeer}`);
       }
     },
     async shutdown() {},

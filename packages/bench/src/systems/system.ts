@@ -8,6 +8,8 @@ export interface Case {
   check(): Promise<Results>;
   /** One timed iteration; resolves when the work is done. */
   step(): void | Promise<void>;
+  /** Runs before each timed step, outside the timing (tfjs: switch to this case's backend, since cases of both backends are rotated). */
+  beforeStep?(): Promise<void>;
   dispose(): void;
 }
 
@@ -20,3 +22,7 @@ export interface System {
   /** Frees whatever the system holds after the last workload. */
   shutdown(): Promise<void>;
 }
+
+/** The workloads the JavaScript peers (tfjs, jax-js) are written for; the others are skipped with `notWrittenForPeer`. */
+export const peerWorkloads: readonly WorkloadId[] = ['W1', 'W2', 'W3', 'W4', 'W5', 'W6', 'W8', 'W10'];
+export const notWrittenForPeer = 'not written for this peer in the bench';

@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { mlpCheckedGradients, mlpParameterNames, oneHot, type Input, type Workload, type WorkloadId } from '../workloads.js';
-import type { Case, Results, System } from './system.js';
+import { mlpCheckedGradients, mlpParameterNames, oneHot, tinyOpsInputNames, type Input, type Workload, type WorkloadId } from '../workloads.js';
+import { notWrittenForPeer, peerWorkloads, type Case, type Results, type System } from './system.js';
 
 type Tf = typeof import('@tensorflow/tfjs');
 type Tensor = import('@tensorflow/tfjs').Tensor;
@@ -137,6 +137,29 @@ function elementwise(tf: Tf, workload: Workload): Case {
   };
 }
 
+/** W10: tf.grads of the chain h = tanh(h·a + b)·c (blocks times) and its sum; the loss by one more forward in the check only. */
+function tinyOps(tf: Tf, workload: Workload): Case {
+  const { blocks } = workload.sizes.tinyOps;
+  const leaves = tinyOpsInputNames.map((name) => tf.tensor(workload.inputs[name]!.data, workload.inputs[name]!.shape, 'float32'));
+  const chain = (x: Tensor, a: Tensor, b: Tensor, c: Tensor): Tensor => {
+    let h = x;
+    for (let k = 0; k < blocks; k++) h = tf.mul(tf.tanh(tf.add(tf.mul(h, a), b)), c);
+    return tf.sum(h);
+  };
+  const gradients = tf.grads(chain);
+  const iterate = (): Tensor[] => tf.tidy(() => gradients(leaves));
+  return {
+    async check() {
+      const [loss, dx, da, db, dc] = [tf.tidy(() => chain(...(leaves as [Tensor, Tensor, Tensor, Tensor]))), ...iterate()] as Tensor[];
+      const results = { loss: read(loss!), dx: read(dx!), da: read(da!), db: read(db!), dc: read(dc!) };
+      tf.dispose([loss!, dx!, da!, db!, dc!]);
+      return results;
+    },
+    step: () => tf.dispose(iterate()),
+    dispose: () => tf.dispose(leaves),
+  };
+}
+
 /**
  * TensorFlow.js 4.22 with the WASM backend (SIMD, one thread in Node) or the pure-JS CPU backend.
  * Both backends live in one process: each prepare() switches to its own backend first.
@@ -145,18 +168,29 @@ export async function tfjsSystem(backend: Backend, skipped: readonly WorkloadId[
   const tf = await loadTf(backend);
   return {
     name: `tfjs-${backend}`,
-    skipReason: (workload) => (workload === 'W8' ? 'TensorFlow.js has no forward mode (jvp)' : skipped.includes(workload) ? 'not run on this backend' : null),
+    skipReason: (workload) =>
+      workload === 'W8' ? 'TensorFlow.js has no forward mode (jvp)'
+      : !peerWorkloads.includes(workload) ? notWrittenForPeer
+      : skipped.includes(workload) ? 'not run on this backend' : null,
     async prepare(workload) {
-      if (tf.getBackend() !== backend) await tf.setBackend(backend);
-      switch (workload.id) {
-        case 'W1': return batchNorm(tf, workload);
-        case 'W2': return layerNorm(tf, workload);
-        case 'W3': return groupNorm(tf, workload);
-        case 'W4': return mlp(tf, workload);
-        case 'W5': return matmul(tf, workload);
-        case 'W6': return elementwise(tf, workload);
-        case 'W8': throw new Error('tfjs: W8 is not run (no forward mode)');
-      }
+      const useBackend = async (): Promise<void> => {
+        if (tf.getBackend() !== backend) await tf.setBackend(backend);
+      };
+      await useBackend();
+      const benchCase = ((): Case => {
+        switch (workload.id) {
+          case 'W1': return batchNorm(tf, workload);
+          case 'W2': return layerNorm(tf, workload);
+          case 'W3': return groupNorm(tf, workload);
+          case 'W4': return mlp(tf, workload);
+          case 'W5': return matmul(tf, workload);
+          case 'W6': return elementwise(tf, workload);
+          case 'W10': return tinyOps(tf, workload);
+          default: throw new Error(`tfjs: ${workload.id} is not run`);
+        }
+      })();
+      const check = benchCase.check;
+      return { ...benchCase, beforeStep: useBackend, check: async () => (await useBackend(), check()) };
     },
     async shutdown() {
       tf.disposeVariables();
