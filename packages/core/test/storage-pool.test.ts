@@ -3,7 +3,7 @@
  * to a pool that later allocations take from. Reuse must never change a value: random programs
  * (fan-out through add, views, reductions, matmul, fused chains) give bit-identical gradients with
  * reuse on and off, every tensor a test still holds keeps its value while later passes reuse
- * storage, and hooks, customOps, retained or recorded graphs and forward mode keep theirs too.
+ * storage, and hooks, customOps, recorded graphs and forward over reverse keep theirs too.
  */
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -163,6 +163,27 @@ describe('storage reuse within backward passes', () => {
     const reference = run();
     setStorageReuse(true);
     expect(run()).toEqual(reference);
+  });
+
+  it('forward over reverse (hvp) on random programs: bit-identical with reuse on and off', () => {
+    const before = poolCounts();
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: steps.length - 1 }), { minLength: 1, maxLength: 5 }), (choices) => {
+        const fn = program(choices);
+        const [x, w, g] = inputs();
+        const run = () => ng.hvp((input: Tensor, weight: Tensor) => fn(input, weight, g), [x, w], [g, x.mul(0.5)]);
+        setStorageReuse(false);
+        const reference = run().map((t) => t.toArray());
+        setStorageReuse(true);
+        const held = run();
+        const heldValues = held.map((t) => t.toArray());
+        expect(run().map((t) => t.toArray())).toEqual(reference);
+        expect(held.map((t) => t.toArray())).toEqual(heldValues);
+        expect(heldValues).toEqual(reference);
+      }),
+      { numRuns: 25, seed: 182 },
+    );
+    expect(poolCounts().taken - before.taken).toBeGreaterThan(10);
   });
 
   it('releaseScratchMemory empties the pool', () => {
