@@ -147,17 +147,19 @@ describe('storage reuse within backward passes', () => {
 
   it('a recorded backward pass (createGraph) keeps its cotangents for the next one', () => {
     const [x, w] = inputs();
-    const a = ng.randn([96, 200], { dtype: 'float64', seed: 6 }).mul(0.1);
-    const b = ng.randn([200, 96], { dtype: 'float64', seed: 7 }).mul(0.1);
     const run = () => {
       const leaf = x.detach();
       leaf.requiresGrad = true;
-      // matmul's VJP reads each cotangent at once and the recorded graph saves it
-      leaf.matmul(a).tanh().matmul(b).tanh().mul(w).sum().backward(undefined, { createGraph: true });
+      const a = ng.randn([96, 200], { dtype: 'float64', seed: 6, requiresGrad: true });
+      const b = ng.randn([200, 96], { dtype: 'float64', seed: 7, requiresGrad: true });
+      // matmul's VJP reads each cotangent at once, and the recorded graph saves it for the weights' gradients
+      leaf.matmul(a.mul(0.1)).tanh().matmul(b.mul(0.1)).tanh().mul(w).sum().backward(undefined, { createGraph: true });
       const first = leaf.grad!;
       leaf.grad = null;
-      first.matmul(b.transpose()).tanh().square().sum().backward();
-      return [first.toArray(), leaf.grad!.toArray()];
+      a.grad = null;
+      b.grad = null;
+      first.matmul(ng.randn([96, 96], { dtype: 'float64', seed: 8 })).tanh().square().sum().backward();
+      return [first, leaf.grad!, a.grad!, b.grad!].map((t) => t.toArray());
     };
     setStorageReuse(false);
     const reference = run();
