@@ -4,6 +4,7 @@ import { checkOptions, formatShape } from './composite/validate.js';
 import { copyTangents, openTangents } from './transforms/forward-mode.js';
 import { mayHavePendingReaders } from './storage.js';
 import { recordAllocations, returnToPool, type AllocationRecord } from './storage-pool.js';
+import { activeRecorder } from './compile/recorder.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';
 import { primitives } from './ops/index.js';
@@ -110,8 +111,10 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
   const results = new Map<Tensor, Tensor>();
   const record: AllocationRecord = { allocated: new WeakSet() };
   // a cotangent's storage can be reused once its VJP ran if nothing else may hold it (see
-  // releaseIfDead); only the library's own VJP rules are known not to keep what they see
-  const reuse = !options.createGraph && order.every((tensor) => tensor.node === null || isBuiltIn(tensor.node.definition));
+  // releaseIfDead); only the library's own VJP rules are known not to keep what they see, a
+  // compile trace keeps every array it saw for its replays, and vmap's batched values live elsewhere
+  const reuse = !options.createGraph && activeRecorder === null &&
+    order.every((tensor) => tensor.heldElsewhere === null && (tensor.node === null || isBuiltIn(tensor.node.definition)));
   const run = (): void => {
     roots.forEach((root, index) => accumulate(root, rootGrads[index]!));
     for (let position = order.length - 1; position >= 0; position--) {
@@ -165,11 +168,12 @@ function isBuiltIn(definition: unknown): boolean {
  * add's to both inputs, or a view of it) shares it.
  */
 function releaseIfDead(gradOut: Tensor, record: AllocationRecord, held: Iterable<Tensor>[]): void {
-  if (gradOut.pendingElementwise !== null) return;
+  if (gradOut.heldElsewhere !== null || gradOut.pendingElementwise !== null) return;
   const array = gradOut.data.data;
   if (!record.allocated.has(array) || mayHavePendingReaders(array)) return;
   for (const tensors of held) {
     for (const tensor of tensors) {
+      if (tensor.heldElsewhere !== null) return;
       if (tensor.pendingElementwise === null && tensor.data.data.buffer === array.buffer) return;
     }
   }

@@ -188,6 +188,18 @@ describe('storage reuse within backward passes', () => {
     expect(poolCounts().taken - before.taken).toBeGreaterThan(0);
   });
 
+  it('a compile trace keeps its arrays: tensors made after it are never written by its replays', () => {
+    const [x] = inputs();
+    const v = ng.randn([96, 200], { dtype: 'float64', seed: 4 });
+    // eagerly, this pass leaves the (48, 200) cotangent of tanh's input in the pool
+    const step = ng.compile((input: Tensor) => ng.grad((t: Tensor) => t.matmul(v).tanh().sum())(input));
+    step(x);
+    const later = x.matmul(v);
+    const value = later.toArray();
+    for (let repeat = 0; repeat < 2; repeat++) step(x);
+    expect(later.toArray()).toEqual(value);
+  });
+
   it('releaseScratchMemory empties the pool', () => {
     const [x] = inputs();
     const v = ng.randn([96, 200], { dtype: 'float64', seed: 4 });
