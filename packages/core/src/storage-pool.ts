@@ -7,9 +7,10 @@ import { registerScratchRelease } from './kernels/scratch.js';
  * VJP ran, allocated during that pass and referenced by nothing that lives on) are kept here by
  * dtype and length, and `allocate` hands them out again, zero-filled, instead of fresh memory.
  *
- * Only the backward pass returns arrays, and only arrays allocated while it ran: `recordAllocations`
- * collects them, so user data, forward activations and anything allocated before the pass are
- * never reused. Nothing here watches the garbage collector.
+ * The backward pass returns only arrays allocated while it ran (`recordAllocations` collects them),
+ * so user data, forward activations and anything allocated before the pass are never reused; a
+ * kernel returns its own scratch arrays once it is done with them (a fused sum's row-major copy).
+ * Nothing here watches the garbage collector.
  */
 
 /** Arrays smaller than this come from the allocator's small-object memory, which is reused anyway. */
@@ -82,7 +83,7 @@ export function recordAllocations<T>(record: AllocationRecord, fn: () => T): T {
  * storage (autodiff.ts); the array is one `allocate` made, so it spans its whole buffer.
  */
 export function returnToPool(array: DataArray): void {
-  if (!enabled || pooledBytes + array.byteLength > POOL_CAPACITY_BYTES) return;
+  if (!enabled || array.byteLength < POOLED_MINIMUM_BYTES || pooledBytes + array.byteLength > POOL_CAPACITY_BYTES) return;
   const key = dtypeKey(array);
   let arrays = free.get(key);
   if (arrays === undefined) {

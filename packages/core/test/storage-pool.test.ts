@@ -200,6 +200,21 @@ describe('storage reuse within backward passes', () => {
     expect(later.toArray()).toEqual(value);
   });
 
+  it("a fused sum's row-major scratch copy goes back to the pool, and the sum is unchanged", () => {
+    const [x] = inputs();
+    const column = ng.randn([48, 1], { dtype: 'float64', seed: 9 });
+    // a broadcast column splits the run of reduced axes: the expression is copied row-major before summing
+    const sum = () => x.mul(column).add(1).sum();
+    setStorageReuse(false);
+    const reference = sum().toArray();
+    setStorageReuse(true);
+    const before = poolCounts();
+    expect(sum().toArray()).toEqual(reference);
+    expect(poolCounts().returned - before.returned).toBe(1);
+    expect(sum().toArray()).toEqual(reference);
+    expect(poolCounts().taken - before.taken).toBe(1);
+  });
+
   it('releaseScratchMemory empties the pool', () => {
     const [x] = inputs();
     const v = ng.randn([96, 200], { dtype: 'float64', seed: 4 });
