@@ -1,7 +1,10 @@
 import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
 import { toContiguous } from './kernels/elementwise.js';
 import { checkOptions, formatShape } from './composite/validate.js';
-import { copyTangents, openTangents } from './transforms/forward-mode.js';
+import { copyTangents, isForwardModeActive, openTangents } from './transforms/forward-mode.js';
+import { mayHavePendingReaders } from './storage.js';
+import { recordAllocations, returnToPool, type AllocationRecord } from './storage-pool.js';
+import { activeRecorder } from './compile/recorder.js';
 import { Tensor } from './tensor.js';
 import { onesLike, zerosLike } from './creation.js';
 import { primitives } from './ops/index.js';
@@ -106,6 +109,13 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
     grads.set(tensor, existing ? existing.add(gradient) : gradient);
   };
   const results = new Map<Tensor, Tensor>();
+  const record: AllocationRecord = { allocated: new WeakSet() };
+  // a cotangent's storage can be reused once its VJP ran if nothing else may hold it (see
+  // releaseIfDead); only the library's own VJP rules are known not to keep what they see, a
+  // compile trace keeps every array it saw for its replays, vmap's batched values live elsewhere,
+  // and under forward mode (hvp) reuse measured no faster
+  const reuse = !options.createGraph && !isForwardModeActive() && activeRecorder === null &&
+    order.every((tensor) => tensor.heldElsewhere === null && (tensor.node === null || isBuiltIn(tensor.node.definition)));
   const run = (): void => {
     roots.forEach((root, index) => accumulate(root, rootGrads[index]!));
     for (let position = order.length - 1; position >= 0; position--) {
@@ -113,6 +123,7 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
       const accumulated = grads.get(tensor);
       if (accumulated === undefined) continue;
       const gradOut = applyGradHooks(tensor, accumulated);
+      const releasable = reuse && !isTarget(tensor) && (gradHooks.get(tensor)?.length ?? 0) === 0;
       if (isTarget(tensor)) results.set(tensor, gradOut);
       else grads.delete(tensor);
       const node = tensor.node;
@@ -131,12 +142,42 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
         }
         accumulate(input, inputGrad);
       });
+      if (releasable) releaseIfDead(gradOut, record, [grads.values(), results.values()]);
       if (!options.retainGraph) node.freed = true;
     }
   };
-  if (options.createGraph) enableGrad(run);
-  else noGrad(run);
+  recordAllocations(record, () => (options.createGraph ? enableGrad(run) : noGrad(run)));
   return results;
+}
+
+const builtInDefinitions = new Set<unknown>(Object.values(primitives).map((primitive) => primitive.definition));
+
+/** Whether a primitive is one of the library's own (not a customOp, whose rules are user code). */
+function isBuiltIn(definition: unknown): boolean {
+  return builtInDefinitions.has(definition);
+}
+
+/**
+ * Returns a cotangent's storage to the pool (storage-pool.ts) once its VJP has run, when it is
+ * provably dead. The caller has checked that no graph is being recorded, every VJP of the graph
+ * is the library's own, and the tensor is neither a target nor hooked (so the cotangent reached
+ * only the VJP). Then its storage is dead when it was allocated during
+ * this pass by a tensor made during it (never user data, a gradient seed or forward values), no
+ * pending result may read it, and no gradient still held (a VJP may pass its cotangent on, e.g.
+ * add's to both inputs, or a view of it) shares it.
+ */
+function releaseIfDead(gradOut: Tensor, record: AllocationRecord, held: Iterable<Tensor>[]): void {
+  if (gradOut.heldElsewhere !== null || gradOut.pendingElementwise !== null) return;
+  const array = gradOut.data.data;
+  if (!record.allocated.has(array) || mayHavePendingReaders(array)) return;
+  for (const tensors of held) {
+    for (const tensor of tensors) {
+      if (tensor.heldElsewhere !== null) return;
+      if (tensor.pendingElementwise === null && tensor.data.data.buffer === array.buffer) return;
+    }
+  }
+  record.allocated.delete(array);
+  returnToPool(array);
 }
 
 /**

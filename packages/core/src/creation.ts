@@ -2,7 +2,7 @@ import { activeRecorder } from './compile/recorder.js';
 import type { NdArray } from 'ndarray';
 import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
-import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
+import { broadcastView, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout.js';
 import { generatorFor } from './kernels/random.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor, type NestedArray } from './tensor.js';
@@ -166,6 +166,17 @@ function filled(operation: string, shape: readonly number[], value: number, opti
 
 export function full(shape: readonly number[], value: number, options: CreationOptions = {}): Tensor {
   return filled('full', shape, value, options);
+}
+
+/**
+ * A number as a constant of the given shape: a stride-0 view of one element, with no history
+ * (library-internal: the number operands of elementwise ops, which need no broadcastTo in the graph).
+ * Nothing writes into it.
+ */
+export function broadcastConstant(value: number, shape: readonly number[], dtype: DType): Tensor {
+  const element = createNd(dtype, []);
+  element.data[0] = value;
+  return Tensor.fromNd(broadcastView(element, shape));
 }
 
 export function zeros(shape: readonly number[], options: CreationOptions = {}): Tensor {

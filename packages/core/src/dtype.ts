@@ -1,3 +1,5 @@
+import { recordAllocation, takePooled } from './storage-pool.js';
+
 /** The element types a tensor can hold. float32 is the training default; float64 is for gradient checks; int32 holds indices. */
 export type DType = 'float32' | 'float64' | 'int32';
 
@@ -15,9 +17,12 @@ export function isDType(value: unknown): value is DType {
   return value === 'float32' || value === 'float64' || value === 'int32';
 }
 
-/** A zero-filled typed array of the given dtype. */
+/** A zero-filled typed array of the given dtype: a dead one from the storage pool (storage-pool.ts) when it has one. */
 export function allocate(dtype: DType, length: number): DataArray {
-  return dtype === 'float64' ? new Float64Array(length) : dtype === 'int32' ? new Int32Array(length) : new Float32Array(length);
+  const array = takePooled(dtype, length)
+    ?? (dtype === 'float64' ? new Float64Array(length) : dtype === 'int32' ? new Int32Array(length) : new Float32Array(length));
+  recordAllocation(array);
+  return array;
 }
 
 export function dtypeOfArray(array: DataArray): DType {

@@ -32,7 +32,7 @@ export interface PendingElementwise {
 
 /**
  * Turns lazy elementwise fusion on (the default) or off, e.g. to compare both paths.
- * `minimumSize` (default 65536) is the smallest result that is fused rather than computed at once.
+ * `minimumSize` (default 2048) is the smallest result that is fused rather than computed at once.
  * A thin wrapper over the settings (`withSettings({ fusion, fusionMinimumSize }, fn)` is the scoped form).
  */
 export function setElementwiseFusion(enabled: boolean, options: { minimumSize?: number } = {}): void {

@@ -19,7 +19,7 @@ export interface Settings {
   matmulThreads: 1 | 2 | 'auto';
 }
 
-export const DEFAULT_FUSION_MINIMUM_SIZE = 65536;
+export const DEFAULT_FUSION_MINIMUM_SIZE = 2048;
 
 const defaults: Settings = {
   fusion: true,

@@ -55,6 +55,11 @@ export function registerPendingReader(arrays: readonly DataArray[]): StorageCell
   });
 }
 
+/** Whether pending results may still read the storage behind `array` (some may be unreachable already). */
+export function mayHavePendingReaders(array: DataArray): boolean {
+  return (currentCells.get(array.buffer)?.readers ?? 0) > 0;
+}
+
 /** A pending result registered on these cells no longer reads them (it was computed, or it reads snapshots now). */
 export function releasePendingReader(cells: readonly StorageCell[]): void {
   for (const cell of new Set(cells)) cell.readers--;

@@ -8,6 +8,7 @@ import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } 
 import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
 import { contentsAt, registerPendingReader, releasePendingReader, type StorageCell } from './storage.js';
+import { currentRecord, forgetAllocation, type AllocationRecord } from './storage-pool.js';
 import { activeRecorder } from './compile/recorder.js';
 
 export type NestedArray = number | NestedArray[];
@@ -52,6 +53,8 @@ export class Tensor {
   #grad: Tensor | null = null;
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
+  /** The backward pass running when the tensor was made, if any (storage-pool.ts). */
+  readonly #madeDuring: AllocationRecord | null = currentRecord();
 
   private constructor(
     data: FloatNdArray | null,
@@ -120,6 +123,7 @@ export class Tensor {
     const pending = this.pendingElementwise;
     if (pending === null) return;
     this.#data = materialize(pending);
+    if (this.#madeDuring !== currentRecord()) forgetAllocation(this.#data.data);
     activeRecorder?.materialize(pending, this.#data);
     this.#pending = null;
     releasePendingReader(this.#cells!);

@@ -38,8 +38,9 @@ describe('elementwise fusion', () => {
 
   it('computes small results at once by default and fuses large ones', () => {
     expect(ng.ones([10]).mul(2).pendingElementwise).toBeNull();
-    expect(ng.ones([4096]).mul(2).pendingElementwise).toBeNull();
-    expect(ng.ones([65536]).mul(2).pendingElementwise).not.toBeNull();
+    expect(ng.ones([2047]).mul(2).pendingElementwise).toBeNull();
+    expect(ng.ones([2048]).mul(2).pendingElementwise).not.toBeNull();
+    expect(ng.settings.fusionMinimumSize).toBe(2048);
   });
 
   it('gives float64 values and gradients equal to the last bits (first and second order)', () => {

@@ -1,4 +1,4 @@
-import { full } from '../creation.js';
+import { broadcastConstant, full } from '../creation.js';
 import { primitives } from '../ops/index.js';
 import type { Comparison } from '../ops/compare.js';
 import type { Primitive } from '../primitive.js';
@@ -34,16 +34,24 @@ function toTensors(operation: string, operands: readonly Operand[]): Tensor[] {
   });
 }
 
-function broadcastAll(operation: string, tensors: readonly Tensor[]): Tensor[] {
+/**
+ * The tensors broadcast to their common shape. A tensor made from a number operand (`operands`
+ * holds the op's operands as given, in the same order) becomes a constant of that shape directly.
+ */
+function broadcastAll(operation: string, tensors: readonly Tensor[], operands: readonly Operand[] = tensors): Tensor[] {
   const shape = tensors.reduce<number[]>((current, tensor) => broadcastShapes(operation, current, tensor.shape), []);
-  return tensors.map((tensor) => (sameShape(tensor.shape, shape) ? tensor : broadcastTo(tensor, shape)));
+  return tensors.map((tensor, index) => {
+    if (sameShape(tensor.shape, shape)) return tensor;
+    const operand = operands[index];
+    return typeof operand === 'number' ? broadcastConstant(operand, shape, tensor.dtype) : broadcastTo(tensor, shape);
+  });
 }
 
 /** `integers`: the op is also defined on int32 tensors (add, mul, maximum, …); otherwise they are an Error. */
 function binary(operation: string, op: Primitive<undefined>, a: Operand, b: Operand, integers = true): Tensor {
   const operands = toTensors(operation, [a, b]);
   if (!integers) checkFloat(operation, operands[0]!, 'the operand');
-  return op(broadcastAll(operation, operands), undefined);
+  return op(broadcastAll(operation, operands, [a, b]), undefined);
 }
 
 function unary(operation: string, op: Primitive<undefined>, x: Tensor, integers = false): Tensor {
@@ -69,7 +77,7 @@ function negOperand(value: Operand): Operand {
 }
 
 function comparison(kind: Comparison, a: Operand, b: Operand): Tensor {
-  return primitives.compare(broadcastAll(kind, toTensors(kind, [a, b])), { comparison: kind });
+  return primitives.compare(broadcastAll(kind, toTensors(kind, [a, b]), [a, b]), { comparison: kind });
 }
 
 /** Elementwise comparisons give 1 where true and 0 where false, in the operands' dtype. */
@@ -84,7 +92,7 @@ export const ne = (a: Operand, b: Operand): Tensor => comparison('ne', a, b);
 export function where(condition: Tensor, a: Operand, b: Operand): Tensor {
   checkTensor('where', condition, 'condition');
   const [x, y] = toTensors('where', [a, b]);
-  return primitives.where(broadcastAll('where', [condition, x!, y!]), undefined);
+  return primitives.where(broadcastAll('where', [condition, x!, y!], [condition, a, b]), undefined);
 }
 
 export const neg = (x: Tensor): Tensor => unary('neg', primitives.neg, x, true);

@@ -146,7 +146,19 @@ export interface Schedule {
   uses: ReadonlyMap<Expr, number>;
 }
 
+const schedules = new WeakMap<Expr, Schedule>();
+
+/** The schedule of a tree (trees never change, so it is computed once per tree). */
 export function schedule(root: Expr): Schedule {
+  let found = schedules.get(root);
+  if (found === undefined) {
+    found = scheduleOf(root);
+    schedules.set(root, found);
+  }
+  return found;
+}
+
+function scheduleOf(root: Expr): Schedule {
   const nodes: Extract<Expr, { kind: 'apply' }>[] = [];
   const uses = new Map<Expr, number>([[root, 1]]);
   const stack: { node: Expr; expanded: boolean }[] = [{ node: root, expanded: false }];

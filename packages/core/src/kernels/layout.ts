@@ -30,6 +30,19 @@ export function dtypeOfNd(array: FloatNdArray): DType {
   return dtypeOfArray(array.data);
 }
 
+/**
+ * A stride-0 view of `array` with NumPy broadcasting to `shape` (leading axes added, extents of 1
+ * repeated): no copy. The caller has checked that the shapes broadcast.
+ */
+export function broadcastView(array: FloatNdArray, shape: readonly number[]): FloatNdArray {
+  const leading = shape.length - array.shape.length;
+  const strides = shape.map((extent, axis) => {
+    if (axis < leading) return 0;
+    return array.shape[axis - leading] === 1 && extent !== 1 ? 0 : array.stride[axis - leading]!;
+  });
+  return ndarray(array.data, shape.slice(), strides, array.offset) as FloatNdArray;
+}
+
 /** True when the elements occupy data[offset .. offset+size) in row-major order. */
 export function isContiguous(array: FloatNdArray): boolean {
   let expected = 1;

@@ -1,4 +1,5 @@
 import { allocate, type DType, type DataArray } from '../dtype.js';
+import { returnToPool } from '../storage-pool.js';
 import { createNd, dtypeOfNd, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { mapElementwise, strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
@@ -146,7 +147,11 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
     // split that run (a broadcast row, a transposed view), the expression is computed into a
     // row-major array first, so fusion and views never change a sum's bits.
     if (kind === 'sum' && innermostReducedRun(merged) !== innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)]))) {
-      return reduceExpression(E.input(0), [mapElementwise(expression, operands, dtype)], axes, kind, dtype);
+      const rowMajor = mapElementwise(expression, operands, dtype);
+      const result = reduceExpression(E.input(0), [rowMajor], axes, kind, dtype);
+      // the row-major copy is this call's own scratch: nothing else ever sees it
+      returnToPool(rowMajor.data);
+      return result;
     }
     const rank = merged.shape.length;
     // output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones

@@ -1,19 +1,11 @@
-import ndarray from 'ndarray';
-import type { FloatNdArray } from '../kernels/layout.js';
+import { broadcastView } from '../kernels/layout.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { sumTo } from '../composite/reduce.js';
 
 // d broadcastTo(x) = sum of dy over the broadcast axes (sumTo)
 export const broadcastTo: Primitive<{ shape: number[] }> = primitive<{ shape: number[] }>({
   name: 'broadcastTo',
-  forward: ([x], { shape }) => {
-    const leading = shape.length - x!.shape.length;
-    const strides = shape.map((extent, axis) => {
-      if (axis < leading) return 0;
-      return x!.shape[axis - leading] === 1 && extent !== 1 ? 0 : x!.stride[axis - leading]!;
-    });
-    return ndarray(x!.data, shape.slice(), strides, x!.offset) as FloatNdArray;
-  },
+  forward: ([x], { shape }) => broadcastView(x!, shape),
   vjp: (g, { inputs: [x] }) => [sumTo(g, x!.shape)],
   // tangent: broadcastTo(ẋ)
   jvp: ([t], { params }) => broadcastTo([t!], params),

@@ -1,4 +1,4 @@
-import { checkOptions, type Tensor } from '@normgrad/core';
+import { checkOptions, noGrad, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
 import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
 
@@ -42,8 +42,8 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
     // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
     if (runningMean && runningVar && x.size > 0) {
       const n = valuesPerChannel(x);
-      const unbiased = variance.mul(n / (n - 1));
-      updateRunningStats(runningMean, runningVar, mean.reshape([channels]), unbiased.reshape([channels]), momentum);
+      // outside the graph: the running statistics have no gradient
+      noGrad(() => updateRunningStats(runningMean, runningVar, mean.reshape([channels]), variance.mul(n / (n - 1)).reshape([channels]), momentum));
     }
     return channelAffine(normalized, weight, bias);
   }
