@@ -53,7 +53,7 @@ export function normForwardDot(norm: NormKind, channels: number): string | null 
   const output = layer.forward(input);
   const names: Record<string, typeof input> = { input };
   for (const [name, parameter] of layer.namedParameters()) names[name] = parameter;
-  return toDot(output, { names, graphName: norm.key });
+  return toDot(output, { names, graphName: norm.key.replace(/-/g, '_') });
 }
 
 /** Runs the chosen experiments, then writes report.html, results.md, results.json, the plots and the graphs to options.out. */
