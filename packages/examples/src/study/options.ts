@@ -64,8 +64,8 @@ export const QUICK_OPTIONS: Partial<StudyOptions> = {
   batchSizes: [8, 32],
   learningRates: [0.1, 3],
   trainSize: 960,
-  subsetSize: 512,
-  testSize: 500,
+  subsetSize: 384,
+  testSize: 250,
   lanczosSteps: 20,
   hessianDigits: 64,
 };

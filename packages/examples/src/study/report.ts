@@ -80,7 +80,7 @@ export function htmlReport(experiments: readonly ExperimentReport[], context: Re
       parts.push(`<figure data-figure="${figure.id}" data-series="${escapeXml(JSON.stringify(figure.series))}">`, figure.svg, `<figcaption>${escapeXml(figure.caption)}</figcaption></figure>`);
     }
     for (const table of experiment.tables) parts.push(htmlTable(table));
-    parts.push(`<p><small>This experiment took ${experiment.wallSeconds.toFixed(1)} s of wall time.</small></p></section>`);
+    parts.push(`<p><small>This experiment took ${experiment.wallSeconds.toFixed(1)} s of wall time and ${experiment.cpuSeconds.toFixed(1)} s of CPU time.</small></p></section>`);
   }
   parts.push('</body></html>', '');
   return parts.join('\n');

@@ -72,9 +72,12 @@ export function runStudy(options: StudyOptions, output: Output): StudyResult {
   const experiments: ExperimentReport[] = [];
   for (const key of options.experiments) {
     const subset = key === 'speed' ? firstDigits(train, options.trainSize) : firstDigits(train, options.subsetSize);
+    const cpuBefore = process.cpuUsage();
     const report = RUNNERS[key]({ options, train: subset, test, output, seeds });
+    const cpuUsed = process.cpuUsage(cpuBefore);
+    report.cpuSeconds = (cpuUsed.user + cpuUsed.system) / 1e6;
     experiments.push(report);
-    output.write(`\n${report.title} (${formatSeconds(report.wallSeconds)}):\n${report.tables.map(textTable).join('\n\n')}\n${report.findings.map((f) => `  - ${f}`).join('\n')}\n\n`);
+    output.write(`\n${report.title} (wall ${formatSeconds(report.wallSeconds)}, CPU ${formatSeconds(report.cpuSeconds)}):\n${report.tables.map(textTable).join('\n\n')}\n${report.findings.map((f) => `  - ${f}`).join('\n')}\n\n`);
   }
   const wallSeconds = (performance.now() - started) / 1000;
   const cpu = process.cpuUsage(cpuStarted);

@@ -43,6 +43,8 @@ export interface ExperimentReport {
   /** The raw numbers, for results.json. */
   data: unknown;
   wallSeconds: number;
+  /** CPU time of the process during the experiment (set by runStudy; 0 before). */
+  cpuSeconds: number;
 }
 
 /** The mean curve over seeds with its 95% band; the runs' curves must share their x positions. */

@@ -236,5 +236,6 @@ export function runCurvature(context: ExperimentContext): ExperimentReport {
     ],
     data: { densitySteps, steps, hessianDigits: hessianCount, results: Object.fromEntries(results) },
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: 0,
   };
 }

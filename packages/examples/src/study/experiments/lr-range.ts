@@ -186,5 +186,6 @@ export function runLrRange(context: ExperimentContext): ExperimentReport {
     ],
     data: { cells, commonLr },
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: 0,
   };
 }

@@ -152,5 +152,6 @@ export function runSmallBatch(context: ExperimentContext): ExperimentReport {
     ],
     data: { sweep, nonIid: nonIidCells },
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: 0,
   };
 }

@@ -113,5 +113,6 @@ export function runSpeed(context: ExperimentContext): ExperimentReport {
       runs: [...runs.entries()].map(([norm, results]) => ({ norm, results: results.map(({ model: _, ...rest }) => rest) })),
     },
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: 0,
   };
 }

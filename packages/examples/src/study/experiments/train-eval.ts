@@ -100,6 +100,7 @@ export function runTrainEval(context: ExperimentContext): ExperimentReport {
     ],
     data: { cells },
     wallSeconds: (performance.now() - started) / 1000,
+    cpuSeconds: 0,
   };
 }
 
