@@ -67,4 +67,14 @@ export function comparison(labelA: string, a: Summary, labelB: string, b: Summar
   return `${labelA} ${format(a)} vs ${labelB} ${format(b)}: ${verdict}`;
 }
 
+/**
+ * The per-seed difference a − b (runs of one seed share initial weights and batches, so the
+ * difference varies less than either value) with its 95% t-interval: "+3.0 points [1.2, 4.8], paired by seed".
+ */
+export function pairedDifference(a: readonly number[], b: readonly number[], format: (summary: Summary) => string): string {
+  const summary = summarize(a.map((value, i) => value - b[i]!));
+  const verdict = !(summary.n >= 2) ? 'too few finite runs' : summary.low > 0 ? 'positive' : summary.high < 0 ? 'negative' : 'the interval contains 0';
+  return `${format(summary)} (${verdict})`;
+}
+
 export const seedsText = (seeds: readonly number[]): string => `${seeds.length} seeds (${seeds.join(', ')}); every number is the mean with its 95% t-interval over seeds, bands on the curves are the same intervals`;

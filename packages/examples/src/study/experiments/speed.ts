@@ -2,7 +2,7 @@ import { buildConvNet, normKind, type NormKind } from '../model.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
 import { linePlot, type Series } from '../svg-plot.js';
 import { CURVE_TEST_DIGITS, trainRun, type RunResult } from '../train.js';
-import { comparison, meanCurve, seedsText, type ExperimentContext, type ExperimentReport, type Figure } from './common.js';
+import { comparison, meanCurve, pairedDifference, seedsText, type ExperimentContext, type ExperimentReport, type Figure } from './common.js';
 
 const BATCH_SIZE = 32;
 const ACCURACY_POINTS = 8;
@@ -19,6 +19,8 @@ interface NormSummary {
 }
 
 const percent = (summary: Summary): string => formatSummary(summary, { percent: true });
+/** A difference of accuracies, in percentage points. */
+const points = (summary: Summary): string => `${formatSummary(summary, { percent: true }).replace('%', '')} points`;
 
 /** Speed of training (Ioffe & Szegedy 2015): the convnet per normalization at batch size 32, Adam, every seed. */
 export function runSpeed(context: ExperimentContext): ExperimentReport {
@@ -89,7 +91,13 @@ export function runSpeed(context: ExperimentContext): ExperimentReport {
   const findings: string[] = [];
   if (none !== undefined) {
     for (const summary of summaries.filter((s) => s.norm !== 'none')) {
-      findings.push(`after ${earlyEpoch.toFixed(3)} epoch: ${comparison(summary.label, summary.earlyAccuracy, 'no norm', none.earlyAccuracy, percent)}; at the end: ${comparison(summary.label, summary.finalAccuracy, 'no norm', none.finalAccuracy, percent)}.`);
+      const [own, reference] = [runs.get(summary.norm)!, runs.get('none')!];
+      const early = (results: RunResult[]) => results.map((result) => result.accuracyCurve[1]?.value ?? NaN);
+      const final = (results: RunResult[]) => results.map((result) => result.testAccuracy);
+      findings.push(
+        `after ${earlyEpoch.toFixed(3)} epoch: ${comparison(summary.label, summary.earlyAccuracy, 'no norm', none.earlyAccuracy, percent)}, paired by seed ${pairedDifference(early(own), early(reference), points)}; ` +
+          `at the end: ${comparison(summary.label, summary.finalAccuracy, 'no norm', none.finalAccuracy, percent)}, paired by seed ${pairedDifference(final(own), final(reference), points)}.`,
+      );
     }
   }
   return {
