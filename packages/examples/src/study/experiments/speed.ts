@@ -66,16 +66,17 @@ export function runSpeed(context: ExperimentContext): ExperimentReport {
     if (members.length === 0) continue;
     const series = (pick: (result: RunResult) => RunResult['lossCurve']): Series[] => members.map((norm) => ({ name: norm.label, points: meanCurve(runs.get(norm.key)!.map(pick)) }));
     const which = group === 'classic' ? 'classic normalizations' : 'research variants (no norm and BatchNorm for reference)';
+    const short = group === 'classic' ? 'classic norms' : 'research variants';
     figures.push({
       id: `speed-loss-${group}`,
-      svg: linePlot({ title: `Training loss, batch ${BATCH_SIZE}: ${which}`, xLabel: 'epochs', yLabel: 'cross-entropy (training batches)', series: series((result) => result.lossCurve) }),
+      svg: linePlot({ title: `Training loss, batch ${BATCH_SIZE}: ${short}`, xLabel: 'epochs', yLabel: 'cross-entropy (training batches)', series: series((result) => result.lossCurve) }),
       caption: `Training cross-entropy (mean over windows of steps) against epochs, ${which}; ${digitsText}; mean over ${seeds.length} seeds, band: 95% t-interval.`,
       series: members.map((norm) => norm.label),
     });
     figures.push({
       id: `speed-accuracy-${group}`,
       svg: linePlot({
-        title: `Test accuracy, batch ${BATCH_SIZE}: ${which}`,
+        title: `Test accuracy, batch ${BATCH_SIZE}: ${short}`,
         xLabel: 'epochs',
         yLabel: `accuracy on ${Math.min(CURVE_TEST_DIGITS, test.count)} test digits`,
         series: series((result) => result.accuracyCurve),
