@@ -1,3 +1,4 @@
+import { activeRecorder } from './compile/recorder.js';
 import type { NdArray } from 'ndarray';
 import { allocate, dtypeOfArray, isDType, type DataArray, type DType } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
@@ -5,6 +6,7 @@ import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './kernels/layout
 import { generatorFor } from './kernels/random.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { Tensor, type NestedArray } from './tensor.js';
+import { batchedRandom } from './transforms/vmap.js';
 
 export interface CreationOptions {
   dtype?: DType;
@@ -234,6 +236,7 @@ export function eye(size: number, options: CreationOptions = {}): Tensor {
 }
 
 function random(operation: string, shape: readonly number[], options: RandomOptions, draw: 'uniform' | 'normal'): Tensor {
+  activeRecorder?.untraceable(`${operation} draws random numbers`, 'a replay would repeat the same draws; pass random tensors as arguments of the compiled function');
   checkCreationOptions(operation, options, RANDOM_KEYS);
   const checked = checkShape(operation, shape);
   const dtype = checkDType(operation, options.dtype);
@@ -241,6 +244,9 @@ function random(operation: string, shape: readonly number[], options: RandomOpti
     throw new Error(`${operation}: seed must be an integer, got ${typeof options.seed === 'number' ? options.seed : JSON.stringify(options.seed)}`);
   }
   if (dtype === 'int32') throw new Error(`${operation}: draws floats; dtype must be 'float32' or 'float64', got 'int32'`);
+  // inside vmap with randomness 'different': one draw per example, the batch axis first
+  const perExample = batchedRandom(operation, checked, (batchedShape) => random(operation, batchedShape, options, draw));
+  if (perExample !== null) return perExample;
   const generator = generatorFor(options.seed);
   const data = storageFor(operation, dtype, checked);
   for (let i = 0; i < data.data.length; i++) data.data[i] = draw === 'uniform' ? generator.uniform() : generator.normal();

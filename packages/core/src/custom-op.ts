@@ -2,10 +2,11 @@ import type { NdArray } from 'ndarray';
 import type { FloatArray } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
 import { dtypeOfNd, type FloatNdArray } from './kernels/layout.js';
-import { primitive } from './primitive.js';
+import { primitive, type Primitive } from './primitive.js';
 import { Tensor } from './tensor.js';
 import { checkOptions, formatShape } from './composite/validate.js';
 import { zerosLike } from './creation.js';
+import { stack } from './composite/shape.js';
 
 export interface CustomOpDefinition {
   name: string;
@@ -32,7 +33,7 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
   checkOptions('customOp', definition, ['name', 'forward', 'vjp', 'jvp']);
   const jvpRule = definition.jvp;
   if (jvpRule !== undefined && typeof jvpRule !== 'function') throw new Error(`customOp: jvp of '${name}' must be a function, got ${typeof jvpRule}`);
-  const op = primitive<undefined>({
+  const op: Primitive<undefined> = primitive<undefined>({
     name,
     forward: (inputs) => {
       const result = definition.forward(...(inputs as NdArray<FloatArray>[])) as FloatNdArray;
@@ -57,6 +58,12 @@ export function customOp(definition: CustomOpDefinition): (...inputs: Tensor[]) 
       const tangent = jvpRule(filled, [...inputs], out);
       if (!(tangent instanceof Tensor)) throw new Error(`${name}: jvp must return a Tensor (the output's tangent), got ${typeof tangent}`);
       return tangent;
+    },
+    // The forward is the user's raw-ndarray function of one example's arrays, so no batched form of
+    // it exists: vmap runs it once per example (a loop) and stacks the results.
+    batch: (inputs, { batched, size }) => {
+      const example = (position: number) => inputs.map((input, index) => (batched[index] ? input.narrow(0, position, 1).reshape(input.shape.slice(1)) : input));
+      return stack(Array.from({ length: size }, (_, position) => op(example(position), undefined)), 0);
     },
   });
   return (...inputs: Tensor[]) => {

@@ -5,6 +5,7 @@ import { E, isCheap, nodeCount, substitute, type Expr } from './kernels/expr.js'
 import type { FloatNdArray } from './kernels/layout.js';
 import { DEFAULT_FUSION_MINIMUM_SIZE, settings, updateSettings } from './settings.js';
 import type { Tensor } from './tensor.js';
+import { activeRecorder } from './compile/recorder.js';
 
 /**
  * Lazy elementwise fusion. An elementwise primitive does not compute its result at once: it
@@ -46,7 +47,21 @@ export function isElementwiseFusionEnabled(): boolean {
   return settings.fusion;
 }
 
+/**
+ * Whether an elementwise result of input's size is fused. While compile traces, every size is:
+ * the trace's kernels are replayed, so a chain of small ops costs one loop instead of several.
+ */
 export function worthFusing(input: Tensor): boolean {
+  return input.size >= settings.fusionMinimumSize || activeRecorder !== null;
+}
+
+/**
+ * Whether a reduction reads a pending input straight from its operands. Only from the fusion
+ * threshold up (also while compile traces): a reduction's order of summation follows the
+ * operands' layout, so reading a small input's operands instead of its array could change the
+ * last bits of a sum, and compiled results must equal eager ones.
+ */
+export function reducesFused(input: Tensor): boolean {
   return input.size >= settings.fusionMinimumSize;
 }
 

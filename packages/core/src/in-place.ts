@@ -1,7 +1,9 @@
+import { contiguousData } from './kernels/layout.js';
 import { Tensor } from './tensor.js';
 import { broadcastShapes, formatShape, sameShape } from './composite/validate.js';
 import { full } from './creation.js';
 import { writeStorage } from './storage.js';
+import { highestBatchPosition, holderWrite } from './transforms/vmap.js';
 
 /**
  * Writes `source` (a tensor broadcastable to target's shape, or a number) into target's existing
@@ -16,6 +18,18 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
   const op = 'assignInPlace';
   if (!(target instanceof Tensor)) throw new Error(`${op}: the target must be a Tensor, got ${typeof target}`);
   if (target.node !== null) throw new Error(`${op}: the target of shape ${formatShape(target.shape)} has recorded history; write only into leaves (buffers, parameters)`);
+  if (source instanceof Tensor && highestBatchPosition([source]) > highestBatchPosition([target])) {
+    throw new Error(
+      `${op}: the source (shape ${formatShape(source.shape)} per example) is batched by a vmap that the target (shape ${formatShape(target.shape)}) is not: ` +
+        'values that differ per example cannot be written into one tensor shared by all examples; batch the target too (for an ensemble, stacked buffers from stackModuleState)',
+    );
+  }
+  if (target.heldElsewhere !== null) {
+    // a vmap stand-in: every example's values go into the holder
+    const [holder, values] = holderWrite(target, source);
+    assignInPlace(holder, values);
+    return;
+  }
   let values: Tensor;
   if (typeof source === 'number') {
     values = full(target.shape, source, { dtype: target.dtype });
@@ -28,9 +42,11 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
   } else {
     throw new Error(`${op}: the source must be a Tensor or a number, got ${source === null ? 'null' : typeof source}`);
   }
-  const flat = values.toFloat64Array();
+  // the source is read when the write runs (so a replay under compile reads the replayed values)
+  const sourceData = values.data;
   const data = target.data;
   writeStorage(data.data, () => {
+    const flat = Float64Array.from(contiguousData(sourceData));
     const index = new Array<number>(target.ndim).fill(0);
     for (let position = 0; position < flat.length; position++) {
       data.set(...index, flat[position]!);

@@ -1,4 +1,6 @@
 import type { Expr } from './kernels/expr.js';
+import { activeRecorder } from './compile/recorder.js';
+import { reducesFused } from './fusion.js';
 import type { FloatNdArray } from './kernels/layout.js';
 import { isGradEnabled } from './grad-mode.js';
 import { storageVersion } from './storage.js';
@@ -6,6 +8,7 @@ import { Tensor } from './tensor.js';
 import { fuse, isElementwiseFusionEnabled, worthFusing, type PendingElementwise } from './fusion.js';
 import { highestTangentLevel, isForwardModeActive, levelAt, setTangent, tangentAt, withLevelsBelow } from './transforms/forward-mode.js';
 import { formatShape } from './composite/validate.js';
+import { batchSizeOf, batchedTensor, batchedValueAt, highestBatchPosition, holderOf } from './transforms/vmap.js';
 
 /** What a VJP rule receives: the op's inputs and output as graph tensors, its params, and which inputs need a gradient. */
 export interface VjpContext<Params> {
@@ -19,6 +22,13 @@ export interface VjpContext<Params> {
 export interface JvpContext<Params> {
   inputs: readonly Tensor[];
   out: Tensor;
+  params: Params;
+}
+
+/** What a batching rule receives besides the inputs: which inputs carry the batch axis, its size, and the params. */
+export interface BatchContext<Params> {
+  batched: readonly boolean[];
+  size: number;
   params: Params;
 }
 
@@ -49,6 +59,12 @@ export interface PrimitiveDefinition<Params> {
    * null), or null for a zero tangent. Required: a primitive without one does not compile.
    */
   jvp(tangents: readonly (Tensor | null)[], context: JvpContext<Params>): Tensor | null;
+  /**
+   * The batching rule (vmap): the outputs of `size` examples stacked along a new axis 0, given the
+   * inputs with the examples along axis 0 where `batched` says so (the others are shared by all
+   * examples), in tensor ops. Required: a primitive without one does not compile.
+   */
+  batch(inputs: readonly Tensor[], context: BatchContext<Params>): Tensor;
 }
 
 /** One recorded application of a primitive: the edge list of the graph. */
@@ -63,8 +79,10 @@ export interface GraphNode {
   outputVersion: number;
 }
 
-/** A tensor's storage version; a pending result has fresh storage to come, version 0. */
+/** A tensor's storage version; a pending result has fresh storage to come, version 0; a vmap stand-in has its holder's. */
 export function versionOf(tensor: Tensor): number {
+  const holder = holderOf(tensor);
+  if (holder !== null) return versionOf(holder);
   return tensor.pendingElementwise !== null ? 0 : storageVersion(tensor.data.data);
 }
 
@@ -76,8 +94,11 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
   const apply = (inputs: readonly Tensor[], params: Params): Tensor => {
     if (isForwardModeActive()) {
       const position = highestTangentLevel(inputs);
+      const batchPosition = highestBatchPosition(inputs);
+      if (batchPosition > position) return applyBatched(definition, inputs, params, batchPosition);
       if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
     }
+    activeRecorder?.settle(inputs);
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
     const node: GraphNode | null = record
       ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
@@ -85,13 +106,20 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
+      activeRecorder?.pending(pending);
       const tracked = record && pending.dtype !== 'int32';
       return Tensor.fromPending(pending, { node: tracked ? node : null, requiresGrad: tracked });
     }
     const pendingInput = inputs[0]!.pendingElementwise;
-    const outData = definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled()
-      ? definition.fusedForward(pendingInput, params)
-      : definition.forward(inputs.map((input) => input.data), params);
+    let outData: FloatNdArray;
+    if (definition.fusedForward && pendingInput !== null && isElementwiseFusionEnabled() && reducesFused(inputs[0]!)) {
+      outData = definition.fusedForward(pendingInput, params);
+      activeRecorder?.fusedForward(definition, pendingInput, params, outData);
+    } else {
+      const inputData = inputs.map((input) => input.data);
+      outData = definition.forward(inputData, params);
+      activeRecorder?.forward(definition, inputData, params, outData);
+    }
     // an int32 result (indices) has no gradient, so it does not join the graph
     const tracked = record && !(outData.data instanceof Int32Array);
     const out = Tensor.fromNd(outData, { node: tracked ? node : null, requiresGrad: tracked });
@@ -129,4 +157,27 @@ function applyWithTangent<Params>(
     }
     return out;
   });
+}
+
+/**
+ * One application at the vmap level at `position`: the primitive's batching rule on the holders of
+ * the batched inputs, with that level hidden (see transforms/vmap.ts), wrapped as a stand-in at the
+ * level. Reverse mode records the application on the stand-ins (for a grad inside the vmap).
+ */
+function applyBatched<Params>(definition: PrimitiveDefinition<Params>, inputs: readonly Tensor[], params: Params, position: number): Tensor {
+  const level = levelAt(position);
+  const holders = inputs.map((input) => batchedValueAt(input, level));
+  const size = batchSizeOf(level);
+  const batched = holders.map((holder) => holder !== null);
+  const value = withLevelsBelow(position, () => definition.batch(inputs.map((input, index) => holders[index] ?? input), { batched, size, params }));
+  if (value.shape[0] !== size) {
+    throw new Error(`vmap: the batching rule of '${definition.name}' returned shape ${formatShape(value.shape)}, whose axis 0 is not the batch of ${size}`);
+  }
+  const record = isGradEnabled() && inputs.some((input) => input.requiresGrad) && value.dtype !== 'int32';
+  const node: GraphNode | null = record
+    ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
+    : null;
+  const out = batchedTensor(value, level, { node, requiresGrad: record });
+  if (record) node!.outputVersion = versionOf(out);
+  return out;
 }

@@ -1,4 +1,5 @@
 import type { DataArray } from './dtype.js';
+import { activeRecorder } from './compile/recorder.js';
 
 /**
  * Storage bookkeeping for value semantics: the one in-place path of the library.
@@ -71,6 +72,8 @@ export function contentsAt<A extends DataArray>(array: A, cell: StorageCell): A 
  * kept for them first (a copy), then `write` runs and the storage's version is bumped.
  */
 export function writeStorage(array: DataArray, write: () => void): void {
+  // while compile traces, the write is recorded (and replayed by running `write` again)
+  if (activeRecorder !== null) return activeRecorder.write(array, write);
   const buffer = array.buffer;
   const cell = currentCells.get(buffer);
   if (cell !== undefined && cell.readers > 0) {

@@ -8,11 +8,26 @@ import { backwardIntoLeaves, registerGradHook, type GradHook, type HookHandle } 
 import { checkOptions, formatShape } from './composite/validate.js';
 import { materialize, type PendingElementwise } from './fusion.js';
 import { contentsAt, registerPendingReader, releasePendingReader, type StorageCell } from './storage.js';
+import { activeRecorder } from './compile/recorder.js';
 
 export type NestedArray = number | NestedArray[];
 export type Axes = number | readonly number[] | null | undefined;
 export type SliceRange = null | number | readonly [(number | null)?, (number | null)?, (number | null)?];
 export type Operand = Tensor | number;
+
+/** What compile's error says when a traced function reads values into JavaScript. */
+const READ_ADVICE = 'a replay runs only tensor kernels, so values read in JavaScript (and branches on them) would be those of the first call; return the tensor from the compiled function and read it outside';
+
+/**
+ * What a tensor without values of its own stands for: a tensor batched by vmap, whose values are
+ * held by another tensor with the batch axis (transforms/vmap.ts). Library-internal.
+ */
+export interface HeldElsewhere {
+  /** Called on any read of the values: throws an Error saying why they cannot be read here. */
+  read(): never;
+  /** The tensor's detach(): the same stand-in for the holder's values without history. */
+  detach(): Tensor;
+}
 
 /**
  * An n-dimensional float32, float64 or int32 array with an optional place in the autodiff graph.
@@ -27,6 +42,8 @@ export class Tensor {
   #pending: PendingElementwise | null;
   /** The storage cells (storage.ts) of the pending result's operands, in order, until it is computed. */
   #cells: StorageCell[] | null = null;
+  /** For a stand-in without values of its own (vmap), what it stands for; null otherwise. */
+  #heldElsewhere: HeldElsewhere | null = null;
   readonly shape: number[];
   readonly dtype: DType;
   readonly size: number;
@@ -36,11 +53,18 @@ export class Tensor {
   /** The primitive application that produced this tensor; null for leaves and untracked results. */
   node: GraphNode | null;
 
-  private constructor(data: FloatNdArray | null, pending: PendingElementwise | null, node: GraphNode | null, requiresGrad: boolean) {
+  private constructor(
+    data: FloatNdArray | null,
+    pending: PendingElementwise | null,
+    node: GraphNode | null,
+    requiresGrad: boolean,
+    standIn?: { shape: readonly number[]; dtype: DType; heldElsewhere: HeldElsewhere },
+  ) {
     this.#data = data;
     this.#pending = pending;
-    this.shape = data ? data.shape.slice() : pending!.shape.slice();
-    this.dtype = data ? dtypeOfNd(data) : pending!.dtype;
+    this.#heldElsewhere = standIn?.heldElsewhere ?? null;
+    this.shape = data ? data.shape.slice() : pending ? pending.shape.slice() : standIn!.shape.slice();
+    this.dtype = data ? dtypeOfNd(data) : pending ? pending.dtype : standIn!.dtype;
     this.size = sizeOf(this.shape);
     this.ndim = this.shape.length;
     this.node = node;
@@ -71,8 +95,22 @@ export class Tensor {
     return tensor;
   }
 
+  /**
+   * A tensor of this shape and dtype without values of its own: any read of its data calls
+   * `heldElsewhere.read()`, which throws. Library-internal (vmap's batched tensors).
+   */
+  static standIn(shape: readonly number[], dtype: DType, heldElsewhere: HeldElsewhere, options: { node?: GraphNode | null; requiresGrad?: boolean } = {}): Tensor {
+    return new Tensor(null, null, options.node ?? null, options.requiresGrad ?? false, { shape, dtype, heldElsewhere });
+  }
+
+  /** For a stand-in (see standIn), what it stands for; null for a tensor with values. Library-internal. */
+  get heldElsewhere(): HeldElsewhere | null {
+    return this.#heldElsewhere;
+  }
+
   /** The underlying scijs ndarray (computed now if this is a pending elementwise result). */
   get data(): FloatNdArray {
+    if (this.#heldElsewhere !== null) this.#heldElsewhere.read();
     if (this.#data === null) this.computePending();
     return this.#data!;
   }
@@ -82,6 +120,7 @@ export class Tensor {
     const pending = this.pendingElementwise;
     if (pending === null) return;
     this.#data = materialize(pending);
+    activeRecorder?.materialize(pending, this.#data);
     this.#pending = null;
     releasePendingReader(this.#cells!);
     this.#cells = null;
@@ -96,6 +135,7 @@ export class Tensor {
     const pending = this.#pending;
     const cells = this.#cells;
     if (pending !== null && cells !== null && cells.some((cell) => cell.snapshot !== null)) {
+      activeRecorder?.readsSnapshot(pending);
       pending.operands = pending.operands.map((operand, k) => {
         const data = contentsAt(operand.data, cells[k]!);
         return data === operand.data ? operand : ndarray(data, operand.shape.slice(), operand.stride.slice(), operand.offset) as FloatNdArray;
@@ -109,6 +149,7 @@ export class Tensor {
 
   /** The accumulated gradient (null until a backward pass reaches this tensor); one of this tensor's shape and dtype. */
   get grad(): Tensor | null {
+    activeRecorder?.readGrad(this, this.#grad);
     return this.#grad;
   }
 
@@ -122,6 +163,7 @@ export class Tensor {
           `to a ${this.dtype} tensor of shape ${formatShape(this.shape)}; it must match both`,
       );
     }
+    activeRecorder?.writeGrad(this, gradient);
     this.#grad = gradient;
   }
 
@@ -134,14 +176,17 @@ export class Tensor {
 
   /** The elements in row-major order as a fresh typed array of the tensor's dtype. */
   toTypedArray(): DataArray {
+    activeRecorder?.untraceable('toTypedArray() reads a tensor\'s values into JavaScript', READ_ADVICE);
     return contiguousData(this.data).slice();
   }
 
   toFloat64Array(): Float64Array {
+    activeRecorder?.untraceable('toFloat64Array() reads a tensor\'s values into JavaScript', READ_ADVICE);
     return Float64Array.from(contiguousData(this.data));
   }
 
   toArray(): NestedArray {
+    activeRecorder?.untraceable('toArray() reads a tensor\'s values into JavaScript', READ_ADVICE);
     const flat = contiguousData(this.data);
     if (this.ndim === 0) return flat[0]!;
     let position = 0;
@@ -161,6 +206,7 @@ export class Tensor {
    * as null.
    */
   toJSON(): { dtype: DType; shape: number[]; data: number[] } {
+    activeRecorder?.untraceable('toJSON() reads a tensor\'s values into JavaScript', READ_ADVICE);
     const data = Array.from(contiguousData(this.data));
     const bad = data.findIndex((value) => !Number.isFinite(value));
     if (bad >= 0) {
@@ -177,6 +223,7 @@ export class Tensor {
     if (this.size !== 1) {
       throw new Error(`item: a tensor of shape ${formatShape(this.shape)} has ${this.size} elements; item() needs exactly one`);
     }
+    activeRecorder?.untraceable('item() reads a tensor\'s value into JavaScript', READ_ADVICE);
     return contiguousData(this.data)[0]!;
   }
 
@@ -203,6 +250,7 @@ export class Tensor {
 
   /** The same values without history: a new leaf that does not require grad (shares data). */
   detach(): Tensor {
+    if (this.#heldElsewhere !== null) return this.#heldElsewhere.detach();
     return new Tensor(this.data, null, null, false);
   }
 

@@ -164,6 +164,7 @@ const rows: BadInputRow[] = [
   { entryPoint: 'setElementwiseBackend', cases: { 'out of range': [() => ng.setElementwiseBackend('gpu' as never)] } },
   { entryPoint: 'assignInPlace', cases: { 'wrong shape': [() => ng.assignInPlace(ng.zeros([3]), ng.zeros([2]))], 'wrong type': [() => ng.assignInPlace(ng.zeros([3]), notATensor)] } },
   { entryPoint: 'withSettings', cases: { 'unknown option': [() => ng.withSettings({ fusin: true } as never, () => 1)], 'wrong type': [() => ng.withSettings({ fusion: 'yes' } as never, () => 1), () => ng.withSettings({}, 3 as never)], 'out of range': [() => ng.withSettings({ matmulThreads: 3 } as never, () => 1)] } },
+  { entryPoint: 'compile', cases: { 'wrong type': [() => ng.compile(42 as never), () => ng.compile((t: ng.Tensor) => t)(notATensor), () => ng.compile((t: ng.Tensor) => new Map([['t', t]]))(x)] } },
   { entryPoint: 'grad', cases: { 'unknown option': [() => ng.grad(square, { argnum: 0 } as never)], 'wrong type': [() => ng.grad(square)(notATensor)], 'out of range': [() => ng.grad(square, { argnums: 1 })(x64)] } },
   { entryPoint: 'valueAndGrad', cases: { 'unknown option': [() => ng.valueAndGrad(square, { argnum: 0 } as never)] } },
   { entryPoint: 'jvp', cases: { 'wrong type': [() => ng.jvp(3 as never, [x64], [x64])], 'wrong shape': [() => ng.jvp(square, [x64], [v.to('float64')])], 'zero-size': [() => ng.jvp(square, [x64], [])] } },
@@ -172,6 +173,16 @@ const rows: BadInputRow[] = [
   { entryPoint: 'jacrev', cases: { 'unknown option': [() => ng.jacrev(square, { argnum: 0 } as never)] } },
   { entryPoint: 'jacfwd', cases: { 'unknown option': [() => ng.jacfwd(square, { argnum: 0 } as never)] } },
   { entryPoint: 'hessian', cases: { 'unknown option': [() => ng.hessian(square, { argnum: 0 } as never)] } },
+  {
+    entryPoint: 'vmap',
+    cases: {
+      'unknown option': [() => ng.vmap(square, { inDim: 0 } as never)],
+      'wrong type': [() => ng.vmap(3 as never), () => ng.vmap(square, { inDims: 'first' } as never), () => ng.vmap(square)(notATensor as never)],
+      'out of range': [() => ng.vmap(square, { inDims: 2 })(x64), () => ng.vmap(square, { randomness: 'sometimes' } as never)],
+      'zero-size': [() => ng.vmap(square)(ng.zeros([0, 2])), () => ng.vmap(square, { inDims: null })(x64)],
+      'wrong shape': [() => ng.vmap((a: ng.Tensor, b: ng.Tensor) => a.add(b))(ng.zeros([2, 3]), ng.zeros([3, 3]))],
+    },
+  },
   { entryPoint: 'checkOptions', cases: { 'wrong type': [() => ng.checkOptions('checkOptions', 3, [])] } },
 ];
 

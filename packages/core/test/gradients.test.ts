@@ -3,7 +3,8 @@
  * first order (full Jacobian gradcheck and the VJP dot-product test) for all, second order
  * (gradgradcheck) for the smooth ones, on random float64 shapes and broadcast patterns; and
  * forward mode (jvp against central differences, the transpose identity with vjp, and second
- * order forward-over-forward, forward-over-reverse and reverse-over-forward).
+ * order forward-over-forward, forward-over-reverse and reverse-over-forward); and vmap (vmap of the
+ * function, of its gradient and of its jvp equal a loop over the examples).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -345,6 +346,63 @@ describe('gradients of every primitive and composite (float64, central differenc
           );
         });
       }
+    });
+  }
+});
+
+/** Example `position` of an input: the input scaled by 1 + position/4 (a positive scale keeps every drawn domain). */
+function example(input: Tensor, position: number): Tensor {
+  return input.mul(1 + position / 4);
+}
+
+/** The largest |a − b| relative to 1 + max |b| (0 for equal values). */
+function relativeError(a: Tensor, b: Tensor): number {
+  expect(a.shape).toEqual(b.shape);
+  if (b.size === 0) return 0;
+  return a.sub(b).abs().max().item() / (1 + b.abs().max().item());
+}
+
+/** What a vmap check draws besides the case: the batch size, one inDim choice per input (−1: not batched) and outDim choices. */
+const vmapChoices = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.array(fc.integer({ min: -1, max: 3 }), { minLength: 6, maxLength: 6 }), fc.array(fc.nat(), { minLength: 6, maxLength: 6 }));
+
+const vmapRuns = 6;
+
+describe('vmap of every primitive and composite: equal to a loop over the examples (float64)', () => {
+  for (const spec of specs) {
+    it(`${spec.name}: vmap(f), vmap(grad(f)) and vmap(jvp(f)), random inDims and outDims`, () => {
+      fc.assert(
+        fc.property(spec.cases, vmapChoices, ({ inputs, fn, label }, [size, dimChoices, outChoices]) => {
+          const dims = inputs.map((input, index) => (dimChoices[index]! < 0 ? null : dimChoices[index]! % (input.ndim + 1)));
+          if (dims.every((dim) => dim === null)) dims[0] = 0;
+          const positions = Array.from({ length: size }, (_, position) => position);
+          const batchedArgument = (value: Tensor, dim: number | null, scale: (x: Tensor, position: number) => Tensor): Tensor =>
+            dim === null ? value : ng.stack(positions.map((position) => scale(value, position)), dim);
+          const exampleArguments = (values: readonly Tensor[], position: number): Tensor[] =>
+            values.map((value, index) => (dims[index] === null ? value : example(value, position)));
+          const check = (what: string, per: (...args: Tensor[]) => Tensor[], args: Tensor[], argDims: (number | null)[], perExample: (position: number) => Tensor[]) => {
+            const expected = positions.map(perExample);
+            const outDims = expected[0]!.map((output, k) => outChoices[k % outChoices.length]! % (output.ndim + 1));
+            const vmapped = ng.vmap(per, { inDims: argDims, outDims })(...args);
+            expected[0]!.forEach((_, k) => {
+              const stacked = ng.stack(expected.map((outputs) => outputs[k]!), outDims[k]!);
+              const error = relativeError(vmapped[k]!, stacked);
+              expect(error, `${label}: ${what}, output ${k}, inDims ${JSON.stringify(argDims)}, outDims ${JSON.stringify(outDims)}, ${size} examples`).toBeLessThan(1e-12);
+            });
+          };
+          const batched = inputs.map((input, index) => batchedArgument(input, dims[index]!, example));
+          check('vmap(f)', (...xs) => [fn(...xs)], batched, dims, (position) => [fn(...exampleArguments(inputs, position))]);
+          const argnums = inputs.map((_, index) => index);
+          const gradient = ng.grad((...xs: Tensor[]) => fn(...xs).sin().sum(), { argnums, allowUnused: true });
+          check('vmap(grad(f))', gradient, batched, dims, (position) => gradient(...exampleArguments(inputs, position)));
+          const tangents = inputs.map((input, index) => ng.randn(input.shape, { dtype: 'float64', seed: 31 * index + size }));
+          const tangentScale = (t: Tensor, position: number) => t.mul(1 - position / 2);
+          const batchedTangents = tangents.map((t, index) => batchedArgument(t, dims[index]!, tangentScale));
+          const tangentOf = (...args: Tensor[]) => [ng.jvp(fn, args.slice(0, inputs.length), args.slice(inputs.length))[1]];
+          check('vmap(jvp(f))', tangentOf, [...batched, ...batchedTangents], [...dims, ...dims], (position) =>
+            tangentOf(...exampleArguments(inputs, position), ...tangents.map((t, index) => (dims[index] === null ? t : tangentScale(t, position)))));
+        }),
+        { seed: 20261202, numRuns: vmapRuns },
+      );
     });
   }
 });

@@ -8,12 +8,14 @@ import { Tensor, checkOptions, formatShape, tensor } from '@normgrad/core';
  * then the tensors' bytes, row-major and little-endian, at [begin, end) counted from the end of
  * the header, back to back with no gaps.
  *
- * normgrad tensors are float32 or float64; they are written as F32 and F64. Integers:
- * - I64 and I32 are read into float64 tensors (every I32 and every I64 up to 2^53 is exact in
- *   float64; a larger I64 is an error). Such a tensor remembers its stored dtype and is written
- *   back as I64 / I32, so loading and saving a file keeps its dtypes. `asInt64(t)` / `asInt32(t)`
- *   mark a float64 tensor of integers to be written that way (toTorchStateDict marks PyTorch's
- *   num_batches_tracked). A tensor computed from a marked one is an ordinary float64 tensor.
+ * float32, float64 and int32 tensors are written as F32, F64 and I32, and those dtypes are read
+ * into them. 64-bit integers:
+ * - I64 is read into float64 tensors (every I64 up to 2^53 is exact in float64; a larger one is
+ *   an error). Such a tensor remembers its stored dtype and is written back as I64, so loading
+ *   and saving a file keeps its dtypes. `asInt64(t)` marks a float64 tensor of integers to be
+ *   written that way (toTorchStateDict marks PyTorch's num_batches_tracked); `asInt32(t)` marks
+ *   one to be written as I32 (read back as an int32 tensor). A tensor computed from a marked one
+ *   is an ordinary float64 tensor.
  * - F16 and BF16 are read into float32 tensors (exact: float32 holds every float16 and bfloat16
  *   value) and written back as F32; `parseSafetensors` reports each tensor's stored dtype.
  * Any other dtype in a file is an error naming the tensor; nothing is converted silently.
@@ -22,7 +24,7 @@ import { Tensor, checkOptions, formatShape, tensor } from '@normgrad/core';
 /** The dtypes of a safetensors file that normgrad reads. */
 export type SafetensorsDType = 'F32' | 'F64' | 'I64' | 'I32' | 'F16' | 'BF16';
 
-/** The dtypes normgrad writes: float32 → F32, float64 → F64, marked integer tensors → I64 / I32. */
+/** The dtypes normgrad writes: float32 → F32, float64 → F64, int32 → I32, marked float64 integer tensors → I64 / I32. */
 export type WritableSafetensorsDType = 'F32' | 'F64' | 'I64' | 'I32';
 
 export interface SafetensorsOptions {
@@ -44,7 +46,7 @@ const MAXIMUM_HEADER_BYTES = 100_000_000;
 
 const elementBytes: Record<SafetensorsDType, number> = { F64: 8, I64: 8, F32: 4, I32: 4, F16: 2, BF16: 2 };
 
-/** Integer tensors held in float64, by the integer dtype they are written as. */
+/** Float64 tensors of integers, by the integer dtype they are written as. */
 const integerStorage = new WeakMap<Tensor, 'I64' | 'I32'>();
 
 function markInteger(entryPoint: string, t: Tensor, dtype: 'I64' | 'I32'): Tensor {
@@ -75,6 +77,7 @@ export function safetensorsDType(t: Tensor): WritableSafetensorsDType {
   const dtype: string = t.dtype;
   if (dtype === 'float32') return 'F32';
   if (dtype === 'float64') return 'F64';
+  if (dtype === 'int32') return 'I32';
   throw new Error(`safetensorsDType: tensors of dtype ${dtype} have no safetensors dtype here`);
 }
 
@@ -107,8 +110,10 @@ export function serialize(entryPoint: string, tensors: Record<string, Tensor>, o
     if (name === METADATA_KEY) throw new Error(`${entryPoint}: "${METADATA_KEY}" is reserved for metadata and cannot name a tensor`);
     if (!(t instanceof Tensor)) throw new Error(`${entryPoint}: "${name}" is ${describe(t)}, expected a Tensor`);
     const dtype = safetensorsDType(t);
-    const values = dtype === 'I64' || dtype === 'I32' ? t.toFloat64Array() : t.toTypedArray();
-    if (dtype === 'I64' || dtype === 'I32') markInteger(`${entryPoint}: "${name}" (${dtype})`, t, dtype);
+    const marked = t.dtype === 'float64' && (dtype === 'I64' || dtype === 'I32');
+    // a marked tensor's values are checked again: its storage may have been written since it was marked
+    if (marked) markInteger(`${entryPoint}: "${name}" (${dtype})`, t, dtype);
+    const values = t.toTypedArray();
     const end = offset + values.length * elementBytes[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, end] };
     layout.push({ dtype, values, begin: offset });
@@ -220,21 +225,25 @@ export function parse(context: string, input: Uint8Array | ArrayBuffer): ParsedS
   const dtypes: Record<string, SafetensorsDType> = {};
   for (const { name, dtype, shape, begin, end } of entries) {
     const values = readValues(context, name, view, dataStart + begin, (end - begin) / elementBytes[dtype], dtype);
-    const t = tensor(values, { shape, dtype: values instanceof Float64Array ? 'float64' : 'float32' });
-    if (dtype === 'I64' || dtype === 'I32') integerStorage.set(t, dtype);
+    const t = tensor(values, { shape });
+    if (dtype === 'I64') integerStorage.set(t, dtype);
     tensors[name] = t;
     dtypes[name] = dtype;
   }
   return { tensors, metadata, dtypes };
 }
 
-function readValues(context: string, name: string, view: DataView, position: number, count: number, dtype: SafetensorsDType): Float32Array | Float64Array {
+function readValues(context: string, name: string, view: DataView, position: number, count: number, dtype: SafetensorsDType): Float32Array | Float64Array | Int32Array {
   const step = elementBytes[dtype];
-  if (dtype === 'F64' || dtype === 'I64' || dtype === 'I32') {
+  if (dtype === 'I32') {
+    const values = new Int32Array(count);
+    for (let i = 0; i < count; i++, position += step) values[i] = view.getInt32(position, true);
+    return values;
+  }
+  if (dtype === 'F64' || dtype === 'I64') {
     const values = new Float64Array(count);
     for (let i = 0; i < count; i++, position += step) {
       if (dtype === 'F64') values[i] = view.getFloat64(position, true);
-      else if (dtype === 'I32') values[i] = view.getInt32(position, true);
       else {
         const value = view.getBigInt64(position, true);
         if (value > BigInt(Number.MAX_SAFE_INTEGER) || value < -BigInt(Number.MAX_SAFE_INTEGER)) {

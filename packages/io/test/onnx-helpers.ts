@@ -1,9 +1,9 @@
 import { assignInPlace, noGrad, rand, randn, tensor, type Tensor } from '@normgrad/core';
-import { Conv2d, Linear, type Module } from '@normgrad/nn';
+import { Conv1d, Conv2d, ConvTranspose2d, Embedding, Linear, type Module } from '@normgrad/nn';
 import ort from 'onnxruntime-node';
 import { ModelProto } from '../src/onnx/onnx-proto.js';
 
-/** Runs an exported model in onnxruntime on x and returns its one output as a Tensor of x's dtype. */
+/** Runs an exported model in onnxruntime on x and returns its one output as a float32 or float64 Tensor. */
 export async function runOnnx(bytes: Uint8Array, x: Tensor, names = { input: 'input', output: 'output' }): Promise<Tensor> {
   const session = await ort.InferenceSession.create(bytes);
   const results = await session.run({ [names.input]: new ort.Tensor(x.dtype, x.toTypedArray(), x.shape) });
@@ -11,7 +11,7 @@ export async function runOnnx(bytes: Uint8Array, x: Tensor, names = { input: 'in
   if (!y) throw new Error(`runOnnx: the model has no output '${names.output}'`);
   const data = y.data;
   if (!(data instanceof Float32Array || data instanceof Float64Array)) throw new Error(`runOnnx: output of type ${y.type}`);
-  return tensor(data, { shape: [...y.dims], dtype: x.dtype });
+  return tensor(data, { shape: [...y.dims], dtype: data instanceof Float64Array ? 'float64' : 'float32' });
 }
 
 /** normgrad's eval output for x (the model is left in eval mode). */
@@ -32,21 +32,21 @@ export function maxAbsError(a: Tensor, b: Tensor): number {
 /**
  * Gives every parameter and buffer of `model` seeded random values of the scale training would
  * leave, so a comparison does not pass on the ones and zeros a fresh layer starts with and
- * activations stay of order one: Linear and Conv2d weights N(0, 1 / fanIn); norm weights
+ * activations stay of order one: Linear and convolution weights N(0, 1 / fanIn); norm weights
  * 1 + N(0, 0.04), biases and running means N(0, 0.04 / 0.09), running variances in [0.5, 1.5);
- * any other parameter (SwitchableNorm's mixing logits) N(0, 1).
+ * any other parameter (SwitchableNorm's mixing logits, Embedding's rows) N(0, 1).
  */
 export function randomizeState(model: Module, seed: number): Module {
   let k = seed;
   const normal = (t: Tensor, std: number, mean = 0): Tensor => randn(t.shape, { seed: k++, dtype: t.dtype }).mul(std).add(mean);
   noGrad(() => {
     for (const layer of model.modules().filter((m) => m.children().length === 0)) {
-      const isAffineMap = layer instanceof Linear || layer instanceof Conv2d;
+      const isAffineMap = layer instanceof Linear || layer instanceof Conv2d || layer instanceof Conv1d || layer instanceof ConvTranspose2d;
       for (const [name, t] of [...layer.namedParameters(), ...layer.namedBuffers()]) {
         let values: Tensor;
         if (isAffineMap && name === 'weight') values = normal(t, 1 / Math.sqrt(t.size / t.shape[0]!));
         else if (isAffineMap || name === 'bias') values = normal(t, 0.2);
-        else if (name === 'weight') values = normal(t, 0.2, 1);
+        else if (name === 'weight' && !(layer instanceof Embedding)) values = normal(t, 0.2, 1);
         else if (name === 'runningMean') values = normal(t, 0.3);
         else if (name === 'runningVar') values = rand(t.shape, { seed: k++, dtype: t.dtype }).add(0.5);
         else values = normal(t, 1);

@@ -36,23 +36,33 @@ function sameTensor(actual: Tensor | undefined, expected: Tensor): void {
 }
 
 describe('serializeSafetensors / deserializeSafetensors', () => {
-  it('round-trips float32, float64, int64 and int32 tensors, scalars, empty tensors and metadata bit for bit', () => {
+  it('round-trips float32, float64, int32 and int64 tensors, scalars, empty tensors and metadata bit for bit', () => {
     const tensors = {
       weight: randn([3, 4], { seed: 1 }),
       double: randn([2, 2, 2], { dtype: 'float64', seed: 2 }),
       steps: asInt64(tensor(12345678901234, { dtype: 'float64' })),
-      labels: asInt32(tensor([-3, 0, 2147483647], { dtype: 'float64' })),
+      labels: tensor([[-2147483648, 0], [7, 2147483647]], { dtype: 'int32' }),
+      emptyIndices: tensor(new Int32Array(0), { shape: [2, 0] }),
       empty: tensor(new Float32Array(0), { shape: [0, 5] }),
       strided: randn([4, 3], { seed: 3 }).transpose(1, 0),
+      stridedIndices: tensor([[1, 2, 3], [4, 5, 6]], { dtype: 'int32' }).transpose(1, 0),
     };
     const bytes = serializeSafetensors(tensors, { metadata: { format: 'pt', note: 'ünïcode' } });
     const parsed = parseSafetensors(bytes);
     for (const [name, t] of Object.entries(tensors)) sameTensor(parsed.tensors[name], t);
     expect(parsed.metadata).toEqual({ format: 'pt', note: 'ünïcode' });
-    expect(parsed.dtypes).toEqual({ weight: 'F32', double: 'F64', steps: 'I64', labels: 'I32', empty: 'F32', strided: 'F32' });
+    expect(parsed.dtypes).toEqual({ weight: 'F32', double: 'F64', steps: 'I64', labels: 'I32', emptyIndices: 'I32', empty: 'F32', strided: 'F32', stridedIndices: 'I32' });
+    expect(headerOf(bytes).labels).toEqual({ dtype: 'I32', shape: [2, 2], data_offsets: [120, 136] });
     // loaded integers keep their stored dtype when written again
     expect(parseSafetensors(serializeSafetensors(parsed.tensors)).dtypes).toEqual(parsed.dtypes);
     expect(Object.keys(deserializeSafetensors(bytes))).toEqual(Object.keys(tensors));
+  });
+
+  it('writes a float64 tensor marked asInt32 as I32, read back as an int32 tensor', () => {
+    const marked = asInt32(tensor([-3, 0, 2147483647], { dtype: 'float64' }));
+    const parsed = parseSafetensors(serializeSafetensors({ marked }));
+    expect(parsed.dtypes.marked).toBe('I32');
+    sameTensor(parsed.tensors.marked, tensor([-3, 0, 2147483647], { dtype: 'int32' }));
   });
 
   it('writes the format: 8-byte little-endian header length, an 8-byte-aligned JSON header, contiguous little-endian data', () => {
@@ -75,12 +85,29 @@ describe('serializeSafetensors / deserializeSafetensors', () => {
     for (const [name, { dtype, shape, values }] of Object.entries(reference.dtypes)) {
       const t = parsed.tensors[name]!;
       expect(parsed.dtypes[name], name).toBe(expectedDtype[dtype]);
-      expect(t.dtype, name).toBe(['float64', 'int32', 'int64'].includes(dtype) ? 'float64' : 'float32');
+      expect(t.dtype, name).toBe(dtype === 'int32' ? 'int32' : ['float64', 'int64'].includes(dtype) ? 'float64' : 'float32');
       expect(t.shape, name).toEqual(shape);
       expect(Array.from(t.toFloat64Array()), name).toEqual(values);
     }
     expect(safetensorsDType(parsed.tensors.half!)).toBe('F32');
     expect(safetensorsDType(parsed.tensors.int64!)).toBe('I64');
+    expect(safetensorsDType(parsed.tensors.int32!)).toBe('I32');
+  });
+
+  it('writes the I32 and I64 tensors of the Python-written file back byte for byte', () => {
+    const file = new Uint8Array(readFileSync(new URL('dtypes.safetensors', fixtures)));
+    const dataOf = (bytes: Uint8Array, name: string): number[] => {
+      const header = headerOf(bytes);
+      const [begin, end] = (header[name] as { data_offsets: [number, number] }).data_offsets;
+      const start = 8 + Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+      return Array.from(bytes.subarray(start + begin, start + end));
+    };
+    const parsed = parseSafetensors(file);
+    for (const name of ['int32', 'int64']) {
+      const written = serializeSafetensors({ [name]: parsed.tensors[name]! });
+      expect(headerOf(written)[name], name).toEqual({ ...(headerOf(file)[name] as object), data_offsets: [0, dataOf(file, name).length] });
+      expect(dataOf(written, name), name).toEqual(dataOf(file, name));
+    }
   });
 
   it('decodes float16 and bfloat16 bit patterns', () => {

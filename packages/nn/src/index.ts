@@ -11,9 +11,10 @@ export {
 } from './module.js';
 /** The one way to write into a buffer's (or any tensor's) storage, re-exported from core for stateful layers. */
 export { assignInPlace } from '@normgrad/core';
-export { functionalCall } from './functional-call.js';
+export { functionalCall, functionalCallWithBuffers, stackModuleState } from './functional-call.js';
 export { Linear, type LinearOptions } from './layers/linear.js';
 export { Embedding, type EmbeddingLayerOptions } from './layers/embedding.js';
+export { MultiheadAttention, type MultiheadAttentionOptions, type MultiheadAttentionCallOptions } from './layers/multihead-attention.js';
 export { Conv2d, Conv1d, ConvTranspose2d, type Conv2dLayerOptions, type Conv1dLayerOptions, type ConvTranspose2dLayerOptions } from './layers/conv.js';
 export { MaxPool2d, AvgPool2d, AdaptiveAvgPool2d } from './layers/pooling.js';
 export { ReLU, Dropout, Flatten, Dropout2d, Identity, GELU, SiLU, LeakyReLU, ELU, Softplus, Tanh, Sigmoid, Softmax } from './layers/activation.js';
@@ -43,3 +44,4 @@ export { clipGradNorm, clipGradValue, type ClipGradNormOptions } from './clip-gr
 export { IterNorm, type IterNormLayerOptions } from './layers/iter-norm.js';
 export * as init from './init.js';
 export { summary } from './summary.js';
+export { CrossIterationBatchNorm2d, type CrossIterationBatchNorm2dOptions, type CrossIterationRecord } from './layers/cross-iteration-batch-norm.js';

@@ -1,4 +1,4 @@
-import { Tensor, assignInPlace, checkOptions, noGrad, tensor } from '@normgrad/core';
+import { Tensor, assignInPlace, checkOptions, isTracing, noGrad, tensor, traceEffect, traceGuard } from '@normgrad/core';
 import { indentAfterFirstLine } from './repr.js';
 import { formatShape } from './util.js';
 
@@ -168,7 +168,7 @@ export abstract class Module {
    */
   constructor() {
     const forward = this.forward;
-    const hooked = (...inputs: Tensor[]): Tensor => runForward(this, forward, inputs);
+    const hooked = (...inputs: Tensor[]): Tensor => (isTracing() ? this.tracedForward(forward, inputs) : runForward(this, forward, inputs));
     hookedForwards.add(hooked);
     Object.defineProperty(this, 'forward', {
       value: hooked,
@@ -179,6 +179,24 @@ export abstract class Module {
   }
 
   abstract forward(...inputs: Tensor[]): Tensor;
+
+  /**
+   * A forward call while core's compile traces: the program depends on `training`, and the
+   * changes the call made to numeric state (numBatchesTracked += 1) are repeated by every replay.
+   */
+  private tracedForward(forward: (...inputs: Tensor[]) => Tensor, inputs: Tensor[]): Tensor {
+    traceGuard(() => this.training);
+    const fields = this.numericState();
+    const before = fields.map((field) => this.readNumber(field));
+    const output = runForward(this, forward, inputs);
+    fields.forEach((field, k) => {
+      const change = this.readNumber(field) - before[k]!;
+      if (change === 0) return;
+      this.writeNumber(field, before[k]!);
+      traceEffect(() => this.writeNumber(field, this.readNumber(field) + change));
+    });
+    return output;
+  }
 
   /**
    * Registers fn to run before every forward call with (module, inputs); returning a Tensor or

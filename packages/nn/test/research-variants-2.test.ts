@@ -433,8 +433,8 @@ describe(`weightNorm matches torch.nn.utils.weight_norm (torch ${fixtures.torch}
 
   it('parameters are weightG (shaped like PyTorch\'s weight_g) and weightV; the weight depends only on the direction of v', () => {
     const layer = weightNorm(new Conv2d(2, 3, 2, f64));
-    expect(layer.namedParameters().map(([name, t]) => [name, t.shape])).toEqual([['bias', [3]], ['weightV', [3, 2, 2, 2]], ['weightG', [3, 1, 1, 1]]]);
-    expect(Object.keys(layer.stateDict())).toEqual(['bias', 'weightV', 'weightG']);
+    expect(layer.namedParameters().map(([name, t]) => [name, t.shape])).toEqual([['bias', [3]], ['weightG', [3, 1, 1, 1]], ['weightV', [3, 2, 2, 2]]]);
+    expect(Object.keys(layer.stateDict())).toEqual(['bias', 'weightG', 'weightV']); // PyTorch's order: bias, weight_g, weight_v
     const x = seededTensor([1, 2, 3, 3], 31);
     const before = layer.forward(x);
     setValues(layer.weightV, layer.weightV.mul(tensor([0.5, 2, 3], f64).reshape([3, 1, 1, 1])));

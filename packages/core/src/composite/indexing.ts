@@ -2,6 +2,7 @@ import { primitives } from '../ops/index.js';
 import { Tensor } from '../tensor.js';
 import { where } from './elementwise.js';
 import { broadcastTo, narrow, reshape } from './shape.js';
+import { allExamples } from '../transforms/vmap.js';
 import { broadcastShapes, checkOptions, formatShape, normalizeAxis, sameShape } from './validate.js';
 
 /**
@@ -154,7 +155,7 @@ export function maskedFill(x: Tensor, mask: Tensor, value: number | Tensor): Ten
   if (!sameShape(shape, x.shape)) {
     throw new Error(`maskedFill: a mask of shape ${formatShape(mask.shape)} does not broadcast to the input's shape ${formatShape(x.shape)}`);
   }
-  const values = mask.toTypedArray();
+  const values = allExamples(mask).toTypedArray();
   for (let i = 0; i < values.length; i++) {
     if (values[i] !== 0 && values[i] !== 1) {
       throw new Error(`maskedFill: the mask must hold only 0 and 1 (as lt, gt, eq, … return), got ${values[i]} at element ${i} of shape ${formatShape(mask.shape)}`);

@@ -3,6 +3,9 @@ import type { Axes, Tensor } from '../tensor.js';
 import { abs, add, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
 import { full } from '../creation.js';
 import { reshape } from './shape.js';
+import { branchOnValues } from '../compile/hooks.js';
+import { contiguousData } from '../kernels/layout.js';
+import { allExamples } from '../transforms/vmap.js';
 import { checkFloat, checkOptions, formatShape, keptShape, normalizeAxes, normalizeAxis } from './validate.js';
 
 /**
@@ -145,12 +148,15 @@ function momentsOf(operation: string, x: Tensor, axis: Axes, correction = 1): Mo
 /**
  * Whether every value (a variance or mean square) is finite and far enough from the dtype's limits
  * that the squares behind it neither overflowed nor lost precision to underflow: where it is, the
- * norms need no scaling of their inputs (see meanAbsScale).
+ * norms need no scaling of their inputs (see meanAbsScale). Under vmap it looks at every example's
+ * values, so all examples take the same formula.
  */
 export function withinSquareRange(variance: Tensor): boolean {
   const [low, high] = variance.dtype === 'float32' ? [2 ** -100, 2 ** 100] : [2 ** -900, 2 ** 900];
-  for (const value of variance.toFloat64Array()) if (!(value >= low && value <= high)) return false;
-  return true;
+  return branchOnValues(allExamples(variance), (values) => {
+    for (const value of contiguousData(values)) if (!(value >= low && value <= high)) return false;
+    return true;
+  });
 }
 
 /**

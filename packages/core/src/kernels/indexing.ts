@@ -129,16 +129,103 @@ export function argmaxKernel(x: FloatNdArray, axis: number, minimize: boolean): 
   return out;
 }
 
-/** Ascending order with NaN above every number (as PyTorch's sort). */
-function compareAscending(a: number, b: number): number {
-  if (a !== a) return b !== b ? 0 : 1;
-  if (b !== b) return -1;
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Lines up to this length are sorted by insertion, longer ones by radix sort. */
+const INSERTION_SORT_MAXIMUM = 64;
+
+const keyBits = new Float64Array(1);
+const keyWords = new Uint32Array(keyBits.buffer);
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const [LOW_WORD, HIGH_WORD] = LITTLE_ENDIAN ? [0, 1] : [1, 0];
+
+/**
+ * Writes the sort key of `value` at `k` in high and low: two unsigned words whose order (high
+ * first) is the ascending order of the numbers, NaN above every number and −0 equal to +0 (as
+ * PyTorch's sort); complemented for descending order.
+ */
+function writeKey(value: number, descending: boolean, k: number, high: Uint32Array, low: Uint32Array): void {
+  let hi: number;
+  let lo: number;
+  if (value !== value) {
+    hi = 0xffffffff;
+    lo = 0xffffffff;
+  } else {
+    keyBits[0] = value === 0 ? 0 : value;
+    hi = keyWords[HIGH_WORD]!;
+    lo = keyWords[LOW_WORD]!;
+    // IEEE 754 bits in sign-magnitude order: flip every bit of a negative, the sign bit of a positive
+    if (hi & 0x80000000) {
+      hi = ~hi;
+      lo = ~lo;
+    } else {
+      hi |= 0x80000000;
+    }
+  }
+  high[k] = descending ? ~hi : hi;
+  low[k] = descending ? ~lo : lo;
+}
+
+/** Sorts order[0..n) by (high, low) of each position, stably, by insertion. */
+function insertionSort(order: Int32Array, n: number, high: Uint32Array, low: Uint32Array): void {
+  for (let i = 1; i < n; i++) {
+    const moving = order[i]!;
+    const hi = high[moving]!;
+    const lo = low[moving]!;
+    let j = i - 1;
+    while (j >= 0) {
+      const other = order[j]!;
+      const otherHigh = high[other]!;
+      if (otherHigh < hi || (otherHigh === hi && low[other]! <= lo)) break;
+      order[j + 1] = other;
+      j--;
+    }
+    order[j + 1] = moving;
+  }
+}
+
+/** The arrays a radix sort moves between: keys (high, low words) and positions, each of the line's length. */
+interface SortBuffers {
+  high: Uint32Array;
+  low: Uint32Array;
+  order: Int32Array;
+}
+
+/**
+ * Sorts `keys.order` (initially 0..n−1) by (high, low), stably: least-significant-digit radix sort
+ * over the eight bytes of the key, skipping a byte every key shares. Each pass reads keys and
+ * positions in sequence and moves them together into `spare`; the words of `keys` are overwritten.
+ */
+function radixSort(keys: SortBuffers, spare: SortBuffers, n: number, counts: Int32Array): void {
+  let from = keys;
+  let to = spare;
+  for (let pass = 0; pass < 8; pass++) {
+    const words = pass < 4 ? from.low : from.high;
+    const shift = (pass % 4) * 8;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[(words[i]! >>> shift) & 0xff]!++;
+    if (counts[(words[0]! >>> shift) & 0xff] === n) continue;
+    let total = 0;
+    for (let digit = 0; digit < 256; digit++) {
+      const count = counts[digit]!;
+      counts[digit] = total;
+      total += count;
+    }
+    const [fromHigh, fromLow, fromOrder] = [from.high, from.low, from.order];
+    const [toHigh, toLow, toOrder] = [to.high, to.low, to.order];
+    const moveLow = pass < 3; // the low words are not read after the fourth pass
+    for (let i = 0; i < n; i++) {
+      const target = counts[(words[i]! >>> shift) & 0xff]!++;
+      toOrder[target] = fromOrder[i]!;
+      toHigh[target] = fromHigh[i]!;
+      if (moveLow) toLow[target] = fromLow[i]!;
+    }
+    [from, to] = [to, from];
+  }
+  if (from !== keys) keys.order.set(from.order);
 }
 
 /**
  * The positions that sort each line along the axis, as int32 of x's shape: ascending, or
- * descending; stable (equal elements keep their order), NaN above every number.
+ * descending; stable (equal elements keep their order), NaN above every number, −0 equal to +0.
  */
 export function argsortKernel(x: FloatNdArray, axis: number, descending: boolean): FloatNdArray {
   const out = createNd('int32', x.shape);
@@ -147,15 +234,17 @@ export function argsortKernel(x: FloatNdArray, axis: number, descending: boolean
   const outStrides = rowMajorStrides(x.shape);
   const outAxisStride = outStrides[axis]!;
   const lineShape = x.shape.map((size, index) => (index === axis ? 1 : size));
-  const values = new Float64Array(extent);
-  const order = Array.from({ length: extent }, (_, k) => k);
-  const compare = descending ? (i: number, j: number) => compareAscending(values[j]!, values[i]!) : (i: number, j: number) => compareAscending(values[i]!, values[j]!);
+  const keys: SortBuffers = { high: new Uint32Array(extent), low: new Uint32Array(extent), order: new Int32Array(extent) };
+  const spare: SortBuffers | null = extent > INSERTION_SORT_MAXIMUM ? { high: new Uint32Array(extent), low: new Uint32Array(extent), order: new Int32Array(extent) } : null;
+  const counts = new Int32Array(256);
   forEachPosition(lineShape, [{ offset: x.offset, strides: x.stride }, { offset: 0, strides: outStrides }], ([offset, outOffset]) => {
+    const { high, low, order } = keys;
     for (let k = 0; k < extent; k++) {
-      values[k] = x.data[offset! + k * axisStride]!;
+      writeKey(x.data[offset! + k * axisStride]!, descending, k, high, low);
       order[k] = k;
     }
-    order.sort(compare);
+    if (spare) radixSort(keys, spare, extent, counts);
+    else insertionSort(order, extent, high, low);
     for (let k = 0; k < extent; k++) out.data[outOffset! + k * outAxisStride] = order[k]!;
   });
   return out;

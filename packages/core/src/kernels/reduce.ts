@@ -1,6 +1,6 @@
 import { allocate, type DType, type DataArray } from '../dtype.js';
-import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
-import { strideKind, type StrideKind } from './elementwise.js';
+import { createNd, dtypeOfNd, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
+import { mapElementwise, strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
@@ -122,6 +122,12 @@ function mergeAxes(shape: readonly number[], reducedAxes: ReadonlySet<number>, s
   return merged;
 }
 
+/** The extent of the innermost merged axis if it is reduced, else 0. */
+function innermostReducedRun(merged: MergedAxes): number {
+  const last = merged.shape.length - 1;
+  return last >= 0 && merged.reduced[last]! ? merged.shape[last]! : 0;
+}
+
 /**
  * Sums or maximizes `expression` (a tree over the elements of same-shaped operands with any
  * strides) over the given axes; the result, in `dtype`, has the kept axes only (no keepdims).
@@ -135,6 +141,13 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
   const size = sizeOf(shape);
   if (size > 0) {
     const merged = mergeAxes(shape, reducedAxes, operands.map((operand) => operand.stride));
+    // The order of a sum is the one its row-major layout gives, and it depends only on the run of
+    // reduced axes merged innermost (the four running totals walk it). Where an operand's strides
+    // split that run (a broadcast row, a transposed view), the expression is computed into a
+    // row-major array first, so fusion and views never change a sum's bits.
+    if (kind === 'sum' && innermostReducedRun(merged) !== innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)]))) {
+      return reduceExpression(E.input(0), [mapElementwise(expression, operands, dtype)], axes, kind, dtype);
+    }
     const rank = merged.shape.length;
     // output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones
     const outputStrides = new Array<number>(rank).fill(0);

@@ -17,4 +17,10 @@ export const broadcastTo: Primitive<{ shape: number[] }> = primitive<{ shape: nu
   vjp: (g, { inputs: [x] }) => [sumTo(g, x!.shape)],
   // tangent: broadcastTo(ẋ)
   jvp: ([t], { params }) => broadcastTo([t!], params),
+  // batched: each example broadcast, its new leading axes placed after the batch axis
+  batch: ([x], { size, params: { shape } }) => {
+    const leading = shape.length - (x!.ndim - 1);
+    const aligned = x!.reshape([size, ...new Array<number>(leading).fill(1), ...x!.shape.slice(1)]);
+    return broadcastTo([aligned], { shape: [size, ...shape] });
+  },
 });

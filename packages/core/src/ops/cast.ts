@@ -9,4 +9,6 @@ export const cast: Primitive<{ dtype: DType }> = primitive<{ dtype: DType }>({
   vjp: (g, { inputs: [x] }) => [g.to(x!.dtype)],
   // tangent: cast(ẋ)
   jvp: ([t], { params }) => cast([t!], params),
+  // batched: every example converted
+  batch: ([x], { params }) => cast([x!], params),
 });

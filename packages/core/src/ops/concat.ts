@@ -2,6 +2,7 @@ import ops from 'ndarray-ops';
 import { createNd, dtypeOfNd, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { zerosLike } from '../creation.js';
+import { allWithBatchAxis } from './batching.js';
 
 // d concat(x₁…xₙ) = the matching pieces of dy
 export const concat: Primitive<{ axis: number }> = primitive<{ axis: number }>({
@@ -34,4 +35,6 @@ export const concat: Primitive<{ axis: number }> = primitive<{ axis: number }>({
   },
   // tangent: concat(ẋ₁…ẋₙ), zeros for inputs without a tangent
   jvp: (tangents, { inputs, params }) => concat(inputs.map((input, index) => tangents[index] ?? zerosLike(input)), params),
+  // batched: each example's pieces joined along the same axis, shared pieces broadcast over the examples
+  batch: (inputs, { batched, size, params: { axis } }) => concat(allWithBatchAxis(inputs, batched, size), { axis: axis + 1 }),
 });

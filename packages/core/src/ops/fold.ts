@@ -9,4 +9,10 @@ export const fold: Primitive<WindowGeometry & { channels: number }> = primitive<
   vjp: (g, { params: { channels: _channels, ...geometry } }) => [unfold([g], geometry)],
   // tangent: fold(ẋ)
   jvp: ([t], { params }) => fold([t!], params),
+  // batched: the examples' columns joined along the image axis (N), folded, and split again
+  batch: ([columns], { size, params }) => {
+    const [, images, ...rest] = columns!.shape;
+    const folded = fold([columns!.reshape([size * images!, ...rest])], params);
+    return folded.reshape([size, images!, ...folded.shape.slice(1)]);
+  },
 });

@@ -9,6 +9,8 @@ import type { Tensor } from '../tensor.js';
  * so that a leaf's gradient needs no transposing copy.
  */
 function isTransposedLayout(x: Tensor): boolean {
+  // a vmap stand-in has no layout of its own
+  if (x.heldElsewhere !== null) return false;
   const { shape, stride } = x.data;
   const rank = shape.length;
   return shape[rank - 1]! > 1 && shape[rank - 2]! > 1 && stride[rank - 2] === 1 && stride[rank - 1] !== 1;
@@ -24,4 +26,23 @@ export const matmul: Primitive<undefined> = primitive<undefined>({
   ],
   // tangent: Ȧ·B + A·Ḃ
   jvp: ([ta, tb], { inputs: [a, b] }) => addTangents(ta && matmul([ta, b!], undefined), tb && matmul([a!, tb], undefined)),
+  batch: ([a, b], { batched: [aBatched, bBatched], size }) => {
+    // both batched: the batch axis is one more batch axis of the product
+    if (aBatched && bBatched) return matmul([a!, b!], undefined);
+    const axes = (count: number) => Array.from({ length: count }, (_, axis) => axis);
+    if (aBatched) {
+      // A's examples stacked as more rows: [d…, B·n, k] · [d…, k, m]
+      const d = b!.ndim - 2;
+      const [rows, inner] = a!.shape.slice(-2) as [number, number];
+      const stacked = a!.permute([...axes(d).map((axis) => axis + 1), 0, d + 1, d + 2]).reshape([...b!.shape.slice(0, d), size * rows, inner]);
+      const product = matmul([stacked, b!], undefined);
+      return product.reshape([...b!.shape.slice(0, d), size, rows, b!.shape[d + 1]!]).permute([d, ...axes(d), d + 1, d + 2]);
+    }
+    // B's examples side by side as more columns: [d…, n, k] · [d…, k, B·m]
+    const d = a!.ndim - 2;
+    const [inner, columns] = b!.shape.slice(-2) as [number, number];
+    const sideBySide = b!.permute([...axes(d).map((axis) => axis + 1), d + 1, 0, d + 2]).reshape([...a!.shape.slice(0, d), inner, size * columns]);
+    const product = matmul([a!, sideBySide], undefined);
+    return product.reshape([...a!.shape.slice(0, d), a!.shape[d]!, size, columns]).permute([d + 1, ...axes(d), d, d + 2]);
+  },
 });

@@ -1,10 +1,11 @@
 import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
-import { primitive } from '../primitive.js';
+import { primitive, type Primitive } from '../primitive.js';
+import { shiftedAxes } from './batching.js';
 import { sum } from './sum.js';
 import { keptShape } from '../composite/validate.js';
 
 // d max_axes x = dy at the maximal elements, split evenly between ties
-export const max = primitive<{ axes: number[] }>({
+export const max: Primitive<{ axes: number[] }> = primitive<{ axes: number[] }>({
   name: 'max',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
   fusedForward: (pending, { axes }) => reduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype),
@@ -22,4 +23,6 @@ export const max = primitive<{ axes: number[] }>({
     const ties = isMaximal.sum(axes, true);
     return sum([t!.mul(isMaximal.div(ties))], params);
   },
+  // batched: the maximum over the same axes of each example
+  batch: ([x], { params: { axes } }) => max([x!], { axes: shiftedAxes(axes) }),
 });

@@ -14,4 +14,6 @@ export const permute: Primitive<{ permutation: number[] }> = primitive<{ permuta
   vjp: (g, { params: { permutation } }) => [g.permute(inversePermutation(permutation))],
   // tangent: permute(ẋ, p)
   jvp: ([t], { params }) => permute([t!], params),
+  // batched: the batch axis stays first
+  batch: ([x], { params: { permutation } }) => permute([x!], { permutation: [0, ...permutation.map((axis) => axis + 1)] }),
 });

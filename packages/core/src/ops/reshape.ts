@@ -51,4 +51,6 @@ export const reshape: Primitive<{ shape: number[] }> = primitive<{ shape: number
   vjp: (g, { inputs: [x] }) => [g.reshape(x!.shape)],
   // tangent: reshape(ẋ)
   jvp: ([t], { params }) => reshape([t!], params),
+  // batched: each example to the shape
+  batch: ([x], { size, params: { shape } }) => reshape([x!], { shape: [size, ...shape] }),
 });

@@ -1,6 +1,7 @@
 import { scatterAddKernel } from '../kernels/indexing.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { gather } from './gather.js';
+import { allWithBatchAxis } from './batching.js';
 
 export interface ScatterAddParams {
   axis: number;
@@ -15,4 +16,6 @@ export const scatterAdd: Primitive<ScatterAddParams> = primitive<ScatterAddParam
   forward: ([src, index], { axis, shape }) => scatterAddKernel('scatterAdd', src!, axis, index!, shape),
   vjp: (g, { inputs: [, index], params: { axis } }) => [gather([g, index!], { axis }), null],
   jvp: ([t], { inputs: [, index], params }) => (t ? scatterAdd([t, index!], params) : null),
+  // batched: each example's source added into its own zero tensor (a shared source or index broadcast)
+  batch: (inputs, { batched, size, params: { axis, shape } }) => scatterAdd(allWithBatchAxis(inputs, batched, size), { axis: axis + 1, shape: [size, ...shape] }),
 });

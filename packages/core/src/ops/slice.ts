@@ -22,4 +22,6 @@ export const slice: Primitive<SliceParams> = primitive<SliceParams>({
   vjp: (g, { inputs: [x], params: { starts, steps } }) => [unslice([g], { shape: x!.shape, starts, steps })],
   // tangent: slice(ẋ)
   jvp: ([t], { params }) => slice([t!], params),
+  // batched: every example, the same window of each
+  batch: ([x], { size, params: { starts, lengths, steps } }) => slice([x!], { starts: [0, ...starts], lengths: [size, ...lengths], steps: [1, ...steps] }),
 });

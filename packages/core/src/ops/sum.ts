@@ -1,6 +1,7 @@
 import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { keptShape } from '../composite/validate.js';
+import { shiftedAxes } from './batching.js';
 
 // d Σ_axes x = broadcast(dy) over the summed axes
 export const sum: Primitive<{ axes: number[] }> = primitive<{ axes: number[] }>({
@@ -10,4 +11,6 @@ export const sum: Primitive<{ axes: number[] }> = primitive<{ axes: number[] }>(
   vjp: (g, { inputs: [x], params: { axes } }) => [g.reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
   // tangent: Σ_axes ẋ
   jvp: ([t], { params }) => sum([t!], params),
+  // batched: Σ over the same axes of each example
+  batch: ([x], { params: { axes } }) => sum([x!], { axes: shiftedAxes(axes) }),
 });

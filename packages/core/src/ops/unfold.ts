@@ -9,4 +9,10 @@ export const unfold: Primitive<WindowGeometry> = primitive<WindowGeometry>({
   vjp: (g, { inputs: [x], params }) => [fold([g], { ...params, channels: x!.shape[1]! })],
   // tangent: unfold(ẋ)
   jvp: ([t], { params }) => unfold([t!], params),
+  // batched: the examples' images joined along the image axis (N), windows taken, and split again
+  batch: ([x], { size, params }) => {
+    const [, images, ...rest] = x!.shape;
+    const columns = unfold([x!.reshape([size * images!, ...rest])], params);
+    return columns.reshape([size, images!, ...columns.shape.slice(1)]);
+  },
 });

@@ -34,4 +34,6 @@ export const unslice: Primitive<UnsliceParams> = primitive<UnsliceParams>({
   vjp: (g, { inputs: [x], params: { starts, steps } }) => [slice([g], { starts, lengths: x!.shape, steps })],
   // tangent: unslice(ẋ)
   jvp: ([t], { params }) => unslice([t!], params),
+  // batched: every example placed at the same positions of its own zero tensor
+  batch: ([x], { size, params: { shape, starts, steps } }) => unslice([x!], { shape: [size, ...shape], starts: [0, ...starts], steps: [1, ...steps] }),
 });

@@ -4,6 +4,7 @@ import { dtypeOfNd } from '../kernels/layout.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { zerosLike } from '../creation.js';
 import { where as whereOperands } from '../composite/elementwise.js';
+import { allWithBatchAxis } from './batching.js';
 
 const choice = E.select(E.input(0), E.input(1), E.input(2));
 
@@ -20,4 +21,6 @@ export const where: Primitive<undefined> = primitive<undefined>({
     if (!ta && !tb) return null;
     return where([condition!, ta ?? zerosLike(tb!), tb ?? zerosLike(ta!)], undefined);
   },
+  // batched: the same choice with shared inputs broadcast over the examples
+  batch: (inputs, { batched, size }) => where(allWithBatchAxis(inputs, batched, size), undefined),
 });

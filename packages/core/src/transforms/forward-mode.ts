@@ -21,7 +21,7 @@ let nextLevel = 1;
 
 const tangentsOf = new WeakMap<Tensor, Map<number, Tensor>>();
 
-/** True while at least one level is visible: primitives then look for tangents on their inputs. */
+/** True while at least one level is visible (a jvp or a vmap): primitives then look for tangents and batch axes on their inputs. */
 export function isForwardModeActive(): boolean {
   return visibleCount > 0;
 }
@@ -109,4 +109,19 @@ export function withLevelsBelow<T>(position: number, fn: () => T): T {
   } finally {
     visibleCount = saved;
   }
+}
+
+/**
+ * The position of a level among the visible open levels, or -1 when it is closed or hidden. vmap's
+ * levels (transforms/vmap.ts) are opened by withNewLevel too, so forward mode and vmap nest in one
+ * order: a primitive handles the highest level any of its inputs is at first.
+ */
+export function visiblePosition(level: number): number {
+  const position = openLevels.indexOf(level);
+  return position < visibleCount ? position : -1;
+}
+
+/** The number of visible open levels (positions 0 … visibleLevelCount() − 1). */
+export function visibleLevelCount(): number {
+  return visibleCount;
 }

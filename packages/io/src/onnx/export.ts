@@ -1,7 +1,7 @@
-import { Tensor, checkOptions, formatShape, noGrad } from '@normgrad/core';
-import { Module, Sequential } from '@normgrad/nn';
-import { GraphBuilder } from './graph.js';
-import { exportableLayerNames, exporterFor } from './layers.js';
+import { Tensor, checkOptions, formatShape, noGrad, type DType } from '@normgrad/core';
+import { Embedding, Module, Sequential } from '@normgrad/nn';
+import { GraphBuilder, ONNX_INT32 } from './graph.js';
+import { exportableLayerNames, exporterFor, whyNotExportable } from './layers.js';
 import { ModelProto } from './onnx-proto.js';
 
 export interface ExportOnnxOptions {
@@ -33,9 +33,10 @@ function irVersionFor(opset: number): number {
  * The model is walked, not traced: a Sequential (or a subclass that keeps Sequential's forward)
  * exports its layers in order, and each layer class maps to ONNX nodes through an exporter of its
  * own (see `layers.ts`). Any other module, including a custom Module with its own forward, is an
- * Error naming it. `exampleInputs` (one tensor, float32 or float64) fixes the traced shapes: the
- * model runs on it once in eval mode (training flags are restored afterwards), and every layer's
- * output shape comes from normgrad's own forward. With `dynamicBatch` the first input axis is the
+ * Error naming it. `exampleInputs` (one tensor, float32 or float64; int32 indices for a model
+ * whose first layer is an Embedding) fixes the traced shapes: the model runs on it once in eval
+ * mode (training flags are restored afterwards), and every layer's output shape comes from
+ * normgrad's own forward. With `dynamicBatch` the first input axis is the
  * symbolic dimension 'batch', and every reshape in the graph copies that axis rather than fixing it.
  * Parameters and buffers become initializers named by their state-dict keys (`0.weight`,
  * `3.runningMean`), in the model's dtype.
@@ -47,9 +48,7 @@ export function exportOnnx(module: Module, exampleInputs: Tensor[], options: Exp
     throw new Error(`exportOnnx: exampleInputs must be an array of one Tensor (the model's input), got ${describe(exampleInputs)}`);
   }
   const example = exampleInputs[0];
-  if (example.dtype !== 'float32' && example.dtype !== 'float64') {
-    throw new Error(`exportOnnx: the example input must be float32 or float64, got dtype ${example.dtype}`);
-  }
+  const dtype = example.dtype === 'int32' ? parameterDtype(module) : example.dtype;
   const { opset = DEFAULT_OPSET, dynamicBatch = false } = options;
   if (!Number.isInteger(opset) || opset < MIN_OPSET || opset > MAX_OPSET) {
     throw new Error(`exportOnnx: opset must be an integer from ${MIN_OPSET} to ${MAX_OPSET}, got ${opset}`);
@@ -60,7 +59,7 @@ export function exportOnnx(module: Module, exampleInputs: Tensor[], options: Exp
   const outputName = singleName('outputNames', options.outputNames, 'output');
   if (inputName === outputName) throw new Error(`exportOnnx: the input and the output need different names, got '${inputName}' for both`);
 
-  const graph = new GraphBuilder(example.dtype, opset, dynamicBatch);
+  const graph = new GraphBuilder(dtype, opset, dynamicBatch);
   graph.uniqueName(inputName);
   const modes = module.modules().map((m): [Module, boolean] => [m, m.training]);
   module.eval();
@@ -70,17 +69,20 @@ export function exportOnnx(module: Module, exampleInputs: Tensor[], options: Exp
   } finally {
     for (const [m, training] of modes) m.training = training;
   }
+  if (output.example.dtype !== dtype) {
+    throw new Error(`exportOnnx: the model's output has dtype ${output.example.dtype}; exported models compute in float32 or float64 (int32 indices go only into Embedding)`);
+  }
   if (!graph.renameValue(output.name, outputName)) {
     // The model is the identity (e.g. only Dropout): the output is the input passed through.
     graph.scope = '';
     graph.renameValue(graph.node('Identity', [output.name]), outputName);
   }
 
-  const valueInfo = (name: string, shape: readonly number[]) => ({
+  const valueInfo = (name: string, shape: readonly number[], elementType: number) => ({
     name,
     type: {
       tensor_type: {
-        elem_type: graph.elementType,
+        elem_type: elementType,
         shape: { dim: shape.map((extent, axis) => (dynamicBatch && axis === 0 ? { dim_param: 'batch' } : { dim_value: extent })) },
       },
     },
@@ -93,8 +95,8 @@ export function exportOnnx(module: Module, exampleInputs: Tensor[], options: Exp
       name: module.constructor.name,
       node: graph.nodes,
       initializer: graph.initializers,
-      input: [valueInfo(inputName, example.shape)],
-      output: [valueInfo(outputName, output.example.shape)],
+      input: [valueInfo(inputName, example.shape, example.dtype === 'int32' ? ONNX_INT32 : graph.elementType)],
+      output: [valueInfo(outputName, output.example.shape, graph.elementType)],
     },
   };
   const problem = ModelProto.verify(model);
@@ -111,11 +113,16 @@ function exportModule(graph: GraphBuilder, module: Module, path: string, x: { na
     output = module.namedChildren().reduce((h, [name, child]) => exportModule(graph, child, path === '' ? name : `${path}.${name}`, h), x);
   } else {
     const exporter = exporterFor(module);
+    const reason = whyNotExportable(module);
+    if (reason) throw new Error(`exportOnnx: ${module.constructor.name} at ${where} does not export: ${reason}`);
     if (!exporter) {
       throw new Error(
         `exportOnnx: unsupported layer ${module.constructor.name} at ${where}: exported are Sequential (with its own forward) and the layers ` +
           `${exportableLayerNames().join(', ')}; a custom Module with its own forward cannot be exported`,
       );
+    }
+    if (x.example.dtype === 'int32' && !(module instanceof Embedding)) {
+      throw new Error(`exportOnnx: ${module.constructor.name} at ${where} gets an int32 input; only Embedding takes int32 indices (as the first layer)`);
     }
     // The instance's forward first: weightNorm and spectralNorm recompute the weight field there,
     // which the class's forward and the exporter then read.
@@ -142,6 +149,11 @@ function checkSameComputation(module: Module, where: string, instanceOutput: Ten
         "(a forward hook that changes the output, or a forward replaced on the instance); only the class's computation exports",
     );
   }
+}
+
+/** The floating-point dtype of a model whose input is int32 indices: that of its parameters (float32 if it has none). */
+function parameterDtype(module: Module): DType {
+  return module.parameters()[0]?.dtype ?? 'float32';
 }
 
 function runExample(module: Module, where: string, input: Tensor, run: () => Tensor): Tensor {

@@ -2,12 +2,14 @@ import type { DType, Tensor } from '@normgrad/core';
 
 /** ONNX TensorProto.DataType codes of the element types an exported graph holds. */
 export const ONNX_FLOAT = 1;
+export const ONNX_INT32 = 6;
 export const ONNX_INT64 = 7;
 export const ONNX_DOUBLE = 11;
 
 /** AttributeProto.AttributeType codes. */
 const ATTRIBUTE_FLOAT = 1;
 const ATTRIBUTE_INT = 2;
+const ATTRIBUTE_STRING = 3;
 const ATTRIBUTE_INTS = 7;
 
 export interface TensorProto {
@@ -22,6 +24,7 @@ export interface AttributeProto {
   type: number;
   f?: number;
   i?: number;
+  s?: Uint8Array;
   ints?: number[];
 }
 
@@ -33,8 +36,8 @@ export interface NodeProto {
   attribute: AttributeProto[];
 }
 
-/** A node attribute before it is named: an int, a float or a list of ints (ONNX types them apart). */
-export type Attribute = { int: number } | { float: number } | { ints: readonly number[] };
+/** A node attribute before it is named: an int, a float, a string or a list of ints (ONNX types them apart). */
+export type Attribute = { int: number } | { float: number } | { string: string } | { ints: readonly number[] };
 
 /**
  * The nodes and initializers of one ONNX graph being built, with names unique across both.
@@ -76,7 +79,7 @@ export class GraphBuilder {
 
   /** A module's tensor (parameter or buffer) as an initializer named by its state-dict key. */
   addTensor(key: string, t: Tensor): string {
-    if (t.dtype !== this.dtype) throw new Error(`exportOnnx: ${this.stateName(key)} has dtype ${t.dtype} but the model input has dtype ${this.dtype}`);
+    if (t.dtype !== this.dtype) throw new Error(`exportOnnx: ${this.stateName(key)} has dtype ${t.dtype} but the model computes in ${this.dtype} (its input's dtype, or its parameters' for int32 indices)`);
     return this.addFloatInitializer(this.stateName(key), t.toTypedArray(), t.shape);
   }
 
@@ -121,6 +124,7 @@ export class GraphBuilder {
     const attribute = Object.entries(attributes).map(([key, value]): AttributeProto => {
       if ('int' in value) return { name: key, type: ATTRIBUTE_INT, i: value.int };
       if ('float' in value) return { name: key, type: ATTRIBUTE_FLOAT, f: value.float };
+      if ('string' in value) return { name: key, type: ATTRIBUTE_STRING, s: new TextEncoder().encode(value.string) };
       return { name: key, type: ATTRIBUTE_INTS, ints: [...value.ints] };
     });
     this.nodes.push({ name, op_type: opType, input: [...inputs], output: [name], attribute });

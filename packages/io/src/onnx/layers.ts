@@ -1,37 +1,54 @@
 import { formatShape, type Tensor } from '@normgrad/core';
 import {
+  AdaptiveAvgPool2d,
   AvgPool2d,
   BatchNorm1d,
   BatchNorm2d,
+  BatchNorm3d,
   BatchRenorm1d,
   BatchRenorm2d,
+  ConditionalBatchNorm2d,
+  Conv1d,
   Conv2d,
+  ConvTranspose2d,
   Dropout,
+  Dropout2d,
   DynamicTanh,
+  ELU,
+  Embedding,
   EvoNorm2dB0,
   EvoNorm2dS0,
   FilterResponseNorm2d,
   Flatten,
+  GELU,
   GhostBatchNorm1d,
   GhostBatchNorm2d,
   GlobalResponseNorm,
   GroupNorm,
+  Identity,
   InstanceNorm1d,
   InstanceNorm2d,
+  InstanceNorm3d,
   LayerNorm,
+  LeakyReLU,
   Linear,
   LocalResponseNorm,
   MaxPool2d,
   ReLU,
   RMSNorm,
   ScaleNorm,
+  Sigmoid,
+  SiLU,
+  Softmax,
+  Softplus,
   SwitchableNorm1d,
   SwitchableNorm2d,
+  Tanh,
   WSConv2d,
   machineEpsilon,
   type Module,
 } from '@normgrad/nn';
-import type { GraphBuilder } from './graph.js';
+import type { Attribute, GraphBuilder } from './graph.js';
 
 /** What a layer's exporter works with: the graph, the name of its input value, and normgrad's eval values for the example. */
 export interface LayerContext {
@@ -61,6 +78,20 @@ function define<C extends new (...args: never[]) => Module>(layerClasses: readon
 /** The exporter of `layer`'s class, or undefined when the class has none. */
 export function exporterFor(layer: Module): LayerExporter<Module> | undefined {
   return exporters.get(layer.constructor as abstract new (...args: never[]) => Module);
+}
+
+/** Layer classes that cannot export, with the reason. */
+const unexportable = new Map<abstract new (...args: never[]) => Module, string>([
+  [
+    ConditionalBatchNorm2d,
+    'its forward takes two inputs (x and the class indices) and a Sequential passes one, so it cannot stand in an exported model; ' +
+      'export the BatchNorm2d part with the embeddings applied outside the model',
+  ],
+]);
+
+/** Why `layer`'s class cannot export, or undefined. */
+export function whyNotExportable(layer: Module): string | undefined {
+  return unexportable.get(layer.constructor as abstract new (...args: never[]) => Module);
 }
 
 /** Names of the layer classes that export. */
@@ -130,24 +161,53 @@ define([Linear], (layer, { graph: g, input, inputExample }) => {
   return bias ? g.node('Add', [y, bias]) : y;
 });
 
-/** Conv2d's fields, with dilation and groups where the layer has them. */
-type ConvFields = Conv2d & { dilation?: [number, number]; groups?: number };
+/** A convolution's geometry, one entry per spatial axis. */
+interface ConvGeometry {
+  kernelSize: readonly number[];
+  stride: readonly number[];
+  padding: readonly number[];
+  dilation: readonly number[];
+  groups: number;
+}
 
-function conv(g: GraphBuilder, layer: ConvFields, input: string, weight: string): string {
-  const [ph, pw] = layer.padding;
-  const bias = layer.bias && g.addTensor('bias', layer.bias);
-  return g.node('Conv', bias ? [input, weight, bias] : [input, weight], {
-    kernel_shape: { ints: layer.kernelSize },
-    strides: { ints: layer.stride },
-    pads: { ints: [ph, pw, ph, pw] },
-    dilations: { ints: layer.dilation ?? [1, 1] },
-    group: { int: layer.groups ?? 1 },
-  });
+/** Conv and ConvTranspose attributes, with normgrad's symmetric padding. */
+function convAttributes(c: ConvGeometry): Record<string, Attribute> {
+  return {
+    kernel_shape: { ints: c.kernelSize },
+    strides: { ints: c.stride },
+    pads: { ints: [...c.padding, ...c.padding] },
+    dilations: { ints: c.dilation },
+    group: { int: c.groups },
+  };
+}
+
+/** A Conv or ConvTranspose node on `input` with the value `weight` and the layer's bias. */
+function conv(g: GraphBuilder, opType: 'Conv' | 'ConvTranspose', input: string, weight: string, bias: Tensor | null, attributes: Record<string, Attribute>): string {
+  const biasName = bias && g.addTensor('bias', bias);
+  return g.node(opType, biasName ? [input, weight, biasName] : [input, weight], attributes);
 }
 
 define([Conv2d], (layer, context) => {
   requireRank('Conv2d', context, 4, '(N, C, H, W)');
-  return conv(context.graph, layer, context.input, context.graph.addTensor('weight', layer.weight));
+  const g = context.graph;
+  return conv(g, 'Conv', context.input, g.addTensor('weight', layer.weight), layer.bias, convAttributes(layer));
+});
+
+define([Conv1d], (layer, context) => {
+  requireRank('Conv1d', context, 3, '(N, C, L)');
+  const g = context.graph;
+  const { kernelSize, stride, padding, dilation, groups } = layer;
+  const attributes = convAttributes({ kernelSize: [kernelSize], stride: [stride], padding: [padding], dilation: [dilation], groups });
+  return conv(g, 'Conv', context.input, g.addTensor('weight', layer.weight), layer.bias, attributes);
+});
+
+// ONNX's ConvTranspose has PyTorch's weight layout (Cin, Cout / groups, kh, kw) and output size
+// stride · (in − 1) + outputPadding + dilation · (k − 1) + 1 − 2 · padding.
+define([ConvTranspose2d], (layer, context) => {
+  requireRank('ConvTranspose2d', context, 4, '(N, C, H, W)');
+  const g = context.graph;
+  const attributes = { ...convAttributes(layer), output_padding: { ints: layer.outputPadding } };
+  return conv(g, 'ConvTranspose', context.input, g.addTensor('weight', layer.weight), layer.bias, attributes);
 });
 
 // Weight standardization stays in the graph, on the raw weight: Ŵ = (W - E[W]) / sqrt(Var[W] + eps)
@@ -156,38 +216,133 @@ define([WSConv2d], (layer, context) => {
   requireRank('WSConv2d', context, 4, '(N, C, H, W)');
   const g = context.graph;
   const { deviation, variance } = g.moments(g.addTensor('weight', layer.weight), [1, 2, 3]);
-  return conv(g, layer, context.input, g.normalize(deviation, variance, layer.eps));
+  return conv(g, 'Conv', context.input, g.normalize(deviation, variance, layer.eps), layer.bias, convAttributes(layer));
 });
 
-function poolAttributes(layer: MaxPool2d | AvgPool2d) {
-  const [ph, pw] = pairOf(layer.options.padding ?? 0);
-  return {
-    kernel_shape: { ints: pairOf(layer.kernelSize) },
-    strides: { ints: pairOf(layer.options.stride ?? layer.kernelSize) },
-    pads: { ints: [ph, pw, ph, pw] },
-  };
+/** Kernel, stride (default: the kernel) and padding of a pooling layer, as pairs. */
+function poolGeometry(layer: MaxPool2d | AvgPool2d): { kernel: [number, number]; stride: [number, number]; padding: [number, number] } {
+  return { kernel: pairOf(layer.kernelSize), stride: pairOf(layer.options.stride ?? layer.kernelSize), padding: pairOf(layer.options.padding ?? 0) };
 }
 
-// MaxPool2d's dilation and ceilMode options, where the layer has them, are not exported.
+/**
+ * PyTorch's pooled extent along one axis (as nn's pooling): floor (or ceil) of
+ * (size + 2p − span) / stride, plus one; in ceil mode a last window starting in the right padding is dropped.
+ */
+function pooledSize(size: number, span: number, stride: number, padding: number, ceilMode: boolean): number {
+  const room = size + 2 * padding - span;
+  const out = (ceilMode ? Math.ceil(room / stride) : Math.floor(room / stride)) + 1;
+  return ceilMode && (out - 1) * stride >= size + padding ? out - 1 : out;
+}
+
+// ceilMode's rounded-up last window becomes extra padding at the end of the axis (MaxPool's
+// padding is never the maximum), so ONNX's floor rule gives PyTorch's output size and ONNX's
+// own ceil_mode is not needed. onnxruntime takes only pads smaller than the kernel; larger ones
+// are a Pad node with -Infinity before the MaxPool.
 define([MaxPool2d], (layer, context) => {
   requireRank('MaxPool2d', context, 4, '(N, C, H, W)');
-  const { dilation = 1, ceilMode = false } = layer.options as { dilation?: number | [number, number]; ceilMode?: boolean };
-  if (ceilMode || pairOf(dilation).some((d) => d !== 1)) {
-    throw new Error(`exportOnnx: MaxPool2d at '${context.graph.scope}' with dilation ${JSON.stringify(dilation)} or ceilMode ${ceilMode} is not exported (only dilation 1 without ceilMode)`);
-  }
-  return context.graph.node('MaxPool', [context.input], poolAttributes(layer));
+  const { kernel, stride, padding } = poolGeometry(layer);
+  const dilation = pairOf(layer.options.dilation ?? 1);
+  const ceilMode = layer.options.ceilMode ?? false;
+  const padEnd = [0, 1].map((axis) => {
+    const size = context.inputExample.shape[axis + 2]!;
+    const span = dilation[axis]! * (kernel[axis]! - 1) + 1;
+    const out = pooledSize(size, span, stride[axis]!, padding[axis]!, ceilMode);
+    return padding[axis]! + Math.max(0, (out - 1) * stride[axis]! + span - size - 2 * padding[axis]!);
+  });
+  const attributes = { kernel_shape: { ints: kernel }, strides: { ints: stride }, dilations: { ints: dilation } };
+  const g = context.graph;
+  if (padEnd.every((end, axis) => end < kernel[axis]!)) return g.node('MaxPool', [context.input], { ...attributes, pads: { ints: [...padding, ...padEnd] } });
+  const padded = g.node('Pad', [context.input, g.int64s('pads', [0, 0, ...padding, 0, 0, ...padEnd]), g.constant('minus_infinity', [-Infinity], [])]);
+  return g.node('MaxPool', [padded], attributes);
 });
 
-// normgrad's avgPool2d counts padding as zeros (PyTorch's count_include_pad = True).
+// AvgPool2d with its defaults (padding counted as zeros: count_include_pad = 1); its ceilMode,
+// countIncludePad false and divisorOverride options are not exported.
 define([AvgPool2d], (layer, context) => {
   requireRank('AvgPool2d', context, 4, '(N, C, H, W)');
-  return context.graph.node('AveragePool', [context.input], { ...poolAttributes(layer), count_include_pad: { int: 1 } });
+  const { ceilMode = false, countIncludePad = true, divisorOverride = null } = layer.options;
+  if (ceilMode || !countIncludePad || divisorOverride !== null) {
+    throw new Error(
+      `exportOnnx: AvgPool2d at '${context.graph.scope}' with ceilMode ${ceilMode}, countIncludePad ${countIncludePad} or divisorOverride ` +
+        `${divisorOverride} is not exported (only the defaults: ceilMode false, countIncludePad true, no divisorOverride)`,
+    );
+  }
+  const { kernel, stride, padding } = poolGeometry(layer);
+  return context.graph.node('AveragePool', [context.input], {
+    kernel_shape: { ints: kernel },
+    strides: { ints: stride },
+    pads: { ints: [...padding, ...padding] },
+    count_include_pad: { int: 1 },
+  });
+});
+
+/** Means over the adaptive bins [floor(i·n/out), ceil((i+1)·n/out)) of one axis, as nn's adaptiveAvgPool2d. */
+function adaptiveMean(g: GraphBuilder, x: string, axis: 2 | 3, size: number, out: number): string {
+  if (out === size) return x;
+  if (size % out === 0) {
+    const kernel = axis === 2 ? [size / out, 1] : [1, size / out];
+    return g.node('AveragePool', [x], { kernel_shape: { ints: kernel }, strides: { ints: kernel } });
+  }
+  const bins = range(0, out).map((i) => {
+    const [start, end] = [Math.floor((i * size) / out), Math.ceil(((i + 1) * size) / out)];
+    return g.reduceMean(g.node('Slice', [x, g.int64s('start', [start]), g.int64s('end', [end]), g.int64s('axis', [axis])]), [axis]);
+  });
+  return g.node('Concat', bins, { axis: { int: axis } });
+}
+
+// A 1×1 output is GlobalAveragePool. Otherwise the rows, then the columns, are averaged over
+// their bins (a cell's mean is the mean of its rows' means: the bins of one axis are of one
+// size within a cell): an AveragePool where the output size divides the input's, else a Slice
+// and ReduceMean per bin, concatenated.
+define([AdaptiveAvgPool2d], (layer, context) => {
+  requireRank('AdaptiveAvgPool2d', context, 4, '(N, C, H, W)');
+  const { graph: g, input, inputExample } = context;
+  const [height, width] = [inputExample.shape[2]!, inputExample.shape[3]!];
+  const requested = typeof layer.outputSize === 'number' ? [layer.outputSize, layer.outputSize] : layer.outputSize;
+  const [outHeight, outWidth] = [requested[0] ?? height, requested[1] ?? width];
+  if (outHeight === 1 && outWidth === 1) return g.node('GlobalAveragePool', [input]);
+  return adaptiveMean(g, adaptiveMean(g, input, 2, height, outHeight), 3, width, outWidth);
 });
 
 define([ReLU], (_layer, { graph, input }) => graph.node('Relu', [input]));
 
-// Eval-mode dropout is the identity: no node.
-define([Dropout], (_layer, { input }) => input);
+// Identity, and eval-mode dropout: no node.
+define([Identity, Dropout, Dropout2d], (_layer, { input }) => input);
+
+// Gelu from opset 20; before it 0.5 · x · (1 + erf(x / √2)), or with the tanh approximation
+// 0.5 · x · (1 + tanh(√(2/π) · (x + 0.044715 · x³))), in primitive ops.
+define([GELU], (layer, { graph: g, input }) => {
+  if (g.opset >= 20) return g.node('Gelu', [input], { approximate: { string: layer.approximate } });
+  const scalar = (label: string, value: number): string => g.constant(label, [value], []);
+  const inner =
+    layer.approximate === 'none'
+      ? g.node('Erf', [g.node('Mul', [input, scalar('sqrt_half', Math.SQRT1_2)])])
+      : g.node('Tanh', [
+          g.node('Mul', [
+            g.node('Add', [input, g.node('Mul', [g.node('Mul', [input, g.node('Mul', [input, input])]), scalar('cubic', 0.044715)])]),
+            scalar('sqrt_two_over_pi', Math.sqrt(2 / Math.PI)),
+          ]),
+        ]);
+  return g.node('Mul', [g.node('Mul', [input, g.node('Add', [inner, scalar('one', 1)])]), scalar('half', 0.5)]);
+});
+
+define([SiLU], (_layer, { graph: g, input }) => g.node('Mul', [input, g.node('Sigmoid', [input])]));
+define([LeakyReLU], (layer, { graph, input }) => graph.node('LeakyRelu', [input], { alpha: { float: layer.negativeSlope } }));
+define([ELU], (layer, { graph, input }) => graph.node('Elu', [input], { alpha: { float: layer.alpha } }));
+define([Tanh], (_layer, { graph, input }) => graph.node('Tanh', [input]));
+define([Sigmoid], (_layer, { graph, input }) => graph.node('Sigmoid', [input]));
+define([Softmax], (layer, { graph, input }) => graph.node('Softmax', [input], { axis: { int: layer.dim } }));
+
+// ONNX's Softplus is log(1 + eˣ): here Softplus(βx) / β, and x itself where βx > threshold.
+define([Softplus], (layer, { graph: g, input }) => {
+  const scaled = g.node('Mul', [input, g.constant('beta', [layer.beta], [])]);
+  const linear = g.node('Greater', [scaled, g.constant('threshold', [layer.threshold], [])]);
+  const soft = g.node('Div', [g.node('Softplus', [scaled]), g.constant('beta', [layer.beta], [])]);
+  return g.node('Where', [linear, input, soft]);
+});
+
+// Embedding: the weight's rows at the int32 indices (the model's input), by Gather.
+define([Embedding], (layer, { graph: g, input }) => g.node('Gather', [g.addTensor('weight', layer.weight), input], { axis: { int: 0 } }));
 
 // Axes before startDim stay (Reshape's 0 copies them, so a dynamic batch axis passes through);
 // startDim..endDim merge into one (-1 when the batch axis is among them); later axes stay as traced.
@@ -209,7 +364,7 @@ define([Flatten], (layer, { graph: g, input, inputExample }) => {
 
 // BatchNorm without running statistics normalizes with the batch's statistics in eval too.
 // GhostBatchNorm in eval is BatchNorm (virtual batches only split training batches).
-define([BatchNorm1d, BatchNorm2d, GhostBatchNorm1d, GhostBatchNorm2d], (layer, { graph: g, input, inputExample }) => {
+define([BatchNorm1d, BatchNorm2d, BatchNorm3d, GhostBatchNorm1d, GhostBatchNorm2d], (layer, { graph: g, input, inputExample }) => {
   if (layer.runningMean && layer.runningVar) return batchNormalization(g, input, layer, layer.runningMean, layer.runningVar);
   const rank = inputExample.ndim;
   return standardizeWithChannelAffine(g, input, rank, [0, ...range(2, rank)], layer.eps, layer.weight, layer.bias);
@@ -220,8 +375,14 @@ define([BatchRenorm1d, BatchRenorm2d], (layer, { graph: g, input }) => batchNorm
 
 // InstanceNormalization uses each instance's statistics; with tracked running statistics eval
 // normalizes with those instead, which is BatchNormalization's eval formula.
-define([InstanceNorm1d, InstanceNorm2d], (layer, context) => {
-  const [rank, layout] = layer instanceof InstanceNorm1d ? [3, '(N, C, L)'] : [4, '(N, C, H, W)'];
+const instanceNormLayouts = new Map<abstract new (...args: never[]) => Module, [rank: number, layout: string]>([
+  [InstanceNorm1d, [3, '(N, C, L)']],
+  [InstanceNorm2d, [4, '(N, C, H, W)']],
+  [InstanceNorm3d, [5, '(N, C, D, H, W)']],
+]);
+
+define([InstanceNorm1d, InstanceNorm2d, InstanceNorm3d], (layer, context) => {
+  const [rank, layout] = instanceNormLayouts.get(layer.constructor as typeof InstanceNorm1d)!;
   requireRank(layer.constructor.name, context, rank, layout);
   const g = context.graph;
   if (layer.runningMean && layer.runningVar) return batchNormalization(g, context.input, layer, layer.runningMean, layer.runningVar);

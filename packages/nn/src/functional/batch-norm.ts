@@ -1,6 +1,6 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel } from './normalize.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -29,6 +29,7 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const op = 'batchNorm';
   checkOptions(op, options, ['weight', 'bias', 'training', 'momentum', 'eps']);
   const { weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  if (training) checkBatchStatisticsUnderVmap(op, x, [runningMean, runningVar, weight, bias]);
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
   checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);

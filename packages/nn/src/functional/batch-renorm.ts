@@ -1,6 +1,6 @@
 import { checkOptions, stopGradient, type Tensor } from '@normgrad/core';
 import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel } from './normalize.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface BatchRenormOptions {
   weight?: Tensor | null;
@@ -37,6 +37,7 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
   const op = 'batchRenorm';
   checkOptions(op, options, ['weight', 'bias', 'training', 'momentum', 'eps', 'rMax', 'dMax']);
   const { weight = null, bias = null, training = false, momentum = 0.01, eps = 1e-3, rMax = 3, dMax = 5 } = options;
+  if (training) checkBatchStatisticsUnderVmap(op, x, [runningMean, runningVar, weight, bias]);
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
   if (!runningMean || !runningVar) throw new Error(`${op}: runningMean and runningVar are required (r and d compare the batch with them)`);

@@ -1,6 +1,6 @@
 import { assignInPlace, checkOptions, moments, noGrad, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum, checkMoreThanOneValuePerChannel, valuesPerChannel } from './normalize.js';
+import { channelAffine, checkChannelVector, checkEps, checkMomentum, checkMoreThanOneValuePerChannel, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface EvoNormB0Options {
   /** Per-channel v of the instance branch (v · x + instance std). Required. */
@@ -29,6 +29,7 @@ export function evoNormB0(x: Tensor, runningVar: Tensor | null, options: EvoNorm
   const op = 'evoNormB0';
   checkOptions(op, options, ['v', 'weight', 'bias', 'training', 'momentum', 'eps']);
   const { v, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-3 } = options ?? ({} as EvoNormB0Options);
+  if (training) checkBatchStatisticsUnderVmap(op, x, [runningVar, v, weight, bias]);
   checkEvoInput(op, x);
   if (!v) throw new Error(`${op}: options.v (per-channel, shape [${x.shape[1]}]) is required`);
   for (const [name, t] of [['v', v], ['weight', weight], ['bias', bias], ['runningVar', runningVar]] as const) checkChannelVector(op, name, t, x.shape[1]!, x);

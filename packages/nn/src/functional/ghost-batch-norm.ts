@@ -1,7 +1,7 @@
 import { checkOptions, concat, type Tensor } from '@normgrad/core';
 import { formatShape } from '../util.js';
 import { batchNorm } from './batch-norm.js';
-import { checkRunningNormArgs } from './normalize.js';
+import { checkRunningNormArgs, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface GhostBatchNormOptions {
   /** Size of the virtual batches the batch is split into in training (the last may be smaller). */
@@ -36,6 +36,7 @@ export function ghostBatchNorm(x: Tensor, runningMean: Tensor | null, runningVar
   const op = 'ghostBatchNorm';
   checkOptions(op, options, ghostBatchNormKeys);
   const { virtualBatchSize, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options ?? ({} as GhostBatchNormOptions);
+  if (training) checkBatchStatisticsUnderVmap(op, x, [runningMean, runningVar, weight, bias]);
   checkVirtualBatchSize(op, virtualBatchSize);
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);

@@ -5,7 +5,7 @@ export { groupNorm, type GroupNormOptions } from './group-norm.js';
 export { linear } from './linear.js';
 export { embedding, type EmbeddingOptions } from './embedding.js';
 export { conv2d, conv1d, convTranspose2d, type Conv2dOptions, type Conv1dOptions, type ConvTranspose2dOptions } from './conv.js';
-export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions, type MaxPool2dOptions, type AdaptiveOutputSize } from './pooling.js';
+export { maxPool2d, avgPool2d, adaptiveAvgPool2d, type Pool2dOptions, type MaxPool2dOptions, type AvgPool2dOptions, type AdaptiveOutputSize } from './pooling.js';
 export { relu, softmax, logSoftmax, dropout, dropout2d, erf, gelu, silu, leakyRelu, elu, softplus, type DropoutOptions, type GeluOptions } from './activation.js';
 export { mseLoss, crossEntropy, type Reduction, type CrossEntropyOptions } from './loss.js';
 export { batchRenorm, type BatchRenormOptions } from './batch-renorm.js';

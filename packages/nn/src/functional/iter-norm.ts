@@ -1,6 +1,6 @@
 import { assignInPlace, checkOptions, eye, moments, noGrad, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps, checkMomentum } from './normalize.js';
+import { channelAffine, checkChannelVector, checkEps, checkMomentum, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface IterNormOptions {
   /** Channel groups whitened separately; must divide C. Default 1 (all channels together). */
@@ -42,6 +42,7 @@ export function iterNorm(x: Tensor, runningMean: Tensor | null, runningWhitening
   const op = 'iterNorm';
   checkOptions(op, options, ['numGroups', 'iterations', 'weight', 'bias', 'training', 'momentum', 'eps']);
   const { numGroups = 1, iterations = 5, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  if (training) checkBatchStatisticsUnderVmap(op, x, [runningMean, runningWhitening, weight, bias]);
   if (x.ndim < 2) throw new Error(`${op}: expected an input of shape (N, C, *) with at least 2 dimensions, got ${formatShape(x.shape)}`);
   const channels = x.shape[1]!;
   checkIterNormGroups(op, numGroups, channels);

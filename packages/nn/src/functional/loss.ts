@@ -1,4 +1,4 @@
-import { Tensor, checkOptions, tensor } from '@normgrad/core';
+import { Tensor, allExamples, checkOptions, tensor, where } from '@normgrad/core';
 import { checkSameDtype, formatShape } from '../util.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -105,20 +105,19 @@ export function crossEntropy(logits: Tensor, target: Tensor | Int32Array | reado
     const count = targetShape.reduce((a, b) => a * b, 1);
     throw new Error(`${op}: target must hold ${count} class indices (shape ${formatShape(targetShape)}) for logits of shape ${formatShape(logits.shape)}, got shape ${formatShape(givenShape)}`);
   }
-  const values = target instanceof Tensor ? target.toTypedArray() : target;
-  const safeIndices = new Int32Array(values.length);
-  const counted = new Float64Array(values.length);
+  // checked over every example's values under vmap, where the indices are computed with tensor ops
+  const values = target instanceof Tensor ? allExamples(target).toTypedArray() : target;
   for (let n = 0; n < values.length; n++) {
     const cls = values[n]!;
     if (cls === ignoreIndex) continue;
     if (!Number.isInteger(cls) || cls < 0 || cls >= classes) {
       throw new Error(`${op}: target[${n}] = ${cls} is not a class index in [0, ${classes}) for logits of shape ${formatShape(logits.shape)} (nor ignoreIndex ${ignoreIndex})`);
     }
-    safeIndices[n] = cls;
-    counted[n] = 1;
   }
-  const index = tensor(safeIndices, { shape: targetShape });
-  const mask = tensor(counted, { shape: targetShape, dtype: logits.dtype });
+  const indices = target instanceof Tensor ? target : tensor(Int32Array.from(values), { shape: targetShape });
+  const ignored = indices.eq(ignoreIndex);
+  const index = where(ignored, 0, indices).to('int32');
+  const mask = ignored.eq(0).to(logits.dtype);
   const targetWeight = weight === null ? mask : weight.indexSelect(0, index.flatten()).reshape(targetShape).mul(mask);
   const nll = logProbabilities.gather(1, index.unsqueeze(1)).squeeze(1).mul(targetWeight).neg();
   const smooth = smoothing > 0 ? weighted(logProbabilities).sum(1).neg().mul(mask) : null;

@@ -1,4 +1,4 @@
-import { assignInPlace, moments, noGrad, type Tensor } from '@normgrad/core';
+import { assignInPlace, moments, noGrad, vmapLevels, type Tensor } from '@normgrad/core';
 import { checkPositiveFinite, checkSameDtype, formatShape, product } from '../util.js';
 
 /**
@@ -107,6 +107,24 @@ export function checkMomentum(op: string, momentum: number): void {
   if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) {
     throw new Error(`${op}: momentum must be a number in [0, 1], got ${momentum}`);
   }
+}
+
+/**
+ * Batch statistics under vmap. An input batched by a vmap at which none of the norm's state
+ * (running statistics, weight, bias) is batched means that vmap splits one batch into examples:
+ * statistics over the batch would mix the examples, which vmap keeps apart, so this is an Error.
+ * A vmap over stacked state (an ensemble of models, each with its own batch: stackModuleState)
+ * keeps every batch whole, and each member's statistics and running buffers are its own.
+ */
+export function checkBatchStatisticsUnderVmap(op: string, x: Tensor, state: readonly (Tensor | null | undefined)[]): void {
+  const stateLevels = new Set(state.flatMap((tensor) => (tensor ? vmapLevels(tensor) : [])));
+  if (!vmapLevels(x).some((level) => !stateLevels.has(level))) return;
+  throw new Error(
+    `${op}: training-mode batch statistics inside vmap over the examples of a batch: the input (${formatShape(x.shape)} per example) is batched by a vmap ` +
+      'that the running statistics and affine parameters are not, and batch statistics mix the examples that vmap keeps apart. ' +
+      'For per-example gradients call eval() to normalize with the running statistics, or use a norm without batch statistics (LayerNorm, GroupNorm, InstanceNorm, RMSNorm); ' +
+      'to train an ensemble, vmap over the stacked parameters and buffers of stackModuleState, each member with its own batch',
+  );
 }
 
 /**

@@ -1,4 +1,4 @@
-import { arange, checkOptions, concat, noGrad, pad, where, type Tensor } from '@normgrad/core';
+import { arange, checkOptions, concat, noGrad, pad, tensor, where, type Tensor } from '@normgrad/core';
 import { formatShape, pair } from '../util.js';
 import { windows, type WindowGeometry } from './conv.js';
 
@@ -14,6 +14,24 @@ export interface MaxPool2dOptions extends Pool2dOptions {
   dilation?: number | [number, number];
   /** Round the output size up (a last window may start in the input or left padding and overhang). Default false. */
   ceilMode?: boolean;
+}
+
+export interface AvgPool2dOptions extends Pool2dOptions {
+  /** Round the output size up, as MaxPool2d's ceilMode; the overhang past the padding is never counted. Default false. */
+  ceilMode?: boolean;
+  /** Divide by the window's size within the padded input (true) or by its number of input elements (false). Default true. */
+  countIncludePad?: boolean;
+  /** Divide every window's sum by this nonzero integer instead. Default null. */
+  divisorOverride?: number | null;
+}
+
+/** The checked geometry of one pooling call: per axis (H, W) the kernel, stride, padding and input and output extents. */
+interface PoolGeometry {
+  kernel: [number, number];
+  stride: [number, number];
+  padding: [number, number];
+  plane: [number, number];
+  out: [number, number];
 }
 
 /**
@@ -33,7 +51,7 @@ function pool2d(
   kernelSize: number | [number, number],
   options: MaxPool2dOptions,
   padValue: number,
-  reduce: (w: Tensor) => Tensor,
+  reduce: (w: Tensor, geometry: PoolGeometry) => Tensor,
 ): Tensor {
   if (x.ndim === 3) return pool2d(op, x.unsqueeze(0), kernelSize, options, padValue, reduce).squeeze(0);
   if (x.ndim !== 4) throw new Error(`${op}: expected input of shape (N, C, H, W) or (C, H, W), got ${formatShape(x.shape)}`);
@@ -46,7 +64,7 @@ function pool2d(
   if (padding.some((p, axis) => p > kernel[axis]! / 2)) {
     throw new Error(`${op}: padding ${formatShape(padding)} must be at most half the kernel ${formatShape(kernel)}`);
   }
-  const plane = [x.shape[2]!, x.shape[3]!] as const;
+  const plane: [number, number] = [x.shape[2]!, x.shape[3]!];
   const span = [0, 1].map((axis) => dilation[axis]! * (kernel[axis]! - 1) + 1);
   const [outHeight, outWidth] = [0, 1].map((axis) => pooledSize(plane[axis]!, span[axis]!, stride[axis]!, padding[axis]!, ceilMode)) as [number, number];
   if (outHeight < 1 || outWidth < 1) {
@@ -62,7 +80,7 @@ function pool2d(
       ? x
       : pad(x, [[padding[0], padding[0] + overhang[0]!], [padding[1], padding[1] + overhang[1]!]], padValue);
   const geometry: WindowGeometry = { kernel, stride, padding: [0, 0], dilation, outHeight, outWidth };
-  return reduce(windows(padded, geometry));
+  return reduce(windows(padded, geometry), { kernel, stride, padding, plane, out: [outHeight, outWidth] });
 }
 
 /**
@@ -89,10 +107,41 @@ export function maxPool2d(x: Tensor, kernelSize: number | [number, number], opti
   return pool2d('maxPool2d', x, kernelSize, options, -Infinity, firstMaximum);
 }
 
-/** Mean over each kernel window of x (N, C, H, W); padding counts as zeros (PyTorch's countIncludePad). */
-export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: Pool2dOptions = {}): Tensor {
-  checkOptions('avgPool2d', options, ['stride', 'padding']);
-  return pool2d('avgPool2d', x, kernelSize, options, 0, (w) => w.mean(2));
+/**
+ * PyTorch's avg_pool2d divisors along one axis: window o covers [o·s − p, o·s − p + k) clipped to
+ * the padded input [−p, size + p) (countIncludePad) or to the input [0, size) (otherwise).
+ */
+function windowCounts(size: number, kernel: number, stride: number, padding: number, out: number, countIncludePad: boolean): number[] {
+  return Array.from({ length: out }, (_, o) => {
+    const start = o * stride - padding;
+    const end = Math.min(start + kernel, size + padding);
+    return countIncludePad ? end - start : Math.min(end, size) - Math.max(start, 0);
+  });
+}
+
+/**
+ * Mean over each kernel window of x (N, C, H, W), as PyTorch's avg_pool2d: the window's sum
+ * divided by its size counting the zero padding (countIncludePad, the default) or counting only
+ * input elements, or by divisorOverride. In ceilMode the part of a last window past the padding
+ * counts in neither divisor.
+ */
+export function avgPool2d(x: Tensor, kernelSize: number | [number, number], options: AvgPool2dOptions = {}): Tensor {
+  const op = 'avgPool2d';
+  checkOptions(op, options, ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
+  const { ceilMode, countIncludePad = true, divisorOverride = null, ...windowOptions } = options;
+  if (typeof countIncludePad !== 'boolean') throw new Error(`${op}: countIncludePad must be a boolean, got ${JSON.stringify(countIncludePad)}`);
+  if (divisorOverride !== null && !(Number.isInteger(divisorOverride) && divisorOverride !== 0)) {
+    throw new Error(`${op}: divisorOverride must be a nonzero integer or null, got ${JSON.stringify(divisorOverride)}`);
+  }
+  const poolOptions: MaxPool2dOptions = ceilMode === undefined ? windowOptions : { ...windowOptions, ceilMode };
+  return pool2d(op, x, kernelSize, poolOptions, 0, (w, { kernel, stride, padding, plane, out }) => {
+    const sums = w.sum(2);
+    if (divisorOverride !== null) return sums.div(divisorOverride);
+    const [rows, columns] = [0, 1].map((axis) => windowCounts(plane[axis]!, kernel[axis]!, stride[axis]!, padding[axis]!, out[axis]!, countIncludePad)) as [number[], number[]];
+    if (rows.every((r) => r === kernel[0]) && columns.every((c) => c === kernel[1])) return w.mean(2);
+    const divisors = Float64Array.from(rows.flatMap((r) => columns.map((c) => r * c)));
+    return sums.div(tensor(divisors, { shape: out, dtype: x.dtype }));
+  });
 }
 
 /** An output extent per axis; null keeps the input's extent. */

@@ -1,6 +1,6 @@
 import { checkOptions, meanAbsScale, moments, ones, scaledRsqrt, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats } from './normalize.js';
+import { channelAffine, checkChannelTensors, checkEps, checkMomentum, updateRunningStats, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface SwitchableNormOptions {
   /** Mixing weights of the IN, LN (and BN) means: non-negative, shape [3] (or [2] without BN). */
@@ -42,6 +42,10 @@ export function switchableNorm(x: Tensor, options: SwitchableNormOptions): Tenso
   const op = 'switchableNorm';
   checkOptions(op, options, ['meanWeights', 'varWeights', 'runningMean', 'runningVar', 'weight', 'bias', 'training', 'momentum', 'eps']);
   const { meanWeights, varWeights, runningMean = null, runningVar = null, weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
+  // the BN branch (three mixing weights) uses batch statistics in training and without running ones
+  if ((training || runningMean === null) && meanWeights?.shape[0] === 3) {
+    checkBatchStatisticsUnderVmap(op, x, [runningMean, runningVar, weight, bias, meanWeights, varWeights]);
+  }
   if (x.ndim < 3) throw new Error(`${op}: expected an input of shape (N, C, *spatial) with at least 3 dimensions, got ${formatShape(x.shape)}`);
   for (const [name, w] of [['meanWeights', meanWeights], ['varWeights', varWeights]] as const) {
     if (!w || w.ndim !== 1 || (w.shape[0] !== 3 && w.shape[0] !== 2)) {

@@ -1,6 +1,6 @@
-import { checkOptions, assignInPlace, full, noGrad, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, assignInPlace, full, noGrad, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { checkEps, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
+import { checkEps, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -73,6 +73,7 @@ abstract class BatchNormBase extends Module {
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training || this.runningMean === null) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
@@ -82,6 +83,8 @@ abstract class BatchNormBase extends Module {
     const updateStats = this.training && this.trackRunningStats;
     // An empty batch updates nothing: batchNorm leaves the running statistics, and the count stays.
     if (updateStats && x.size > 0) {
+      // momentum null is computed from the count in JavaScript: under compile, a new count traces again
+      if (this.momentum === null) traceGuard(() => this.numBatchesTracked);
       this.numBatchesTracked += 1;
       momentum = this.momentum ?? 1 / this.numBatchesTracked; // null: cumulative moving average
     }

@@ -1,7 +1,8 @@
-import { checkOptions, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchRenorm, checkClipping } from '../functional/batch-renorm.js';
-import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
+import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
@@ -69,11 +70,17 @@ abstract class BatchRenormBase extends Module {
     [this.runningMean, this.runningVar] = runningStatBuffers(numFeatures, dtype);
   }
 
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}, affine=${pythonBool(this.affine)}, ` +
+      `r_max=${pythonFloat(this.rMax)}, d_max=${pythonFloat(this.dMax)}, warmup_steps=${this.warmupSteps}`;
+  }
+
   protected override numericState(): string[] {
     return ['numBatchesTracked'];
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
@@ -81,6 +88,8 @@ abstract class BatchRenormBase extends Module {
     let [rMax, dMax] = [this.rMax, this.dMax];
     // An empty batch updates nothing: batchRenorm leaves the running statistics, and the count stays.
     if (this.training && x.size > 0) {
+      // whether this batch is in the warm-up is decided in JavaScript: under compile, leaving it traces again
+      traceGuard(() => this.numBatchesTracked < this.warmupSteps);
       this.numBatchesTracked += 1;
       if (this.numBatchesTracked <= this.warmupSteps) [rMax, dMax] = [1, 0];
     }

@@ -2,6 +2,7 @@ import { checkOptions, tensor, Tensor, type DType } from '@normgrad/core';
 import { conditionalBatchNorm } from '../functional/conditional-batch-norm.js';
 import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 import { constantParameter } from './init.js';
@@ -51,6 +52,10 @@ export class ConditionalBatchNorm2d extends Module {
     this.weight = constantParameter([numClasses, numFeatures], 1, dtype);
     this.bias = constantParameter([numClasses, numFeatures], 0, dtype);
     [this.runningMean, this.runningVar] = trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, num_classes=${this.numClasses}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}, track_running_stats=${pythonBool(this.trackRunningStats)}`;
   }
 
   protected override numericState(): string[] {

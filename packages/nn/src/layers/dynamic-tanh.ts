@@ -1,6 +1,7 @@
 import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { dynamicTanh } from '../functional/dynamic-tanh.js';
 import { Module } from '../module.js';
+import { pythonFloat, pythonTuple } from '../repr.js';
 import { renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 import { normalizedShapeOption } from './layer-norm.js';
@@ -34,6 +35,10 @@ export class DynamicTanh extends Module {
     this.alpha = constantParameter([1], alphaInit, dtype);
     this.weight = constantParameter(shape, 1, dtype);
     this.bias = constantParameter(shape, 0, dtype);
+  }
+
+  override extraRepr(): string {
+    return `normalized_shape=${pythonTuple(this.normalizedShape)}, alpha_init_value=${pythonFloat(this.alphaInit)}`;
   }
 
   forward(x: Tensor): Tensor {

@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { evoNormB0, evoNormS0 } from '../functional/evo-norm.js';
 import { checkEps, checkMomentum, checkMoreThanOneValuePerChannel } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures } from './channel-norm.js';
 import { constantBuffer, constantParameter } from './init.js';
@@ -42,6 +43,10 @@ export class EvoNorm2dB0 extends Module {
     [this.weight, this.bias] = affineParameters(numFeatures, dtype);
     this.v = constantParameter([numFeatures], 1, dtype);
     this.runningVar = constantBuffer([numFeatures], 1, dtype);
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}`;
   }
 
   forward(x: Tensor): Tensor {
@@ -92,6 +97,10 @@ export class EvoNorm2dS0 extends Module {
     this.eps = eps;
     [this.weight, this.bias] = affineParameters(numFeatures, dtype);
     this.v = constantParameter([numFeatures], 1, dtype);
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, groups=${this.groups}, eps=${pythonFloat(this.eps)}`;
   }
 
   forward(x: Tensor): Tensor {

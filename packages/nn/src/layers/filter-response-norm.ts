@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { filterResponseNorm } from '../functional/filter-response-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures } from './channel-norm.js';
 import { constantParameter } from './init.js';
@@ -41,6 +42,10 @@ export class FilterResponseNorm2d extends Module {
     [this.weight, this.bias] = affineParameters(numFeatures, dtype);
     this.tau = constantParameter([numFeatures], 0, dtype);
     this.epsLearned = learnableEps ? constantParameter([1], 1e-4, dtype) : null;
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, learnable_eps=${pythonBool(this.learnableEps)}`;
   }
 
   forward(x: Tensor): Tensor {

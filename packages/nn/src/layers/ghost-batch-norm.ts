@@ -1,7 +1,8 @@
-import { checkOptions, concat, type DType, type Tensor } from '@normgrad/core';
+import { checkOptions, concat, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { checkVirtualBatchSize, ghostBatchNorm, renamed, virtualBatches } from '../functional/ghost-batch-norm.js';
-import { checkEps } from '../functional/normalize.js';
+import { checkEps, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 
@@ -68,11 +69,17 @@ abstract class GhostBatchNormBase extends Module {
     [this.runningMean, this.runningVar] = trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
   }
 
+  override extraRepr(): string {
+    return `${this.numFeatures}, virtual_batch_size=${this.virtualBatchSize}, eps=${pythonFloat(this.eps)}, momentum=${this.momentum === null ? 'None' : pythonFloat(this.momentum)}, ` +
+      `affine=${pythonBool(this.affine)}, track_running_stats=${pythonBool(this.trackRunningStats)}`;
+  }
+
   protected override numericState(): string[] {
     return this.trackRunningStats ? ['numBatchesTracked'] : [];
   }
 
   forward(x: Tensor): Tensor {
+    if (this.training || this.runningMean === null) checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias]);
     checkInputRank(this.layerName, x, this.acceptedRanks, this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, runningMean: this.runningMean });
@@ -88,6 +95,8 @@ abstract class GhostBatchNormBase extends Module {
       if (x.size === 0) return ghostBatchNorm(x, this.runningMean, this.runningVar, { ...common, virtualBatchSize: this.virtualBatchSize, training: true });
       // Training: one running-statistics update per virtual batch, in order.
       const batches = virtualBatches(x.shape[0]!, this.virtualBatchSize);
+      // momentum null is computed from the count in JavaScript: under compile, a new count traces again
+      if (this.momentum === null) traceGuard(() => this.numBatchesTracked);
       const pieces = batches.length;
       const outputs = batches.map(([start, length]) => {
         this.numBatchesTracked += 1;

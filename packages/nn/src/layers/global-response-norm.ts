@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { globalResponseNorm } from '../functional/global-response-norm.js';
 import { checkEps } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonFloat } from '../repr.js';
 import { checkSameDtype, formatShape, renameOp } from '../util.js';
 import { checkChannelCount, checkNumFeatures } from './channel-norm.js';
 import { constantParameter } from './init.js';
@@ -33,6 +34,10 @@ export class GlobalResponseNorm extends Module {
     this.eps = eps;
     this.weight = constantParameter([numChannels], 0, dtype);
     this.bias = constantParameter([numChannels], 0, dtype);
+  }
+
+  override extraRepr(): string {
+    return `${this.numChannels}, eps=${pythonFloat(this.eps)}`;
   }
 
   forward(x: Tensor): Tensor {

@@ -2,6 +2,7 @@ import { assignInPlace, checkOptions, eye, noGrad, type DType, type Tensor } fro
 import { checkIterations, checkIterNormGroups, iterNorm } from '../functional/iter-norm.js';
 import { checkEps, checkMomentum } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures } from './channel-norm.js';
 import { constantBuffer } from './init.js';
@@ -58,6 +59,10 @@ export class IterNorm extends Module {
     const d = numFeatures / numGroups;
     this.runningWhitening = constantBuffer([numGroups, d, d], 0, dtype);
     noGrad(() => assignInPlace(this.runningWhitening, eye(d, { dtype }).broadcastTo([numGroups, d, d])));
+  }
+
+  override extraRepr(): string {
+    return `${this.numFeatures}, num_groups=${this.numGroups}, iterations=${this.iterations}, momentum=${pythonFloat(this.momentum)}, eps=${pythonFloat(this.eps)}, affine=${pythonBool(this.affine)}`;
   }
 
   forward(x: Tensor): Tensor {

@@ -2,6 +2,7 @@ import { checkOptions, type Tensor } from '@normgrad/core';
 import { localResponseNorm } from '../functional/local-response-norm.js';
 import { checkPositiveFinite } from '../functional/normalize.js';
 import { Module } from '../module.js';
+import { pythonFloat } from '../repr.js';
 import { renameOp } from '../util.js';
 
 export interface LocalResponseNormLayerOptions {
@@ -35,6 +36,10 @@ export class LocalResponseNorm extends Module {
     this.alpha = alpha;
     this.beta = beta;
     this.k = k;
+  }
+
+  override extraRepr(): string {
+    return `${this.size}, alpha=${pythonFloat(this.alpha)}, beta=${pythonFloat(this.beta)}, k=${pythonFloat(this.k)}`;
   }
 
   forward(x: Tensor): Tensor {

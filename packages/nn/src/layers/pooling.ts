@@ -1,5 +1,5 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
-import { adaptiveAvgPool2d, avgPool2d, maxPool2d, type AdaptiveOutputSize, type MaxPool2dOptions, type Pool2dOptions } from '../functional/pooling.js';
+import { adaptiveAvgPool2d, avgPool2d, maxPool2d, type AdaptiveOutputSize, type AvgPool2dOptions, type MaxPool2dOptions } from '../functional/pooling.js';
 import { Module } from '../module.js';
 import { pythonBool, pythonIntOrTuple } from '../repr.js';
 import { renameOp } from '../util.js';
@@ -31,11 +31,15 @@ export class MaxPool2d extends Module {
   }
 }
 
-/** Mean over kernel windows of (N, C, H, W); stride defaults to the kernel size. */
+/**
+ * Mean over kernel windows of (N, C, H, W); stride defaults to the kernel size. Options as
+ * PyTorch's AvgPool2d: ceilMode, countIncludePad (default true), divisorOverride (see avgPool2d).
+ * Prints as PyTorch does, with kernel_size, stride and padding only.
+ */
 export class AvgPool2d extends Module {
-  constructor(readonly kernelSize: number | [number, number], readonly options: Pool2dOptions = {}) {
+  constructor(readonly kernelSize: number | [number, number], readonly options: AvgPool2dOptions = {}) {
     super();
-    checkOptions('AvgPool2d', options, ['stride', 'padding']);
+    checkOptions('AvgPool2d', options, ['stride', 'padding', 'ceilMode', 'countIncludePad', 'divisorOverride']);
   }
 
   forward(x: Tensor): Tensor {

@@ -2,6 +2,7 @@ import { checkOptions, type DType, type Tensor } from '@normgrad/core';
 import { checkEps } from '../functional/normalize.js';
 import { scaleNorm } from '../functional/scale-norm.js';
 import { Module } from '../module.js';
+import { pythonFloat } from '../repr.js';
 import { renameOp } from '../util.js';
 import { constantParameter } from './init.js';
 
@@ -28,6 +29,10 @@ export class ScaleNorm extends Module {
     checkEps('ScaleNorm', eps);
     this.eps = eps;
     this.scale = constantParameter([1], scale, dtype);
+  }
+
+  override extraRepr(): string {
+    return `eps=${pythonFloat(this.eps)}`;
   }
 
   forward(x: Tensor): Tensor {

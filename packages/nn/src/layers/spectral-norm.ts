@@ -21,7 +21,7 @@ export type SpectralNormed<M extends Module, Name extends string> = M & Record<`
  * parameter, in place, as PyTorch's `torch.nn.utils.spectral_norm(module, name, n_power_iterations,
  * eps, dim)`: the parameter `<name>` becomes `<name>Orig`, with buffers `<name>U` and `<name>V`
  * (normalized standard normal draws from core's generator, as PyTorch's initial u and v), and
- * at the start of every forward
+ * before every forward (a forward pre-hook)
  *
  *   training: nPowerIterations steps v ← normalize(Wᵀu), u ← normalize(Wv) under noGrad (buffers updated)
  *   module[name] = <name>Orig / σ,  σ = uᵀ W v  with u, v held fixed (stopGradient) for the gradient
@@ -51,15 +51,14 @@ export function spectralNorm<M extends Module, Name extends string = 'weight'>(m
   fields[uName] = buffer(noGrad(() => normalizeVector(randn([rows], { dtype: original.dtype }), eps)).detach());
   fields[vName] = buffer(noGrad(() => normalizeVector(randn([columns], { dtype: original.dtype }), eps)).detach());
   fields[name] = noGrad(() => original.detach().clone()).detach();
-  const forward = module.forward.bind(module);
-  module.forward = (...inputs: Tensor[]): Tensor => {
+  // a forward pre-hook, as PyTorch's spectral_norm: forward stays the class's, so other hooks still register
+  module.registerForwardPreHook(() => {
     fields[name] = spectralNormalize(fields[origName] as Tensor, fields[uName] as Tensor, fields[vName] as Tensor, {
       dim,
       nPowerIterations,
       eps,
       updateVectors: module.training,
     });
-    return forward(...inputs);
-  };
+  });
   return module as SpectralNormed<M, Name>;
 }

@@ -1,7 +1,8 @@
 import { checkOptions, type DType, type Tensor } from '@normgrad/core';
-import { checkEps, checkMomentum } from '../functional/normalize.js';
+import { checkEps, checkMomentum, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { switchableNorm } from '../functional/switchable-norm.js';
 import { Module } from '../module.js';
+import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
 import { constantParameter } from './init.js';
@@ -64,11 +65,19 @@ abstract class SwitchableNormBase extends Module {
     [this.runningMean, this.runningVar] = this.trackRunningStats ? runningStatBuffers(numFeatures, dtype) : [null, null];
   }
 
+  override extraRepr(): string {
+    return `${this.numFeatures}, eps=${pythonFloat(this.eps)}, momentum=${pythonFloat(this.momentum)}, affine=${pythonBool(this.affine)}, ` +
+      `using_batch_stats=${pythonBool(this.usingBatchStats)}, track_running_stats=${pythonBool(this.trackRunningStats)}`;
+  }
+
   protected override numericState(): string[] {
     return this.trackRunningStats ? ['numBatchesTracked'] : [];
   }
 
   forward(x: Tensor): Tensor {
+    if ((this.training || this.runningMean === null) && this.meanWeight.shape[0] === 3) {
+      checkBatchStatisticsUnderVmap(this.layerName, x, [this.runningMean, this.runningVar, this.weight, this.bias, this.meanWeight, this.varWeight]);
+    }
     checkInputRank(this.layerName, x, [this.rank], this.expectedLayout);
     checkChannelCount(this.layerName, x, this.numFeatures);
     checkSameDtype(this.layerName, x, { weight: this.weight, meanWeight: this.meanWeight });

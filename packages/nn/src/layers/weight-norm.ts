@@ -19,8 +19,8 @@ export type WeightNormed<M extends Module, Name extends string> = M & Record<`${
  *
  *   <name>V = the old weight (direction),  <name>G = ‖<name>V‖ (magnitude, over every axis but dim)
  *
- * and `module[name] = <name>G · <name>V / ‖<name>V‖` is recomputed (in the graph) at the start of
- * every forward, so gradients reach G and V. At the start the weight is unchanged.
+ * and `module[name] = <name>G · <name>V / ‖<name>V‖` is recomputed (in the graph) by a forward
+ * pre-hook before every forward, so gradients reach G and V. At the start the weight is unchanged.
  * The computed `module[name]` is an ordinary tensor field, neither parameter nor state.
  *
  * Names against PyTorch: `weightG` ↔ `weight_g`, `weightV` ↔ `weight_v` (torch.nn.utils.weight_norm);
@@ -40,14 +40,14 @@ export function weightNorm<M extends Module, Name extends string = 'weight'>(mod
   checkWeightNormDim('weightNorm', dim, original);
   const [gName, vName] = [`${name}G`, `${name}V`];
   if (gName in fields || vName in fields) throw new Error(`weightNorm: ${module.constructor.name} already has a field '${gName}' or '${vName}'`);
-  fields[vName] = parameter(noGrad(() => original.detach().clone()).detach());
+  // g before v: the parameter order of PyTorch's weight_norm (bias, weight_g, weight_v)
   fields[gName] = parameter(noGrad(() => directionNorm(original, dim)).detach());
+  fields[vName] = parameter(noGrad(() => original.detach().clone()).detach());
   const compute = (): Tensor => weightNormalize(fields[vName] as Tensor, fields[gName] as Tensor, { dim });
   fields[name] = noGrad(compute).detach();
-  const forward = module.forward.bind(module);
-  module.forward = (...inputs: Tensor[]): Tensor => {
+  // a forward pre-hook, as PyTorch's weight_norm: forward stays the class's, so other hooks still register
+  module.registerForwardPreHook(() => {
     fields[name] = compute();
-    return forward(...inputs);
-  };
+  });
   return module as WeightNormed<M, Name>;
 }

@@ -1,6 +1,7 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkEps } from '../functional/normalize.js';
 import { weightStandardizedConv2d } from '../functional/weight-standardization.js';
+import { pythonFloat } from '../repr.js';
 import { renameOp } from '../util.js';
 import { Conv2d, type Conv2dLayerOptions } from './conv.js';
 
@@ -24,6 +25,10 @@ export class WSConv2d extends Conv2d {
     super(inChannels, outChannels, kernelSize, convOptions);
     checkEps('WSConv2d', eps);
     this.eps = eps;
+  }
+
+  override extraRepr(): string {
+    return `${super.extraRepr()}, eps=${pythonFloat(this.eps)}`;
   }
 
   override forward(x: Tensor): Tensor {

@@ -1,0 +1,173 @@
+import { isGradEnabled } from '../grad-mode.js';
+import { E } from '../kernels/expr.js';
+import { copyNd, mapElementwise } from '../kernels/elementwise.js';
+import { createNd, type FloatNdArray } from '../kernels/layout.js';
+import { allocate, type FloatArray } from '../dtype.js';
+import { settings } from '../settings.js';
+import { Tensor } from '../tensor.js';
+import { isForwardModeActive } from '../transforms/forward-mode.js';
+import { describeValue } from '../creation.js';
+import { writeStorage } from '../storage.js';
+import { activeRecorder, setActiveRecorder } from './recorder.js';
+import { ReplayDiverged, Trace, type Step } from './trace.js';
+
+/** How many traces a compiled function keeps per input signature (calls that differ only in guarded values). */
+const TRACES_PER_SIGNATURE = 4;
+
+/** The recorded program of one trace, or 'eager' when its results must keep their graph. */
+interface Entry {
+  guards: Trace['guards'];
+  gradReads: Trace['gradReads'];
+  program: Program | 'eager';
+}
+
+interface Program {
+  /** Per argument: the array the trace's copy of a tensor argument lives in (null for other arguments). */
+  argumentArrays: (FloatArray | null)[];
+  steps: Step[];
+  gradWrites: [Tensor, Tensor | null][];
+  /** The function's result with each tensor in it replaced by a fresh copy of the program's value. */
+  result: () => unknown;
+}
+
+/**
+ * Traces `fn` once per input signature and replays the recorded program on later calls.
+ *
+ * The signature is each argument's dtype, shape and requiresGrad (other arguments — numbers,
+ * booleans, strings — by value), the grad mode and the settings, plus the JavaScript values the
+ * trace declared through `traceGuard` (nn modules declare `training`). The trace runs `fn` once
+ * as eager code, with chains of elementwise ops fused at every size, and records the kernels it
+ * runs: fused elementwise loops, reductions (from their fused inputs from the fusion threshold up,
+ * as in eager mode, whose order of summation they keep), the other primitives' kernels,
+ * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
+ * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
+ * array the trace allocated, and replays refill the same arrays (nothing else is allocated for
+ * elementwise results). Results are fresh copies without history. A leaf whose `.grad` the trace
+ * assigned gets the same gradient tensor after every replay, refilled in place (as PyTorch
+ * accumulates into `.grad`); lazy results computed from it earlier keep their values. See
+ * docs/core.md for what cannot be traced.
+ */
+export function compile<Args extends unknown[], Result>(fn: (...args: Args) => Result): (...args: Args) => Result {
+  if (typeof fn !== 'function') throw new Error(`compile: expected a function, got ${describeValue(fn)}`);
+  const cache = new Map<string, Entry[]>();
+  return (...args: Args): Result => {
+    const signature = signatureOf(args);
+    // inside another trace, the body is part of that trace; forward-mode tangents and inputs that
+    // require grad (whose results must stay differentiable) run eagerly
+    if (activeRecorder !== null || isForwardModeActive() || (isGradEnabled() && args.some((arg) => arg instanceof Tensor && arg.requiresGrad))) {
+      return fn(...args);
+    }
+    const entries = cache.get(signature) ?? [];
+    const entry = entries.find((candidate) => guardsHold(candidate));
+    if (entry === undefined) {
+      const { result, entry: traced } = trace(fn, args);
+      entries.push(traced);
+      if (entries.length > TRACES_PER_SIGNATURE) entries.shift();
+      cache.set(signature, entries);
+      return result;
+    }
+    if (entry.program === 'eager') return fn(...args);
+    try {
+      return replay(entry.program, args) as Result;
+    } catch (error) {
+      if (!(error instanceof ReplayDiverged)) throw error;
+      if (error.afterEffects) {
+        throw new Error(
+          'compile: this call took another branch on tensor values than the traced call (e.g. a variance beyond the range where squares are exact) ' +
+            'after the replay had already written state (running statistics, parameters); those writes have happened. Run this step eagerly (call the function without compile)',
+        );
+      }
+      return fn(...args);
+    }
+  };
+}
+
+function guardsHold(entry: Entry): boolean {
+  return entry.guards.every((guard) => guard.read() === guard.value) && [...entry.gradReads].every(([leaf, value]) => leaf.grad === value);
+}
+
+/** The key of the arguments' signature, with the grad mode and the settings; an Error for arguments compile cannot key. */
+function signatureOf(args: readonly unknown[]): string {
+  const parts = args.map((arg, index) => {
+    if (arg instanceof Tensor) return `${arg.dtype}[${arg.shape.join(',')}]${arg.requiresGrad ? ' requiresGrad' : ''}`;
+    if (typeof arg === 'number') return `number ${Object.is(arg, -0) ? '-0' : String(arg)}`;
+    if (typeof arg === 'boolean' || typeof arg === 'string' || arg === undefined || arg === null) return `${typeof arg} ${JSON.stringify(arg)}`;
+    throw new Error(
+      `compile: argument ${index} is ${describeValue(arg)}; a compiled function takes tensors, numbers, booleans and strings (capture other values in the function's closure)`,
+    );
+  });
+  return [...parts, `grad ${isGradEnabled()}`, JSON.stringify(settings)].join(' | ');
+}
+
+function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, args: Args): { result: Result; entry: Entry } {
+  const recording = new Trace();
+  // tensor arguments are copied into arrays of the trace, which replays refill from the new arguments
+  const argumentArrays = args.map((arg) => (arg instanceof Tensor ? allocate(arg.dtype, arg.size) as FloatArray : null));
+  const traceArgs = args.map((arg, k) => {
+    if (!(arg instanceof Tensor)) return arg;
+    const copy = Tensor.fromNd(copyArgument(arg, argumentArrays[k]!), { requiresGrad: arg.requiresGrad });
+    return copy;
+  }) as Args;
+  for (const arg of traceArgs) if (arg instanceof Tensor) recording.argumentTensors.add(arg);
+  const previous = setActiveRecorder(recording);
+  let result: Result;
+  let outputs: Tensor[];
+  try {
+    result = fn(...traceArgs);
+    outputs = tensorsIn(result);
+    // the outputs' arrays are filled by the program
+    for (const output of outputs) void output.data;
+  } finally {
+    setActiveRecorder(previous);
+  }
+  const base = { guards: recording.guards, gradReads: recording.gradReads };
+  // a result with a live graph (not consumed by a backward pass) may be differentiated by the caller
+  if (outputs.some((output) => output.node !== null && !output.node.freed)) return { result, entry: { ...base, program: 'eager' } };
+  const program: Program = {
+    argumentArrays,
+    steps: recording.steps,
+    gradWrites: [...recording.gradWrites],
+    result: () => mapTensors(result, (output) => Tensor.fromNd(copyNd(output.data))),
+  };
+  return { result: program.result() as Result, entry: { ...base, program } };
+}
+
+function replay(program: Program, args: readonly unknown[]): unknown {
+  program.argumentArrays.forEach((array, k) => {
+    if (array !== null) copyArgument(args[k] as Tensor, array);
+  });
+  // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
+  for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
+  for (const step of program.steps) step();
+  for (const [leaf, gradient] of program.gradWrites) leaf.grad = gradient;
+  return program.result();
+}
+
+/** Copies a tensor argument (any layout, possibly lazy) into the trace's contiguous array for it. */
+function copyArgument(arg: Tensor, array: FloatArray): FloatNdArray {
+  mapElementwise(E.input(0), [arg.data], arg.dtype, array);
+  return createNd(arg.dtype, arg.shape, array);
+}
+
+/** The tensors in a result: a tensor, or arrays and plain objects of them (other values are kept as they are). */
+function tensorsIn(result: unknown): Tensor[] {
+  const found: Tensor[] = [];
+  mapTensors(result, (tensor) => {
+    found.push(tensor);
+    return tensor;
+  });
+  return found;
+}
+
+function mapTensors(value: unknown, map: (tensor: Tensor) => Tensor): unknown {
+  if (value instanceof Tensor) return map(value);
+  if (Array.isArray(value)) return value.map((item) => mapTensors(item, map));
+  if (value !== null && typeof value === 'object') {
+    const prototype: unknown = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) {
+      throw new Error(`compile: the function returned ${describeValue(value)}; return tensors, numbers, or arrays and plain objects of them`);
+    }
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapTensors(item, map)]));
+  }
+  return value;
+}

@@ -1,0 +1,38 @@
+import type { FloatNdArray } from '../kernels/layout.js';
+import type { Tensor } from '../tensor.js';
+import { activeRecorder } from './recorder.js';
+
+/**
+ * Declares a JavaScript value that a compiled function's program depends on, such as a module's
+ * `training` flag: a later call for which `read()` gives another value (compared with `===`)
+ * traces the function again instead of replaying. Outside a trace it does nothing.
+ */
+export function traceGuard(read: () => unknown): void {
+  activeRecorder?.guard(read);
+}
+
+/**
+ * Runs a JavaScript-side effect (e.g. `numBatchesTracked += 1`) now and, inside a function that
+ * compile traces, again at the same point of every replay.
+ */
+export function traceEffect(effect: () => void): void {
+  if (activeRecorder !== null) activeRecorder.effect(effect);
+  else effect();
+}
+
+/**
+ * A decision on a tensor's values (data-dependent control flow): `decide` receives the tensor's
+ * data. Under compile, replays decide again on the replayed values, and a replay whose decision
+ * differs from the trace's does not continue (see compile).
+ */
+export function branchOnValues(tensor: Tensor, decide: (values: FloatNdArray) => boolean): boolean {
+  const values = tensor.data;
+  const taken = decide(values);
+  activeRecorder?.branch(values, decide, taken);
+  return taken;
+}
+
+/** Whether compile is tracing a function right now (outside recorded writes and effects). */
+export function isTracing(): boolean {
+  return activeRecorder !== null;
+}

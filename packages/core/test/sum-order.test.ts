@@ -1,0 +1,66 @@
+/**
+ * A sum's order is the one its row-major layout gives (kernels/reduce.ts): the same bits whether
+ * the summed values are an array, a fused expression over broadcast operands, or a strided view.
+ * Values of widely different magnitudes make any other order visible.
+ */
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import * as ng from '@normgrad/core';
+import type { Settings, Tensor } from '@normgrad/core';
+
+const unfused: Partial<Settings> = { fusion: false };
+const fusedEverywhere: Partial<Settings> = { fusion: true, fusionMinimumSize: 1 };
+
+/** Values from 1e-3 to 1e16 with random signs, so float64 sums depend on their order. */
+function wideValues(shape: number[], seed: number): Tensor {
+  const magnitude = ng.rand(shape, { dtype: 'float64', seed }).mul(19).sub(3);
+  const sign = ng.rand(shape, { dtype: 'float64', seed: seed + 1 }).sub(0.5).sign();
+  return ng.full(shape, 10, { dtype: 'float64' }).pow(magnitude).mul(sign);
+}
+
+const bitsOf = (t: Tensor): number[] => Array.from(t.toFloat64Array());
+
+describe('the order of a sum', () => {
+  it('is the same for a fused expression over a broadcast operand as for its array', () => {
+    const x = ng.tensor([[1e16, 1, 1, 1], [-1e16, 1, 1, 1], [1, 1, 1, 1]], { dtype: 'float64' });
+    const total = (settings: Partial<Settings>) => ng.withSettings(settings, () => x.add(ng.zeros([4], { dtype: 'float64' })).sum().item());
+    expect(total(fusedEverywhere)).toBe(total(unfused));
+    expect(total(unfused)).toBe(10);
+  });
+
+  it('of a transposed view is the one of its row-major copy', () => {
+    const x = ng.tensor([[1e16, 1, 1, 1], [-1e16, 1, 1, 1], [1, 1, 1, 1]], { dtype: 'float64' });
+    const view = x.transpose(0, 1);
+    const copy = ng.tensor(view.toArray() as number[][], { dtype: 'float64' });
+    expect(view.sum().item()).toBe(copy.sum().item());
+    expect(view.sum().item()).toBe(6);
+  });
+
+  it('does not depend on fusion, broadcasting or views, over random shapes and axes', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 1, maxLength: 4 }),
+        fc.integer({ min: 0, max: 1000 }),
+        fc.integer({ min: 0, max: 15 }),
+        fc.integer({ min: 0, max: 15 }),
+        (shape, seed, broadcastMask, axesMask) => {
+          const x = wideValues(shape, seed);
+          // a second operand of extent 1 on the masked axes, broadcast against x
+          const bShape = shape.map((extent, axis) => ((broadcastMask >> axis) & 1 ? 1 : extent));
+          const b = wideValues(bShape, seed + 7);
+          const axes = shape.map((_, axis) => axis).filter((axis) => (axesMask >> axis) & 1);
+          const reduced = axes.length > 0 ? axes : undefined;
+          const sumOf = (settings: Partial<Settings>) => ng.withSettings(settings, () => bitsOf(x.add(b).mul(x).sum(reduced)));
+          expect(sumOf(fusedEverywhere)).toEqual(sumOf(unfused));
+          // the same values as a permuted view and as a row-major array
+          const order = shape.map((_, axis) => shape.length - 1 - axis);
+          const view = x.permute(order);
+          const copy = ng.tensor(view.toArray() as number[], { dtype: 'float64' }).reshape(view.shape);
+          const viewAxes = reduced?.map((axis) => shape.length - 1 - axis);
+          expect(bitsOf(view.sum(viewAxes))).toEqual(bitsOf(copy.sum(viewAxes)));
+        },
+      ),
+      { numRuns: 60, seed: 11 },
+    );
+  });
+});

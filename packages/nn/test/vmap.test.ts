@@ -1,0 +1,225 @@
+/**
+ * Norms under vmap: per-example gradients by vmap(grad) equal a loop of single-example gradients
+ * (an MLP with LayerNorm, a convnet with GroupNorm); every norm without batch statistics works per
+ * example; batch statistics inside a vmap over a batch's examples are a clear Error, and eval mode
+ * works; stackModuleState stacks an ensemble's state.
+ */
+import { describe, expect, it } from 'vitest';
+import * as ng from '@normgrad/core';
+import type { Tensor } from '@normgrad/core';
+import {
+  BatchNorm1d,
+  BatchNorm2d,
+  BatchRenorm1d,
+  Conv2d,
+  CrossIterationBatchNorm2d,
+  DynamicTanh,
+  EvoNorm2dB0,
+  EvoNorm2dS0,
+  FilterResponseNorm2d,
+  Flatten,
+  GhostBatchNorm1d,
+  GlobalResponseNorm,
+  GroupNorm,
+  InstanceNorm2d,
+  IterNorm,
+  LayerNorm,
+  Linear,
+  LocalResponseNorm,
+  ReLU,
+  RMSNorm,
+  ScaleNorm,
+  Sequential,
+  SwitchableNorm1d,
+  WSConv2d,
+  adaptiveInstanceNorm,
+  batchNorm,
+  crossEntropy,
+  functionalCall,
+  functionalCallWithBuffers,
+  mseLoss,
+  stackModuleState,
+  weightNorm,
+  type Module,
+} from '../src/index.js';
+
+/** The examples of x along axis 0. */
+function examples(x: Tensor): Tensor[] {
+  return Array.from({ length: x.shape[0]! }, (_, position) => x.narrow(0, position, 1).squeeze(0));
+}
+
+function expectClose(actual: Tensor, expected: Tensor, tolerance = 1e-12): void {
+  expect(actual.shape).toEqual(expected.shape);
+  expect(actual.sub(expected).abs().max().item()).toBeLessThanOrEqual(tolerance * (1 + expected.abs().max().item()));
+}
+
+/** Per-example gradients of the loss with respect to every parameter: by vmap(grad) and by a loop. */
+function perExampleGradients(model: Module, xs: Tensor, ys: Tensor): { vmapped: Tensor[]; looped: Tensor[] } {
+  const names = model.namedParameters().map(([name]) => name);
+  const parameters = model.parameters();
+  const argnums = names.map((_, index) => index);
+  // one example (x, y) through the model as a batch of one
+  const loss = (...args: Tensor[]) => {
+    const params = Object.fromEntries(names.map((name, index) => [name, args[index]!]));
+    const [x, y] = args.slice(names.length) as [Tensor, Tensor];
+    return mseLoss(functionalCall(model, params, x.unsqueeze(0)), y.unsqueeze(0));
+  };
+  const gradient = ng.grad(loss, { argnums });
+  const vmapped = ng.vmap(gradient, { inDims: [...names.map(() => null), 0, 0] })(...parameters, xs, ys);
+  const perExample = examples(xs).map((x, index) => gradient(...parameters, x, examples(ys)[index]!));
+  const looped = names.map((_, k) => ng.stack(perExample.map((grads) => grads[k]!), 0));
+  return { vmapped, looped };
+}
+
+describe('per-example gradients by vmap(grad) equal a loop (float64, 1e-12)', () => {
+  it('a classifier with crossEntropy on int32 class indices (label smoothing, one index ignored)', () => {
+    ng.manualSeed(8);
+    const model = new Sequential(new Linear(5, 6, { dtype: 'float64' }), new LayerNorm(6, { dtype: 'float64' }), new ReLU(), new Linear(6, 3, { dtype: 'float64' }));
+    const names = model.namedParameters().map(([name]) => name);
+    const xs = ng.randn([6, 5], { dtype: 'float64', seed: 9 });
+    const labels = ng.tensor(Int32Array.from([0, 2, 1, -100, 2, 0]));
+    const loss = (...args: Tensor[]) => {
+      const params = Object.fromEntries(names.map((name, index) => [name, args[index]!]));
+      const [x, label] = args.slice(names.length) as [Tensor, Tensor];
+      return crossEntropy(functionalCall(model, params, x.unsqueeze(0)), label.unsqueeze(0), { labelSmoothing: 0.1, reduction: 'sum' });
+    };
+    const gradient = ng.grad(loss, { argnums: names.map((_, index) => index) });
+    const vmapped = ng.vmap(gradient, { inDims: [...names.map(() => null), 0, 0] })(...model.parameters(), xs, labels);
+    const perExample = examples(xs).map((x, index) => gradient(...model.parameters(), x, examples(labels)[index]!));
+    vmapped.forEach((g, k) => expectClose(g, ng.stack(perExample.map((grads) => grads[k]!), 0)));
+    expect(() => ng.vmap(gradient, { inDims: [...names.map(() => null), 0, 0] })(...model.parameters(), xs, ng.tensor(Int32Array.from([0, 2, 1, 3, 2, 0])))).toThrow(
+      /^crossEntropy: target\[3\] = 3 is not a class index in \[0, 3\)/,
+    );
+  });
+
+
+  it('an MLP with LayerNorm', () => {
+    ng.manualSeed(1);
+    const model = new Sequential(new Linear(6, 8, { dtype: 'float64' }), new LayerNorm(8, { dtype: 'float64' }), new ReLU(), new Linear(8, 3, { dtype: 'float64' }));
+    const xs = ng.randn([7, 6], { dtype: 'float64', seed: 2 });
+    const ys = ng.randn([7, 3], { dtype: 'float64', seed: 3 });
+    const { vmapped, looped } = perExampleGradients(model, xs, ys);
+    expect(vmapped).toHaveLength(6);
+    vmapped.forEach((gradient, k) => expectClose(gradient, looped[k]!));
+  });
+
+  it('a small convnet with GroupNorm', () => {
+    ng.manualSeed(4);
+    const model = new Sequential(
+      new Conv2d(2, 4, 3, { padding: 1, dtype: 'float64' }),
+      new GroupNorm(2, 4, { dtype: 'float64' }),
+      new ReLU(),
+      new Flatten(),
+      new Linear(4 * 5 * 4, 2, { dtype: 'float64' }),
+    );
+    const xs = ng.randn([5, 2, 5, 4], { dtype: 'float64', seed: 5 });
+    const ys = ng.randn([5, 2], { dtype: 'float64', seed: 6 });
+    const { vmapped, looped } = perExampleGradients(model, xs, ys);
+    expect(vmapped).toHaveLength(6);
+    vmapped.forEach((gradient, k) => expectClose(gradient, looped[k]!));
+  });
+});
+
+/** A layer applied to each example (a batch of `batch` along a vmapped axis 0) equals the loop, and so do its input gradients. */
+function expectPerExample(layer: (x: Tensor) => Tensor, exampleShape: number[], seed: number): void {
+  const xs = ng.randn([3, ...exampleShape], { dtype: 'float64', seed }).mul(1.5).add(0.3);
+  expectClose(ng.vmap(layer)(xs), ng.stack(examples(xs).map(layer)));
+  const gradient = ng.grad((x: Tensor) => layer(x).sin().sum());
+  expectClose(ng.vmap(gradient)(xs), ng.stack(examples(xs).map(gradient)));
+}
+
+describe('norms without batch statistics work per example under vmap', () => {
+  const f64 = { dtype: 'float64' } as const;
+  const cases: [string, () => (x: Tensor) => Tensor, number[]][] = [
+    ['LayerNorm', () => { const m = new LayerNorm([3, 2], f64); return (x) => m.forward(x); }, [2, 3, 2]],
+    ['GroupNorm', () => { const m = new GroupNorm(2, 4, f64); return (x) => m.forward(x); }, [2, 4, 3]],
+    ['InstanceNorm2d (affine, training)', () => { const m = new InstanceNorm2d(3, { affine: true, ...f64 }); return (x) => m.forward(x); }, [2, 3, 2, 2]],
+    ['RMSNorm', () => { const m = new RMSNorm(4, f64); return (x) => m.forward(x); }, [2, 4]],
+    ['DynamicTanh', () => { const m = new DynamicTanh(4, f64); return (x) => m.forward(x); }, [2, 4]],
+    ['ScaleNorm', () => { const m = new ScaleNorm(2, f64); return (x) => m.forward(x); }, [2, 4]],
+    ['LocalResponseNorm', () => { const m = new LocalResponseNorm(3); return (x) => m.forward(x); }, [1, 4, 2, 2]],
+    ['GlobalResponseNorm', () => { const m = new GlobalResponseNorm(3, f64); return (x) => m.forward(x); }, [1, 3, 2, 2]],
+    ['FilterResponseNorm2d', () => { const m = new FilterResponseNorm2d(3, f64); return (x) => m.forward(x); }, [2, 3, 2, 2]],
+    ['EvoNorm2dS0', () => { const m = new EvoNorm2dS0(4, { groups: 2, ...f64 }); return (x) => m.forward(x); }, [1, 4, 2, 2]],
+    ['WSConv2d', () => { const m = new WSConv2d(2, 3, 2, f64); return (x) => m.forward(x); }, [1, 2, 3, 3]],
+    ['weightNorm(Linear)', () => { const m = weightNorm(new Linear(4, 3, f64)); return (x) => m.forward(x); }, [2, 4]],
+    ['adaptiveInstanceNorm', () => { const style = ng.randn([1, 3, 2, 2], { ...f64, seed: 9 }); return (x) => adaptiveInstanceNorm(x, style); }, [1, 3, 2, 2]],
+    ['BatchNorm2d in eval mode', () => { const m = new BatchNorm2d(3, f64).eval(); return (x) => m.forward(x); }, [1, 3, 2, 2]],
+    ['EvoNorm2dB0 in eval mode', () => { const m = new EvoNorm2dB0(3, f64).eval(); return (x) => m.forward(x); }, [1, 3, 2, 2]],
+  ];
+  cases.forEach(([name, build, shape], index) => {
+    it(name, () => {
+      ng.manualSeed(10 + index);
+      expectPerExample(build(), shape, 20 + index);
+    });
+  });
+});
+
+describe('batch statistics inside a vmap over the examples of a batch are an Error', () => {
+  const message = /training-mode batch statistics inside vmap over the examples of a batch: .*batch statistics mix the examples that vmap keeps apart.*eval\(\).*stackModuleState/;
+  const xs = ng.randn([4, 2, 3], { seed: 1 });
+  it.each([
+    ['BatchNorm1d', () => new BatchNorm1d(3)],
+    ['BatchNorm1d without running statistics', () => new BatchNorm1d(3, { trackRunningStats: false })],
+    ['BatchRenorm1d', () => new BatchRenorm1d(3)],
+    ['GhostBatchNorm1d', () => new GhostBatchNorm1d(3, { virtualBatchSize: 1 })],
+    ['SwitchableNorm1d (its BN part)', () => new SwitchableNorm1d(3)],
+  ] as [string, () => Module][])('%s', (name, build) => {
+    const layer = build();
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs)).toThrow(new RegExp(`^${name.split(' ')[0]}: `));
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs)).toThrow(message);
+    // a single example without its batch axis gets the same explanation, not a shape error
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs.narrow(1, 0, 1).squeeze(1))).toThrow(message);
+  });
+  it('CrossIterationBatchNorm2d (its statistics are BatchNorm2d\'s, compensated)', () => {
+    const layer = new CrossIterationBatchNorm2d(2, { producer: new Conv2d(1, 2, 1) });
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(ng.randn([3, 2, 1, 2, 2], { seed: 4 }))).toThrow(/^CrossIterationBatchNorm2d: training-mode batch statistics inside vmap/);
+  });
+  it('the functionals and the whitening of IterNorm', () => {
+    expect(() => ng.vmap((x: Tensor) => new IterNorm(3).forward(x))(xs)).toThrow(/^IterNorm: training-mode batch statistics inside vmap/);
+    expect(() => ng.vmap((x: Tensor) => functionalCall(new BatchNorm1d(3), {}, x))(xs)).toThrow(message);
+    expect(() => ng.vmap((x: Tensor) => batchNorm(x, ng.zeros([3]), ng.ones([3]), { training: true }))(xs)).toThrow(/^batchNorm: training-mode batch statistics/);
+  });
+  it('SwitchableNorm without its BN part, and BatchNorm in eval mode, work per example', () => {
+    const mixed = new SwitchableNorm1d(3, { usingBatchStats: false });
+    const sequences = ng.randn([4, 2, 3, 5], { seed: 2 });
+    expectClose(ng.vmap((x: Tensor) => mixed.forward(x))(sequences).to('float64'), ng.stack(examples(sequences).map((x) => mixed.forward(x))).to('float64'), 1e-6);
+    const bn = new BatchNorm1d(3).eval();
+    expectClose(ng.vmap((x: Tensor) => bn.forward(x))(xs).to('float64'), ng.stack(examples(xs).map((x) => bn.forward(x))).to('float64'), 1e-6);
+  });
+});
+
+describe('stackModuleState and functionalCallWithBuffers', () => {
+  it('stacks parameters (leaves requiring grad) and buffers along a new axis 0', () => {
+    const models = [0, 1, 2].map(() => new Sequential(new Linear(3, 2), new BatchNorm1d(2)));
+    const [params, buffers] = stackModuleState(models);
+    expect(Object.keys(params)).toEqual(models[0]!.namedParameters().map(([name]) => name));
+    expect(Object.keys(buffers)).toEqual(models[0]!.namedBuffers().map(([name]) => name));
+    expect(params['0.weight']!.shape).toEqual([3, 2, 3]);
+    expect(params['0.weight']!.requiresGrad).toBe(true);
+    expectClose(params['0.weight']!.narrow(0, 1, 1).squeeze(0).to('float64'), models[1]!.namedParameters()[0]![1].to('float64'), 0);
+    expect(buffers['1.runningVar']!.shape).toEqual([3, 2]);
+  });
+
+  it('names bad input', () => {
+    expect(() => stackModuleState([])).toThrow(/^stackModuleState: expected a non-empty array of Modules, got an empty array/);
+    expect(() => stackModuleState([new Linear(3, 2), new Linear(3, 4)])).toThrow(/^stackModuleState: parameters 'weight' is float32 \[4, 3\] in modules\[1\] but float32 \[2, 3\] in modules\[0\]/);
+    expect(() => stackModuleState([new Linear(3, 2), new Linear(3, 2, { bias: false })])).toThrow(/^stackModuleState: modules\[1\] has parameters \["weight"\] but modules\[0\] has \["weight","bias"\]/);
+    const bn = new BatchNorm1d(2);
+    expect(() => functionalCallWithBuffers(bn, {}, { runingMean: ng.zeros([2]) }, ng.randn([3, 2]))).toThrow(/^functionalCallWithBuffers: .*runingMean/);
+    expect(() => functionalCallWithBuffers(bn, { runningMean: ng.zeros([2]) }, {}, ng.randn([3, 2]))).toThrow(/^functionalCallWithBuffers: .*runningMean/);
+  });
+
+  it('functionalCallWithBuffers writes the running statistics into the buffers given, as a module of its own would', () => {
+    const x = ng.randn([5, 2], { seed: 3 });
+    const own = new BatchNorm1d(2);
+    const template = new BatchNorm1d(2);
+    const runningMean = ng.zeros([2]);
+    const runningVar = ng.ones([2]);
+    const output = functionalCallWithBuffers(template, {}, { runningMean, runningVar }, x);
+    expectClose(output.to('float64'), own.forward(x).to('float64'), 0);
+    expectClose(runningMean.to('float64'), own.runningMean!.to('float64'), 0);
+    expectClose(runningVar.to('float64'), own.runningVar!.to('float64'), 0);
+    expectClose(template.runningMean!.to('float64'), ng.zeros([2], { dtype: 'float64' }), 0);
+  });
+});
