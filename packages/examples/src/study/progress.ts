@@ -22,7 +22,8 @@ const REDRAW_INTERVAL_MS = 100;
 
 export function formatSeconds(seconds: number): string {
   if (!Number.isFinite(seconds)) return '?';
-  return seconds < 60 ? `${Math.round(seconds)}s` : `${Math.floor(seconds / 60)}m${String(Math.round(seconds % 60)).padStart(2, '0')}s`;
+  const whole = Math.round(seconds);
+  return whole < 60 ? `${whole}s` : `${Math.floor(whole / 60)}m${String(whole % 60).padStart(2, '0')}s`;
 }
 
 /**

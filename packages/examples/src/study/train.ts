@@ -1,34 +1,45 @@
-import { manualSeed, noGrad, tensor, type Tensor } from '@normgrad/core';
+import { manualSeed, noGrad, tensor, type DType, type Tensor } from '@normgrad/core';
 import { crossEntropy, type Module } from '@normgrad/nn';
-import { Adam } from '@normgrad/optim';
+import { Adam, SGD } from '@normgrad/optim';
 import type { Digits } from './data.js';
-import { buildConvNet, type ConvNetShape, type NormKind } from './model.js';
 import { ProgressBar, type Output } from './progress.js';
 import { seededRandom, shuffledIndices } from './random.js';
+import { mean } from './stats.js';
 
 /** MNIST's pixel mean and standard deviation (the usual input normalization). */
 const PIXEL_MEAN = 0.1307;
 const PIXEL_STD = 0.3081;
-/** Points on each run's training-loss curve and test-accuracy curve. */
+/** Points on each run's training-loss curve. */
 const LOSS_POINTS = 50;
-const ACCURACY_POINTS = 8;
 /** Test digits evaluated for the accuracy curve (the final accuracy uses the whole test set). */
-const CURVE_TEST_DIGITS = 500;
+export const CURVE_TEST_DIGITS = 500;
 const EVAL_BATCH = 250;
 /** The final training loss is the mean over this last fraction of the steps. */
 const FINAL_LOSS_FRACTION = 0.05;
+/** The cross-entropy of guessing among 10 classes, ln 10 ≈ 2.303. */
+export const CHANCE_LOSS = Math.log(10);
 
-function mean(values: readonly number[]): number {
-  return values.reduce((total, value) => total + value, 0) / values.length;
-}
+/** How training batches are drawn: shuffled (i.i.d.), or each batch half from one class and half from another. */
+export type BatchOrder = 'iid' | 'two-classes';
 
-export interface RunConfig {
-  norm: NormKind;
+export interface RunSpec {
+  /** Names the run in the progress line. */
+  title: string;
+  seed: number;
   batchSize: number;
   epochs: number;
-  seed: number;
-  learningRate: number;
-  shape: ConvNetShape;
+  /** Builds the model; called after manualSeed(seed), so equal seeds give equal initial weights. */
+  build: () => Module;
+  optimizer: { kind: 'adam' | 'sgd'; lr: number };
+  batchOrder?: BatchOrder;
+  /** dtype of the input images (the model's dtype). Default float32. */
+  dtype?: DType;
+  /** Test-accuracy curve points (on the first CURVE_TEST_DIGITS test digits); 0: none. Default 0. */
+  accuracyPoints?: number;
+  /** Stop at the first non-finite loss (the rest of the run would be NaN). Default false. */
+  stopOnDivergence?: boolean;
+  /** Called before each optimizer step with the step's batch (after the forward and backward). */
+  beforeStep?: (step: number, batch: { images: Tensor; labels: number[] }, model: Module) => void;
 }
 
 /** x: epochs of training done (fractional); y: the measured value. */
@@ -38,37 +49,40 @@ export interface CurvePoint {
 }
 
 export interface RunResult {
-  norm: string;
-  normLabel: string;
+  title: string;
+  seed: number;
   batchSize: number;
   steps: number;
-  examples: number;
-  /** Time in training steps (forward, backward, Adam), without evaluation. */
+  /** Time in training steps (forward, backward, optimizer), without evaluation or beforeStep. */
   trainSeconds: number;
   examplesPerSecond: number;
-  /** Mean training loss over the last 5% of the steps. */
+  /** Mean training loss over the last 5% of the steps (NaN when diverged). */
   finalTrainLoss: number;
-  /** Accuracy on the whole test set after training, in [0, 1]. */
+  /** A training loss was not finite. */
+  diverged: boolean;
+  /** Accuracy in eval mode on the whole test set after training, in [0, 1] (NaN when diverged). */
   testAccuracy: number;
   lossCurve: CurvePoint[];
   accuracyCurve: CurvePoint[];
+  /** The trained model (not serialized). */
+  model: Module;
 }
 
-/** The digits at `indices` as an (N, 1, H, W) float32 tensor, normalized, and their labels. */
-export function digitBatch(digits: Digits, indices: readonly number[]): { images: Tensor; labels: number[] } {
+/** The digits at `indices` as an (N, 1, H, W) tensor, normalized, and their labels. */
+export function digitBatch(digits: Digits, indices: readonly number[], dtype: DType = 'float32'): { images: Tensor; labels: number[] } {
   const pixels = digits.height * digits.width;
-  const data = new Float32Array(indices.length * pixels);
+  const data = dtype === 'float64' ? new Float64Array(indices.length * pixels) : new Float32Array(indices.length * pixels);
   indices.forEach((source, row) => {
     const image = digits.images.subarray(source * pixels, (source + 1) * pixels);
     for (let i = 0; i < pixels; i++) data[row * pixels + i] = (image[i]! - PIXEL_MEAN) / PIXEL_STD;
   });
   return {
-    images: tensor(data, { shape: [indices.length, 1, digits.height, digits.width] }),
+    images: tensor(data, { shape: [indices.length, 1, digits.height, digits.width], dtype }),
     labels: indices.map((source) => digits.labels[source]!),
   };
 }
 
-function countCorrect(logits: Tensor, labels: readonly number[]): number {
+export function countCorrect(logits: Tensor, labels: readonly number[]): number {
   const [rows, classes] = [logits.shape[0]!, logits.shape[1]!];
   const values = logits.toTypedArray();
   let correct = 0;
@@ -80,15 +94,22 @@ function countCorrect(logits: Tensor, labels: readonly number[]): number {
   return correct;
 }
 
-/** Accuracy in eval mode (running statistics for BatchNorm) on the first `limit` test digits. */
-export function evaluate(model: Module, digits: Digits, limit = digits.count): number {
-  const count = Math.min(limit, digits.count);
-  model.eval();
+/**
+ * Accuracy on the first `limit` test digits. mode 'eval' (default): running statistics;
+ * 'train': batch statistics of test batches of `batchSize` (a last partial batch is dropped).
+ * Train mode updates running statistics: pass a copy of the model there.
+ */
+export function evaluate(model: Module, digits: Digits, options: { limit?: number; mode?: 'eval' | 'train'; batchSize?: number; dtype?: DType } = {}): number {
+  const mode = options.mode ?? 'eval';
+  const batchSize = options.batchSize ?? EVAL_BATCH;
+  let count = Math.min(options.limit ?? digits.count, digits.count);
+  if (mode === 'train') count -= count % batchSize;
+  if (mode === 'eval') model.eval();
   let correct = 0;
   noGrad(() => {
-    for (let start = 0; start < count; start += EVAL_BATCH) {
-      const indices = Array.from({ length: Math.min(EVAL_BATCH, count - start) }, (_, i) => start + i);
-      const { images, labels } = digitBatch(digits, indices);
+    for (let start = 0; start < count; start += batchSize) {
+      const indices = Array.from({ length: Math.min(batchSize, count - start) }, (_, i) => start + i);
+      const { images, labels } = digitBatch(digits, indices, options.dtype);
       correct += countCorrect(model.forward(images), labels);
     }
   });
@@ -97,83 +118,124 @@ export function evaluate(model: Module, digits: Digits, limit = digits.count): n
 }
 
 /**
- * Trains a fresh convnet with one normalization and batch size, with Adam, and records the curves.
- * Model initialization (core's manualSeed) and batch order both come from config.seed, so every
- * normalization starts from the same conv/linear weights and sees the same batches. An incomplete
- * last batch is dropped, so every step has exactly batchSize digits.
+ * One epoch's batches of `batchSize` indices. 'iid': a shuffle cut into batches (a last partial
+ * batch dropped). 'two-classes': each class's shuffled digits cut into halves of a batch, the
+ * halves shuffled and paired with the next half of another class (Ioffe 2017's non-i.i.d. setting).
  */
-export function trainRun(config: RunConfig, train: Digits, test: Digits, output: Output, title: string): RunResult {
-  manualSeed(config.seed);
-  const model = buildConvNet(config.norm, config.shape);
-  const optimizer = new Adam(model.parameters(), { lr: config.learningRate });
-  const random = seededRandom(config.seed);
-  const stepsPerEpoch = Math.floor(train.count / config.batchSize);
-  const totalSteps = stepsPerEpoch * config.epochs;
+export function epochBatches(digits: Digits, batchSize: number, order: BatchOrder, random: () => number): number[][] {
+  const shuffled = shuffledIndices(digits.count, random);
+  if (order === 'iid') return Array.from({ length: Math.floor(digits.count / batchSize) }, (_, b) => shuffled.slice(b * batchSize, (b + 1) * batchSize));
+  if (batchSize % 2 !== 0) throw new Error(`epochBatches: two-class batches need an even batch size, got ${batchSize}`);
+  const half = batchSize / 2;
+  const halves: { label: number; indices: number[] }[] = [];
+  for (let label = 0; label < 10; label++) {
+    const ofClass = shuffled.filter((index) => digits.labels[index] === label);
+    for (let start = 0; start + half <= ofClass.length; start += half) halves.push({ label, indices: ofClass.slice(start, start + half) });
+  }
+  const pending = shuffledIndices(halves.length, random).map((i) => halves[i]!);
+  const batches: number[][] = [];
+  while (pending.length > 1) {
+    const first = pending.shift()!;
+    const partner = pending.findIndex((other) => other.label !== first.label);
+    if (partner < 0) break;
+    batches.push([...first.indices, ...pending.splice(partner, 1)[0]!.indices]);
+  }
+  return batches;
+}
+
+/**
+ * Trains a fresh model and records the curves. Model initialization (core's manualSeed) and batch
+ * order both come from spec.seed, so runs with equal seeds start from the same weights and see
+ * the same batches.
+ */
+export function trainRun(spec: RunSpec, train: Digits, test: Digits, output: Output): RunResult {
+  manualSeed(spec.seed);
+  const model = spec.build();
+  model.train();
+  const optimizer = spec.optimizer.kind === 'adam' ? new Adam(model.parameters(), { lr: spec.optimizer.lr }) : new SGD(model.parameters(), { lr: spec.optimizer.lr });
+  const random = seededRandom(spec.seed);
+  const order = spec.batchOrder ?? 'iid';
+  const epochs = Array.from({ length: spec.epochs }, () => epochBatches(train, spec.batchSize, order, random));
+  const totalSteps = epochs.reduce((total, batches) => total + batches.length, 0);
+  const stepsPerEpoch = totalSteps / spec.epochs;
   const lossEvery = Math.max(1, Math.floor(totalSteps / LOSS_POINTS));
-  const accuracyEvery = Math.max(1, Math.floor(totalSteps / ACCURACY_POINTS));
-  const progress = new ProgressBar(output, title);
+  const accuracyPoints = spec.accuracyPoints ?? 0;
+  const accuracyEvery = accuracyPoints > 0 ? Math.max(1, Math.floor(totalSteps / accuracyPoints)) : Infinity;
+  const progress = new ProgressBar(output, spec.title);
+  const curveAccuracy = (): number => evaluate(model, test, { limit: CURVE_TEST_DIGITS, dtype: spec.dtype });
 
   const lossCurve: CurvePoint[] = [];
-  const accuracyCurve: CurvePoint[] = [{ epoch: 0, value: evaluate(model, test, CURVE_TEST_DIGITS) }];
+  const accuracyCurve: CurvePoint[] = accuracyPoints > 0 ? [{ epoch: 0, value: curveAccuracy() }] : [];
   let [windowLoss, windowCorrect, windowSteps] = [0, 0, 0];
   let [recentLoss, recentAccuracy] = [NaN, NaN];
   const stepLosses: number[] = [];
   let trainMilliseconds = 0;
   let step = 0;
-  for (let epoch = 0; epoch < config.epochs; epoch++) {
-    const order = shuffledIndices(train.count, random);
-    for (let batch = 0; batch < stepsPerEpoch; batch++) {
-      const { images, labels } = digitBatch(train, order.slice(batch * config.batchSize, (batch + 1) * config.batchSize));
+  let nonFinite = false;
+  for (const batches of epochs) {
+    for (const indices of batches) {
+      const batch = digitBatch(train, indices, spec.dtype);
       const started = performance.now();
       optimizer.zeroGrad();
-      const logits = model.forward(images);
-      const loss = crossEntropy(logits, labels);
+      const logits = model.forward(batch.images);
+      const loss = crossEntropy(logits, batch.labels);
       loss.backward();
-      optimizer.step();
       trainMilliseconds += performance.now() - started;
+      spec.beforeStep?.(step, batch, model);
+      const resumed = performance.now();
+      optimizer.step();
+      trainMilliseconds += performance.now() - resumed;
       step++;
 
-      stepLosses.push(loss.item());
-      windowLoss += stepLosses.at(-1)!;
-      windowCorrect += countCorrect(logits, labels) / config.batchSize;
+      const value = loss.item();
+      stepLosses.push(value);
+      if (!Number.isFinite(value)) nonFinite = true;
+      windowLoss += value;
+      windowCorrect += countCorrect(logits, batch.labels) / spec.batchSize;
       windowSteps++;
       const epochsDone = step / stepsPerEpoch;
-      if (step % lossEvery === 0 || step === totalSteps) {
+      const last = step === totalSteps || (nonFinite && spec.stopOnDivergence === true);
+      if (step % lossEvery === 0 || last) {
         [recentLoss, recentAccuracy] = [windowLoss / windowSteps, windowCorrect / windowSteps];
         lossCurve.push({ epoch: epochsDone, value: recentLoss });
         [windowLoss, windowCorrect, windowSteps] = [0, 0, 0];
       }
       const logNow = step % accuracyEvery === 0;
-      if (logNow && step !== totalSteps) accuracyCurve.push({ epoch: epochsDone, value: evaluate(model, test, CURVE_TEST_DIGITS) });
-      const examplesPerSecond = (step * config.batchSize) / (trainMilliseconds / 1000);
+      if (logNow && !last) accuracyCurve.push({ epoch: epochsDone, value: curveAccuracy() });
+      const examplesPerSecond = (step * spec.batchSize) / (trainMilliseconds / 1000);
       progress.update(
         {
-          step,
+          step: last ? totalSteps : step,
           totalSteps,
           loss: Number.isNaN(recentLoss) ? windowLoss / windowSteps : recentLoss,
           accuracy: Number.isNaN(recentAccuracy) ? windowCorrect / windowSteps : recentAccuracy,
           examplesPerSecond,
           elapsedSeconds: trainMilliseconds / 1000,
-          secondsLeft: ((totalSteps - step) * config.batchSize) / examplesPerSecond,
+          secondsLeft: ((totalSteps - step) * spec.batchSize) / examplesPerSecond,
         },
         { log: logNow },
       );
+      if (last) break;
     }
+    if (nonFinite && spec.stopOnDivergence === true) break;
   }
-  const testAccuracy = evaluate(model, test);
-  accuracyCurve.push({ epoch: config.epochs, value: evaluate(model, test, CURVE_TEST_DIGITS) });
+  const finalTrainLoss = mean(stepLosses.slice(-Math.max(1, Math.round(step * FINAL_LOSS_FRACTION))));
+  const diverged = nonFinite;
+  const testAccuracy = diverged ? NaN : evaluate(model, test, { dtype: spec.dtype });
+  if (accuracyPoints > 0) accuracyCurve.push({ epoch: step / stepsPerEpoch, value: diverged ? NaN : curveAccuracy() });
   const trainSeconds = trainMilliseconds / 1000;
   return {
-    norm: config.norm.key,
-    normLabel: config.norm.label,
-    batchSize: config.batchSize,
-    steps: totalSteps,
-    examples: totalSteps * config.batchSize,
+    title: spec.title,
+    seed: spec.seed,
+    batchSize: spec.batchSize,
+    steps: step,
     trainSeconds,
-    examplesPerSecond: (totalSteps * config.batchSize) / trainSeconds,
-    finalTrainLoss: mean(stepLosses.slice(-Math.max(1, Math.round(totalSteps * FINAL_LOSS_FRACTION)))),
+    examplesPerSecond: (step * spec.batchSize) / trainSeconds,
+    finalTrainLoss: diverged ? NaN : finalTrainLoss,
+    diverged,
     testAccuracy,
     lossCurve,
     accuracyCurve,
+    model,
   };
 }
