@@ -64,3 +64,18 @@ describe('the order of a sum', () => {
     );
   });
 });
+
+describe('a sum over rows whose length is a multiple of 4', () => {
+  it('equals the sum of the row-major copy, for a broadcast operand over every axis and a transposed view', () => {
+    const x = wideValues([6, 5, 8], 21);
+    const row = wideValues([8], 23);
+    const column = wideValues([6, 1, 1], 25);
+    for (const b of [row, column]) {
+      const fused = ng.withSettings(fusedEverywhere, () => x.mul(b).add(x).sum());
+      const copied = ng.withSettings(unfused, () => x.mul(b).add(x)).sum();
+      expect(fused.item()).toBe(copied.item());
+    }
+    const view = wideValues([8, 12], 27).transpose(0, 1);
+    expect(view.sum().item()).toBe(ng.tensor(view.toArray() as number[][], { dtype: 'float64' }).sum().item());
+  });
+});
