@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { tensor, type Tensor } from '@normgrad/core';
+import { hessian, hvp, jacfwd, jacrev, jvp, tensor, vjp, type Tensor } from '@normgrad/core';
 import { expect } from 'vitest';
 
 export interface FixtureTensor {
@@ -118,4 +118,43 @@ export function product(values: readonly number[]): number {
 /** A float64 tensor with seeded values uniform in [offset - scale, offset + scale). */
 export function seededTensor(shape: number[], seed: number, { scale = 1, offset = 0, requiresGrad = false } = {}): Tensor {
   return tensor(seededValues(seed, product(shape), scale, offset), { shape, dtype: 'float64', requiresGrad });
+}
+
+/** A case of the transform fixtures (scripts/fixtures/transforms*.py): a norm, its inputs, and PyTorch's transforms of it. */
+export interface TransformCase<Call> {
+  name: string;
+  call: Call;
+  inputs: FixtureTensor[];
+  tangents: FixtureTensor[];
+  cotangent: FixtureTensor;
+  g: FixtureTensor;
+  y: FixtureTensor;
+  jvp: FixtureTensor;
+  vjp: FixtureTensor[];
+  jacobian: FixtureTensor[];
+  hvp: FixtureTensor[];
+  hessian: FixtureTensor[][];
+}
+
+/** jvp, vjp, jacrev, jacfwd, hvp and hessian of `fn` (hvp and hessian of ⟨fn, g⟩) against the case's PyTorch values. */
+export function expectTransformsMatch<Call>(c: TransformCase<Call>, fn: (...inputs: Tensor[]) => Tensor, tolerance: { atol: number; rtol: number }): void {
+  const inputs = c.inputs.map((t) => fromFixture(t));
+  const tangents = c.tangents.map((t) => fromFixture(t));
+  const argnums = inputs.map((_, index) => index);
+  const [y, tangent] = jvp(fn, inputs, tangents);
+  expectAllclose(y, c.y, `${c.name} y (jvp)`, tolerance);
+  expectAllclose(tangent, c.jvp, `${c.name} jvp`, tolerance);
+  const [, pullback] = vjp(fn, ...inputs);
+  pullback(fromFixture(c.cotangent)).forEach((gradient, i) => expectAllclose(gradient, c.vjp[i], `${c.name} vjp ${i}`, tolerance));
+  const byReverse = jacrev(fn, { argnums })(...inputs);
+  const byForward = jacfwd(fn, { argnums })(...inputs);
+  c.jacobian.forEach((expected, i) => {
+    expectAllclose(byReverse[i], expected, `${c.name} jacrev ${i}`, tolerance);
+    expectAllclose(byForward[i], expected, `${c.name} jacfwd ${i}`, tolerance);
+  });
+  const g = fromFixture(c.g);
+  const scalar = (...xs: Tensor[]) => fn(...xs).mul(g).sum();
+  hvp(scalar, inputs, tangents).forEach((product, i) => expectAllclose(product, c.hvp[i], `${c.name} hvp ${i}`, tolerance));
+  const blocks = hessian(scalar, { argnums })(...inputs);
+  c.hessian.forEach((row, i) => row.forEach((expected, j) => expectAllclose(blocks[i]![j], expected, `${c.name} hessian [${i}][${j}]`, tolerance)));
 }

@@ -3,32 +3,19 @@
  * PyTorch 1.13's torch.autograd.functional on composite references in plain torch ops
  * (scripts/fixtures/transforms.py), float64, within 1e-10.
  */
-import { hessian, hvp, jacfwd, jacrev, jvp, vjp, type Tensor } from '@normgrad/core';
+import type { Tensor } from '@normgrad/core';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'vitest';
 import { batchNorm, batchRenorm, groupNorm, instanceNorm, layerNorm, rmsNorm, standardizeWeight, switchableNorm } from '../src/index.js';
-import { expectAllclose, fromFixture, type FixtureTensor } from './helpers.js';
+import { expectTransformsMatch, fromFixture, type FixtureTensor, type TransformCase } from './helpers.js';
 
-interface TransformCase {
-  name: string;
-  call: Record<string, unknown> & { norm: string; eps: number };
-  inputs: FixtureTensor[];
-  tangents: FixtureTensor[];
-  cotangent: FixtureTensor;
-  g: FixtureTensor;
-  y: FixtureTensor;
-  jvp: FixtureTensor;
-  vjp: FixtureTensor[];
-  jacobian: FixtureTensor[];
-  hvp: FixtureTensor[];
-  hessian: FixtureTensor[][];
-}
+type Case = TransformCase<Record<string, unknown> & { norm: string; eps: number }>;
 
-const fixture = JSON.parse(readFileSync(new URL('./fixtures/transforms.json', import.meta.url), 'utf8')) as { cases: TransformCase[] };
+const fixture = JSON.parse(readFileSync(new URL('./fixtures/transforms.json', import.meta.url), 'utf8')) as { cases: Case[] };
 const tolerance = { atol: 1e-10, rtol: 1e-10 };
 
 /** The normgrad norm as a function of the differentiated inputs (running statistics fresh on every call). */
-function normOf(c: TransformCase): (...inputs: Tensor[]) => Tensor {
+function normOf(c: Case): (...inputs: Tensor[]) => Tensor {
   const call = c.call;
   const fixed = (key: string): Tensor => fromFixture(call[key] as FixtureTensor);
   const { eps } = call;
@@ -67,25 +54,7 @@ describe('function transforms of every norm match torch.autograd.functional on p
   for (const c of fixture.cases) {
     it(c.name, () => {
       const fn = normOf(c);
-      const inputs = c.inputs.map((t) => fromFixture(t));
-      const tangents = c.tangents.map((t) => fromFixture(t));
-      const argnums = inputs.map((_, index) => index);
-      const [y, tangent] = jvp(fn, inputs, tangents);
-      expectAllclose(y, c.y, `${c.name} y`, tolerance);
-      expectAllclose(tangent, c.jvp, `${c.name} jvp`, tolerance);
-      const [, pullback] = vjp(fn, ...inputs);
-      pullback(fromFixture(c.cotangent)).forEach((gradient, i) => expectAllclose(gradient, c.vjp[i], `${c.name} vjp ${i}`, tolerance));
-      const byReverse = jacrev(fn, { argnums })(...inputs);
-      const byForward = jacfwd(fn, { argnums })(...inputs);
-      c.jacobian.forEach((expected, i) => {
-        expectAllclose(byReverse[i], expected, `${c.name} jacrev ${i}`, tolerance);
-        expectAllclose(byForward[i], expected, `${c.name} jacfwd ${i}`, tolerance);
-      });
-      const g = fromFixture(c.g);
-      const scalar = (...xs: Tensor[]) => fn(...xs).mul(g).sum();
-      hvp(scalar, inputs, tangents).forEach((product, i) => expectAllclose(product, c.hvp[i], `${c.name} hvp ${i}`, tolerance));
-      const blocks = hessian(scalar, { argnums })(...inputs);
-      c.hessian.forEach((row, i) => row.forEach((expected, j) => expectAllclose(blocks[i]![j], expected, `${c.name} hessian [${i}][${j}]`, tolerance)));
+      expectTransformsMatch(c, fn, tolerance);
     });
   }
 });
