@@ -86,6 +86,11 @@ export function versionOf(tensor: Tensor): number {
   return tensor.pendingElementwise !== null ? 0 : storageVersion(tensor.data.data);
 }
 
+/** The graph node of one application; its output version is set once the output exists. */
+function graphNode<Params>(definition: PrimitiveDefinition<Params>, inputs: readonly Tensor[], params: Params): GraphNode {
+  return { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 };
+}
+
 export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => Tensor) & {
   definition: PrimitiveDefinition<Params>;
 };
@@ -100,9 +105,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
     }
     activeRecorder?.settle(inputs);
     const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
-    const node: GraphNode | null = record
-      ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
-      : null;
+    const node = record ? graphNode(definition, inputs, params) : null;
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
       const pending = fuse(elementwise.expression(params), inputs, inputs[elementwise.dtypeFrom ?? 0]!.dtype);
@@ -174,9 +177,7 @@ function applyBatched<Params>(definition: PrimitiveDefinition<Params>, inputs: r
     throw new Error(`vmap: the batching rule of '${definition.name}' returned shape ${formatShape(value.shape)}, whose axis 0 is not the batch of ${size}`);
   }
   const record = isGradEnabled() && inputs.some((input) => input.requiresGrad) && value.dtype !== 'int32';
-  const node: GraphNode | null = record
-    ? { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 }
-    : null;
+  const node = record ? graphNode(definition, inputs, params) : null;
   const out = batchedTensor(value, level, { node, requiresGrad: record });
   if (record) node!.outputVersion = versionOf(out);
   return out;
