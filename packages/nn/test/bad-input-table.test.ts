@@ -101,10 +101,51 @@ const rows: BadInputRow[] = [
   { entryPoint: 'linear', cases: { 'wrong shape': [() => nn.linear(x2, ones([2, 4]))], 'wrong dtype': [() => nn.linear(x2, ones([2, 3], { dtype: 'float64' }))] } },
   { entryPoint: 'conv2d', cases: { 'wrong shape': [() => nn.conv2d(x4, ones([2, 2, 3, 3])), () => nn.conv2d(x3, ones([2, 3, 3, 3]))] } },
   { entryPoint: 'maxPool2d', cases: { 'unknown option': [() => nn.maxPool2d(x4, 2, { ceil_mode: true } as never)], 'out of range': [() => nn.maxPool2d(x4, 0), () => nn.maxPool2d(x4, 5)], 'wrong shape': [() => nn.maxPool2d(x2, 2)] } },
-  { entryPoint: 'avgPool2d', cases: { 'out of range': [() => nn.avgPool2d(x4, 0)], 'wrong shape': [() => nn.avgPool2d(x2, 2)] } },
   { entryPoint: 'dropout', cases: { 'out of range': [() => nn.dropout(x2, 1.5), () => nn.dropout(x2, -0.1)], 'non-finite': [() => nn.dropout(x2, NaN)] } },
   { entryPoint: 'mseLoss', cases: { 'wrong shape': [() => nn.mseLoss(x2, ones([4]))], 'out of range': [() => nn.mseLoss(x2, x2, { reduction: 'avg' } as never)] } },
   { entryPoint: 'crossEntropy', cases: { 'unknown option': [() => nn.crossEntropy(x2, [0, 1, 2, 0], { reduce: 'sum' } as never)], 'wrong shape': [() => nn.crossEntropy(x2, [0, 1]), () => nn.crossEntropy(x3.reshape([24]), [0])], 'out of range': [() => nn.crossEntropy(x2, [0, 1, 2, 3]), () => nn.crossEntropy(x2, [0, 1, 2, -1])] } },
+  {
+    entryPoint: 'avgPool2d',
+    cases: {
+      'unknown option': [() => nn.avgPool2d(x4, 2, { ceil_mode: true } as never)],
+      'wrong type': [() => nn.avgPool2d(x4, 2, { ceilMode: 'yes' } as never), () => nn.avgPool2d(x4, 2, { countIncludePad: 1 } as never)],
+      'out of range': [() => nn.avgPool2d(x4, 0), () => nn.avgPool2d(x4, 2, { divisorOverride: 0 }), () => nn.avgPool2d(x4, 2, { divisorOverride: 1.5 })],
+      'wrong shape': [() => nn.avgPool2d(x2, 2)],
+    },
+  },
+  {
+    entryPoint: 'MultiheadAttention',
+    cases: {
+      'unknown option': [() => new nn.MultiheadAttention(4, 2, { batch_first: true } as never), () => new nn.MultiheadAttention(4, 2).attention(randn([3, 4]), randn([3, 4]), randn([3, 4]), { mask: null } as never)],
+      'wrong type': [() => new nn.MultiheadAttention('4' as never, 2), () => new nn.MultiheadAttention(4, 2).forward(notATensor, notATensor, notATensor)],
+      'out of range': [() => new nn.MultiheadAttention(4, 3), () => new nn.MultiheadAttention(4, 0), () => new nn.MultiheadAttention(-4, 2)],
+      'wrong shape': [() => new nn.MultiheadAttention(4, 2).forward(randn([3, 5]), randn([3, 5]), randn([3, 5])), () => new nn.MultiheadAttention(4, 2).forward(randn([3, 2, 4]), randn([5, 3, 4]), randn([5, 3, 4]))],
+    },
+  },
+  {
+    entryPoint: 'CrossIterationBatchNorm2d',
+    cases: {
+      'unknown option': [() => new nn.CrossIterationBatchNorm2d(3, { producer: new nn.Conv2d(3, 3, 1), windw: 2 } as never)],
+      'wrong type': [() => new nn.CrossIterationBatchNorm2d(3, {} as never), () => new nn.CrossIterationBatchNorm2d(3, { producer: new nn.Conv2d(3, 3, 1) }).forward(notATensor)],
+      'out of range': [() => new nn.CrossIterationBatchNorm2d(3, { producer: new nn.Conv2d(3, 3, 1), window: 0 }), () => new nn.CrossIterationBatchNorm2d(3, { producer: new nn.Conv2d(3, 3, 1), eps: -1 })],
+      'wrong shape': [() => new nn.CrossIterationBatchNorm2d(4, { producer: new nn.Conv2d(3, 3, 1) }).forward(x4)],
+    },
+  },
+  {
+    entryPoint: 'stackModuleState',
+    cases: {
+      'zero-size': [() => nn.stackModuleState([])],
+      'wrong type': [() => nn.stackModuleState([new nn.Linear(2, 3), 'model' as never])],
+      'wrong shape': [() => nn.stackModuleState([new nn.Linear(2, 3), new nn.Linear(3, 3)])],
+    },
+  },
+  {
+    entryPoint: 'functionalCallWithBuffers',
+    cases: {
+      'unknown option': [() => nn.functionalCallWithBuffers(new nn.Linear(2, 3), { weight: zeros([3, 2]), bias: zeros([3]), bais: zeros([3]) } as never, {}, randn([1, 2]))],
+      'wrong shape': [() => nn.functionalCallWithBuffers(new nn.Linear(2, 3), { weight: zeros([2, 2]), bias: zeros([3]) }, {}, randn([1, 2]))],
+    },
+  },
   {
     entryPoint: 'loadStateDict',
     cases: {

@@ -139,6 +139,7 @@ export class CrossIterationBatchNorm2d extends Module {
 
   forward(input: Tensor): Tensor {
     const parameters = this.producerParameters();
+    if (!(input instanceof Tensor)) throw new Error(`${layer}: expected a Tensor input, got ${typeof input}`);
     const x = this.producer.forward(input);
     if (!(x instanceof Tensor) || x.ndim !== 4) {
       const got = x instanceof Tensor ? `${x.ndim}D output of shape ${formatShape(x.shape)}` : typeof x;
