@@ -1,6 +1,6 @@
 import { enableGrad, isGradEnabled, noGrad } from './grad-mode.js';
 import { toContiguous } from './kernels/elementwise.js';
-import { checkOptions, formatShape } from './composite/validate.js';
+import { checkOptions, formatShape, sameShape } from './composite/validate.js';
 import { copyTangents, isForwardModeActive, openTangents } from './transforms/forward-mode.js';
 import { mayHavePendingReaders } from './storage.js';
 import { recordAllocations, returnToPool, type AllocationRecord } from './storage-pool.js';
@@ -14,17 +14,23 @@ import { versionOf, type GraphNode, type VjpContext } from './primitive.js';
 function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
   const order: Tensor[] = [];
   const visited = new Set<Tensor>();
-  const stack: { tensor: Tensor; expanded: boolean }[] = roots.map((tensor) => ({ tensor, expanded: false }));
+  // a pending entry: the tensor, and whether its inputs have been pushed already (it goes into the order when popped again)
+  const stack: Tensor[] = [];
+  const expanded: boolean[] = [];
+  for (const root of roots) {
+    stack.push(root);
+    expanded.push(false);
+  }
   while (stack.length > 0) {
-    const entry = stack.pop()!;
-    const { tensor } = entry;
-    if (entry.expanded) {
+    const tensor = stack.pop()!;
+    if (expanded.pop()!) {
       order.push(tensor);
       continue;
     }
     if (visited.has(tensor) || !tensor.requiresGrad) continue;
     visited.add(tensor);
-    stack.push({ tensor, expanded: true });
+    stack.push(tensor);
+    expanded.push(true);
     const node = tensor.node;
     if (node === null) continue;
     if (node.freed) {
@@ -33,7 +39,11 @@ function topologicalOrder(roots: readonly Tensor[]): Tensor[] {
           'backward pass; pass { retainGraph: true } to the first backward() to run backward twice',
       );
     }
-    for (const input of node.inputs) if (!visited.has(input)) stack.push({ tensor: input, expanded: false });
+    for (const input of node.inputs) {
+      if (visited.has(input)) continue;
+      stack.push(input);
+      expanded.push(false);
+    }
   }
   return order;
 }
@@ -101,7 +111,7 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
   const isTarget = (tensor: Tensor): boolean => (targets ? targets.has(tensor) : tensor.node === null && tensor.requiresGrad);
   const leadsToTarget = new Set<Tensor>();
   for (const tensor of order) {
-    if (isTarget(tensor) || tensor.node?.inputs.some((input) => leadsToTarget.has(input))) leadsToTarget.add(tensor);
+    if (isTarget(tensor) || (tensor.node !== null && someInputIn(tensor.node, leadsToTarget))) leadsToTarget.add(tensor);
   }
   const grads = new Map<Tensor, Tensor>();
   const accumulate = (tensor: Tensor, gradient: Tensor): void => {
@@ -123,25 +133,28 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
       const accumulated = grads.get(tensor);
       if (accumulated === undefined) continue;
       const gradOut = applyGradHooks(tensor, accumulated);
-      const releasable = reuse && !isTarget(tensor) && (gradHooks.get(tensor)?.length ?? 0) === 0;
-      if (isTarget(tensor)) results.set(tensor, gradOut);
+      const target = isTarget(tensor);
+      const releasable = reuse && !target && (gradHooks.get(tensor)?.length ?? 0) === 0;
+      if (target) results.set(tensor, gradOut);
       else grads.delete(tensor);
       const node = tensor.node;
       if (node === null) continue;
-      const needsGrad = node.inputs.map((input) => leadsToTarget.has(input));
-      if (!needsGrad.some(Boolean)) continue;
-      const inputGrads = node.definition.vjp(gradOut, savedTensors(node, tensor, needsGrad));
-      node.inputs.forEach((input, index) => {
+      const inputs = node.inputs;
+      const needsGrad = inputs.map((input) => leadsToTarget.has(input));
+      if (!needsGrad.includes(true)) continue;
+      const inputGrads = node.definition.vjp(gradOut, new SavedTensors(node, tensor, needsGrad));
+      for (let index = 0; index < inputs.length; index++) {
         const inputGrad = inputGrads[index];
-        if (!needsGrad[index] || inputGrad === null || inputGrad === undefined) return;
-        if (formatShape(inputGrad.shape) !== formatShape(input.shape)) {
+        if (!needsGrad[index] || inputGrad === null || inputGrad === undefined) continue;
+        const input = inputs[index]!;
+        if (!sameShape(inputGrad.shape, input.shape)) {
           throw new Error(
             `backward: the VJP of '${node.definition.name}' returned a gradient of shape ${formatShape(inputGrad.shape)} ` +
               `for input ${index} of shape ${formatShape(input.shape)}`,
           );
         }
         accumulate(input, inputGrad);
-      });
+      }
       if (releasable) releaseIfDead(gradOut, record, [grads.values(), results.values()]);
       if (!options.retainGraph) node.freed = true;
     }
@@ -155,6 +168,12 @@ const builtInDefinitions = new Set<unknown>(Object.values(primitives).map((primi
 /** Whether a primitive is one of the library's own (not a customOp, whose rules are user code). */
 function isBuiltIn(definition: unknown): boolean {
   return builtInDefinitions.has(definition);
+}
+
+/** Whether any input of the node is in the set. */
+function someInputIn(node: GraphNode, tensors: ReadonlySet<Tensor>): boolean {
+  for (const input of node.inputs) if (tensors.has(input)) return true;
+  return false;
 }
 
 /**
@@ -185,28 +204,38 @@ function releaseIfDead(gradOut: Tensor, record: AllocationRecord, held: Iterable
  * been written in place since the node was recorded (PyTorch's version counters): a VJP that
  * reads a tensor whose values changed would give a silently wrong gradient.
  */
-function savedTensors(node: GraphNode, out: Tensor, needsGrad: boolean[]): VjpContext<unknown> {
-  const check = (tensor: Tensor, recorded: number, which: string): void => {
-    const now = versionOf(tensor);
-    if (now === recorded) return;
-    throw new Error(
-      `backward: one of the tensors needed for the gradient of '${node.definition.name}' (${which}, shape ${formatShape(tensor.shape)}) ` +
-        `was modified in place after it was recorded: version ${recorded} when recorded, now version ${now}. ` +
-        'Run the forward computation again after the in-place update (e.g. after optimizer.step()), or clone() the tensor before writing into it',
-    );
-  };
-  return {
-    get inputs() {
-      node.inputs.forEach((input, k) => check(input, node.inputVersions[k]!, `input ${k}`));
-      return node.inputs;
-    },
-    get out() {
-      check(out, node.outputVersion, 'its output');
-      return out;
-    },
-    params: node.params,
-    needsGrad,
-  };
+class SavedTensors implements VjpContext<unknown> {
+  readonly params: unknown;
+
+  constructor(
+    private readonly node: GraphNode,
+    private readonly output: Tensor,
+    readonly needsGrad: readonly boolean[],
+  ) {
+    this.params = node.params;
+  }
+
+  get inputs(): readonly Tensor[] {
+    const { inputs, inputVersions } = this.node;
+    for (let k = 0; k < inputs.length; k++) checkVersion(this.node, inputs[k]!, inputVersions[k]!, `input ${k}`);
+    return inputs;
+  }
+
+  get out(): Tensor {
+    checkVersion(this.node, this.output, this.node.outputVersion, 'its output');
+    return this.output;
+  }
+}
+
+/** Throws when the storage of a tensor a node saved was written since the node was recorded. */
+function checkVersion(node: GraphNode, tensor: Tensor, recorded: number, which: string): void {
+  const now = versionOf(tensor);
+  if (now === recorded) return;
+  throw new Error(
+    `backward: one of the tensors needed for the gradient of '${node.definition.name}' (${which}, shape ${formatShape(tensor.shape)}) ` +
+      `was modified in place after it was recorded: version ${recorded} when recorded, now version ${now}. ` +
+      'Run the forward computation again after the in-place update (e.g. after optimizer.step()), or clone() the tensor before writing into it',
+  );
 }
 
 function checkGradOutput(operation: string, output: Tensor, gradOutput: Tensor | undefined): Tensor {

@@ -88,7 +88,16 @@ export function versionOf(tensor: Tensor): number {
 
 /** The graph node of one application; its output version is set once the output exists. */
 function graphNode<Params>(definition: PrimitiveDefinition<Params>, inputs: readonly Tensor[], params: Params): GraphNode {
-  return { definition, inputs: [...inputs], params, freed: false, inputVersions: inputs.map(versionOf), outputVersion: 0 };
+  const copied = inputs.slice();
+  const inputVersions = new Array<number>(inputs.length);
+  for (let k = 0; k < inputs.length; k++) inputVersions[k] = versionOf(inputs[k]!);
+  return { definition, inputs: copied, params, freed: false, inputVersions, outputVersion: 0 };
+}
+
+/** Whether any of the inputs requires grad. */
+function anyRequiresGrad(inputs: readonly Tensor[]): boolean {
+  for (const input of inputs) if (input.requiresGrad) return true;
+  return false;
 }
 
 export type Primitive<Params> = ((inputs: readonly Tensor[], params: Params) => Tensor) & {
@@ -104,7 +113,7 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       if (position >= 0) return applyWithTangent(apply, definition, inputs, params, position);
     }
     activeRecorder?.settle(inputs);
-    const record = isGradEnabled() && inputs.some((input) => input.requiresGrad);
+    const record = isGradEnabled() && anyRequiresGrad(inputs);
     const node = record ? graphNode(definition, inputs, params) : null;
     const elementwise = definition.elementwise;
     if (elementwise && isElementwiseFusionEnabled() && worthFusing(inputs[0]!)) {
@@ -119,7 +128,8 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       outData = definition.fusedForward(pendingInput, params);
       activeRecorder?.fusedForward(definition, pendingInput, params, outData);
     } else {
-      const inputData = inputs.map((input) => input.data);
+      const inputData = new Array<FloatNdArray>(inputs.length);
+      for (let k = 0; k < inputs.length; k++) inputData[k] = inputs[k]!.data;
       outData = definition.forward(inputData, params);
       activeRecorder?.forward(definition, inputData, params, outData);
     }
@@ -176,7 +186,7 @@ function applyBatched<Params>(definition: PrimitiveDefinition<Params>, inputs: r
   if (value.shape[0] !== size) {
     throw new Error(`vmap: the batching rule of '${definition.name}' returned shape ${formatShape(value.shape)}, whose axis 0 is not the batch of ${size}`);
   }
-  const record = isGradEnabled() && inputs.some((input) => input.requiresGrad) && value.dtype !== 'int32';
+  const record = isGradEnabled() && anyRequiresGrad(inputs) && value.dtype !== 'int32';
   const node = record ? graphNode(definition, inputs, params) : null;
   const out = batchedTensor(value, level, { node, requiresGrad: record });
   if (record) node!.outputVersion = versionOf(out);

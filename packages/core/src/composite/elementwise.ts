@@ -49,9 +49,24 @@ function broadcastAll(operation: string, tensors: readonly Tensor[], operands: r
 
 /** `integers`: the op is also defined on int32 tensors (add, mul, maximum, …); otherwise they are an Error. */
 function binary(operation: string, op: Primitive<undefined>, a: Operand, b: Operand, integers = true): Tensor {
+  return op(binaryOperands(operation, a, b, integers), undefined);
+}
+
+/**
+ * A binary op's operands, checked and broadcast to their common shape. The common cases (two
+ * tensors of one dtype and shape; a float tensor and a number) skip the general walk, whose
+ * result would be the same.
+ */
+function binaryOperands(operation: string, a: Operand, b: Operand, integers: boolean): Tensor[] {
+  if (a instanceof Tensor && b instanceof Tensor && a.dtype === b.dtype && sameShape(a.shape, b.shape)) {
+    if (!integers) checkFloat(operation, a, 'the operand');
+    return [a, b];
+  }
+  if (a instanceof Tensor && typeof b === 'number' && a.dtype !== 'int32' && a.ndim > 0) return [a, broadcastConstant(b, a.shape, a.dtype)];
+  if (typeof a === 'number' && b instanceof Tensor && b.dtype !== 'int32' && b.ndim > 0) return [broadcastConstant(a, b.shape, b.dtype), b];
   const operands = toTensors(operation, [a, b]);
   if (!integers) checkFloat(operation, operands[0]!, 'the operand');
-  return op(broadcastAll(operation, operands, [a, b]), undefined);
+  return broadcastAll(operation, operands, [a, b]);
 }
 
 function unary(operation: string, op: Primitive<undefined>, x: Tensor, integers = false): Tensor {
