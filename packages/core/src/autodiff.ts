@@ -140,7 +140,8 @@ export function backwardPass(roots: readonly Tensor[], rootGrads: readonly Tenso
       const node = tensor.node;
       if (node === null) continue;
       const inputs = node.inputs;
-      const needsGrad = inputs.map((input) => leadsToTarget.has(input));
+      const needsGrad: boolean[] = [];
+      for (const input of inputs) needsGrad.push(leadsToTarget.has(input));
       if (!needsGrad.includes(true)) continue;
       const inputGrads = node.definition.vjp(gradOut, new SavedTensors(node, tensor, needsGrad));
       for (let index = 0; index < inputs.length; index++) {
@@ -291,12 +292,12 @@ function dependsOnOuterGraph(roots: readonly Tensor[], freshLeaves: ReadonlySet<
     const tensor = stack.pop()!;
     if (seen.has(tensor)) continue;
     seen.add(tensor);
-    stack.push(...openTangents(tensor));
+    for (const tangent of openTangents(tensor)) stack.push(tangent);
     if (!tensor.requiresGrad) continue;
     if (tensor.node === null) {
       if (!freshLeaves.has(tensor)) return true;
     } else {
-      stack.push(...tensor.node.inputs);
+      for (const input of tensor.node.inputs) stack.push(input);
     }
   }
   return false;

@@ -89,8 +89,8 @@ export function versionOf(tensor: Tensor): number {
 /** The graph node of one application; its output version is set once the output exists. */
 function graphNode<Params>(definition: PrimitiveDefinition<Params>, inputs: readonly Tensor[], params: Params): GraphNode {
   const copied = inputs.slice();
-  const inputVersions = new Array<number>(inputs.length);
-  for (let k = 0; k < inputs.length; k++) inputVersions[k] = versionOf(inputs[k]!);
+  const inputVersions: number[] = [];
+  for (const input of inputs) inputVersions.push(versionOf(input));
   return { definition, inputs: copied, params, freed: false, inputVersions, outputVersion: 0 };
 }
 
@@ -128,8 +128,8 @@ export function primitive<Params = undefined>(definition: PrimitiveDefinition<Pa
       outData = definition.fusedForward(pendingInput, params);
       activeRecorder?.fusedForward(definition, pendingInput, params, outData);
     } else {
-      const inputData = new Array<FloatNdArray>(inputs.length);
-      for (let k = 0; k < inputs.length; k++) inputData[k] = inputs[k]!.data;
+      const inputData: FloatNdArray[] = [];
+      for (const input of inputs) inputData.push(input.data);
       outData = definition.forward(inputData, params);
       activeRecorder?.forward(definition, inputData, params, outData);
     }

@@ -40,19 +40,18 @@ export function storageVersion(array: DataArray): number {
 
 /** Records that a pending result reads each of the arrays; returns their current cells (in order). */
 export function registerPendingReader(arrays: readonly DataArray[]): StorageCell[] {
-  const registered = new Set<StorageCell>();
-  return arrays.map((array) => {
+  const cells: StorageCell[] = [];
+  for (const array of arrays) {
     let cell = currentCells.get(array.buffer);
     if (cell === undefined) {
       cell = { readers: 0, snapshot: null };
       currentCells.set(array.buffer, cell);
     }
-    if (!registered.has(cell)) {
-      cell.readers++;
-      registered.add(cell);
-    }
-    return cell;
-  });
+    // each cell counts this result once, however many of its operands share the storage
+    if (!cells.includes(cell)) cell.readers++;
+    cells.push(cell);
+  }
+  return cells;
 }
 
 /** Whether pending results may still read the storage behind `array` (some may be unreachable already). */
@@ -62,7 +61,9 @@ export function mayHavePendingReaders(array: DataArray): boolean {
 
 /** A pending result registered on these cells no longer reads them (it was computed, or it reads snapshots now). */
 export function releasePendingReader(cells: readonly StorageCell[]): void {
-  for (const cell of new Set(cells)) cell.readers--;
+  cells.forEach((cell, k) => {
+    if (cells.indexOf(cell) === k) cell.readers--;
+  });
 }
 
 /** The array as a pending result registered on `cell` must read it: the array itself, or its snapshot after a write. */

@@ -138,7 +138,7 @@ export class Tensor {
   get pendingElementwise(): PendingElementwise | null {
     const pending = this.#pending;
     const cells = this.#cells;
-    if (pending !== null && cells !== null && cells.some((cell) => cell.snapshot !== null)) {
+    if (pending !== null && cells !== null && anySnapshot(cells)) {
       activeRecorder?.readsSnapshot(pending);
       pending.operands = pending.operands.map((operand, k) => {
         const data = contentsAt(operand.data, cells[k]!);
@@ -350,6 +350,12 @@ export class Tensor {
   gather(axis: number, index: Tensor): Tensor { return composite.gather(this, axis, index); }
   indexSelect(axis: number, index: Tensor): Tensor { return composite.indexSelect(this, axis, index); }
   maskedFill(mask: Tensor, value: number | Tensor): Tensor { return composite.maskedFill(this, mask, value); }
+}
+
+/** Whether a write retired any of the cells (its readers then read the snapshot). */
+function anySnapshot(cells: readonly StorageCell[]): boolean {
+  for (const cell of cells) if (cell.snapshot !== null) return true;
+  return false;
 }
 
 /** backward(gradOutput?, options?): gradOutput a Tensor (or null/undefined), options with known keys of boolean values. */

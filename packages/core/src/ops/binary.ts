@@ -13,7 +13,7 @@ export function binaryPrimitive(
 ): Primitive<undefined> {
   const op: Primitive<undefined> = primitive<undefined>({
     name,
-    forward: ([a, b]) => mapElementwise(expression, [a!, b!]),
+    forward: (inputs) => mapElementwise(expression, inputs),
     elementwise: { expression: () => expression },
     vjp,
     jvp,

@@ -12,7 +12,7 @@ export function unaryPrimitive(
 ): Primitive<undefined> {
   const op: Primitive<undefined> = primitive<undefined>({
     name,
-    forward: ([x]) => mapElementwise(expression, [x!]),
+    forward: (inputs) => mapElementwise(expression, inputs),
     elementwise: { expression: () => expression },
     vjp: (gradOut, context) => [vjp(gradOut, context)],
     jvp: (tangents, context) => jvp(tangents[0]!, context),
