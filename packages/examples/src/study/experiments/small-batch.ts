@@ -103,8 +103,18 @@ export function runSmallBatch(context: ExperimentContext): ExperimentReport {
     const cellSmall = find(other, smallest);
     if (bnSmall && cellSmall) findings.push(`at statistics batch ${smallest}: ${comparison(cellSmall.label, cellSmall.accuracy, 'BatchNorm', bnSmall.accuracy, percent)}${paired(cellSmall, bnSmall)}.`);
   }
-  const ghostLarge = find('ghost', largest);
-  if (bnLarge && ghostLarge) findings.push(`at statistics batch ${largest}: ${comparison(ghostLarge.label, ghostLarge.accuracy, 'BatchNorm', bnLarge.accuracy, percent)}${paired(ghostLarge, bnLarge)}.`);
+  for (const b of batchSizes.slice(1)) {
+    const [bn, group] = [find('batch', b), find('group', b)];
+    if (bn && group) findings.push(`at statistics batch ${b}: ${comparison(group.label, group.accuracy, 'BatchNorm', bn.accuracy, percent)}${paired(group, bn)}.`);
+  }
+  const [renormSmall, groupSmall] = [find('renorm', smallest), find('group', smallest)];
+  if (renormSmall && groupSmall) findings.push(`at statistics batch ${smallest}: ${comparison(renormSmall.label, renormSmall.accuracy, groupSmall.label, groupSmall.accuracy, percent)}${paired(renormSmall, groupSmall)}.`);
+  // GhostBN trains at batch GHOST_BATCH: against BatchNorm at that batch, only the statistics differ
+  const bnGhostBatch = find('batch', GHOST_BATCH);
+  for (const b of batchSizes.filter((size) => size < GHOST_BATCH)) {
+    const ghost = find('ghost', b);
+    if (bnGhostBatch && ghost) findings.push(`at batch ${GHOST_BATCH}: ${comparison(`GhostBN (virtual batches of ${b})`, ghost.accuracy, 'BatchNorm', bnGhostBatch.accuracy, percent)}${paired(ghost, bnGhostBatch)}.`);
+  }
   const nonIidOf = (norm: string, order: BatchOrder) => nonIidCells.find((c) => c.norm === norm && c.order === order);
   for (const norm of NON_IID_NORMS) {
     const [iid, skewed] = [nonIidOf(norm, 'iid'), nonIidOf(norm, 'two-classes')];
