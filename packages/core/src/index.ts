@@ -24,7 +24,7 @@ export { hvp } from './transforms/hvp.js';
 export { jacrev, jacfwd } from './transforms/jacobian.js';
 export type { JacobianOptions, JacobianResult } from './transforms/jacobian.js';
 export { hessian } from './transforms/hessian.js';
-export { vmap, vmapLevels, allExamples } from './transforms/vmap.js';
+export { vmap, vmapLevels, allExamples, vmapRandomness } from './transforms/vmap.js';
 export type { VmapOptions, Randomness } from './transforms/vmap.js';
 export type { TensorRecord, AxisRecord } from './transforms/records.js';
 export type { HessianOptions, HessianResult } from './transforms/hessian.js';

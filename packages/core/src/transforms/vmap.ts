@@ -117,6 +117,26 @@ export function batchSizeOf(level: number): number {
   return batchLevels.get(level)!.size;
 }
 
+/** The position of the visible vmap level whose randomness a random draw made now follows (the innermost one not 'same'), or -1. */
+function drawingPosition(): number {
+  for (let position = visibleLevelCount() - 1; position >= 0; position--) {
+    const batchLevel = batchLevels.get(levelAt(position));
+    if (batchLevel !== undefined && batchLevel.randomness !== 'same') return position;
+  }
+  return -1;
+}
+
+/**
+ * How a random draw made now varies over the examples of the open vmaps: null outside vmap or
+ * where every visible vmap says 'same' (one draw for all examples), else the randomness of the
+ * innermost vmap that does not: 'different', or 'error' (the draw is an Error). For operations
+ * that draw (dropout) to say what they are in that Error.
+ */
+export function vmapRandomness(): Randomness | null {
+  const position = drawingPosition();
+  return position < 0 ? null : batchLevels.get(levelAt(position))!.randomness;
+}
+
 /**
  * Random numbers drawn inside vmap (randn, rand and what uses them, such as dropout): null where
  * no visible vmap level asks for numbers that differ per example, so the caller draws one set for
@@ -124,20 +144,18 @@ export function batchSizeOf(level: number): number {
  * first, one set per example; under 'error' it is an Error naming the operation. Library-internal.
  */
 export function batchedRandom(operation: string, shape: readonly number[], draw: (shape: number[]) => Tensor): Tensor | null {
-  for (let position = visibleLevelCount() - 1; position >= 0; position--) {
-    const level = levelAt(position);
-    const batchLevel = batchLevels.get(level);
-    if (batchLevel === undefined || batchLevel.randomness === 'same') continue;
-    if (batchLevel.randomness === 'error') {
-      throw new Error(
-        `${operation}: random numbers inside vmap: pass { randomness: 'different' } to vmap for different numbers per example ` +
-          "(as a loop over the examples draws), or { randomness: 'same' } for one draw shared by all examples",
-      );
-    }
-    const value = withLevelsBelow(position, () => draw([batchLevel.size, ...shape]));
-    return batchedTensor(value, level, { requiresGrad: value.requiresGrad });
+  const position = drawingPosition();
+  if (position < 0) return null;
+  const level = levelAt(position);
+  const batchLevel = batchLevels.get(level)!;
+  if (batchLevel.randomness === 'error') {
+    throw new Error(
+      `${operation}: random numbers inside vmap: pass { randomness: 'different' } to vmap for different numbers per example ` +
+        "(as a loop over the examples draws), or { randomness: 'same' } for one draw shared by all examples",
+    );
   }
-  return null;
+  const value = withLevelsBelow(position, () => draw([batchLevel.size, ...shape]));
+  return batchedTensor(value, level, { requiresGrad: value.requiresGrad });
 }
 
 export interface VmapOptions {
