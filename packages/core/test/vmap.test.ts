@@ -191,8 +191,8 @@ describe('vmap over records of tensors (plain objects and arrays)', () => {
   });
 
   it('mismatched structure is an Error that names the path', () => {
-    expect(() => ng.vmap(layer, { inDims: [{ w: 0 }, 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0 and argument 0 must have the same keys: inDims gives no axis for \["b"\]$/);
-    expect(() => ng.vmap(layer, { inDims: [{ w: 0, b: null, c: 0 }, 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0 and argument 0 must have the same keys: argument 0 has no \["c"\]/);
+    expect(() => ng.vmap(layer, { inDims: [{ w: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0 and its inDims must have the same keys: inDims gives no axis for \["b"\]$/);
+    expect(() => ng.vmap(layer, { inDims: [{ w: 0, b: null, c: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0 and its inDims must have the same keys: argument 0 has no \["c"\]/);
     expect(() => ng.vmap(layer, { inDims: [[0, null], 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0 is an array of 2, but argument 0 is a record with keys \["w","b"\]/);
     expect(() => ng.vmap(layer, { inDims: [{ w: 0, b: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0\.b \(shape \[4\]\) has 4 examples along axis 0, but argument 0\.w has 5/);
     expect(() => ng.vmap(layer, { inDims: [{ w: 'first', b: null } as never, 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0\.w must be an axis \(an integer or null\) or an array or record of them, got "first"/);

@@ -77,7 +77,7 @@ export function mapWithAxes<Axis extends number | null>(
         ...(missing.length > 0 ? [`${path} has no ${JSON.stringify(missing)}`] : []),
         ...(unlisted.length > 0 ? [`${option} gives no axis for ${JSON.stringify(unlisted)}`] : []),
       ];
-      throw new Error(`${entryPoint}: ${option} for ${path} and ${path} must have the same keys: ${differences.join(', and ')}`);
+      throw new Error(`${entryPoint}: ${path} and its ${option} must have the same keys: ${differences.join(', and ')}`);
     }
     const record = value as Readonly<Record<string, unknown>>;
     const axisRecord = axes as Readonly<Record<string, unknown>>;
