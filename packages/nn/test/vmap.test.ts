@@ -230,6 +230,28 @@ describe('stackModuleState and functionalCallWithBuffers', () => {
   });
 });
 
+describe('an ensemble by functionalCall over the record of stacked parameters', () => {
+  it('equals every member on its own, and so do the gradients with respect to the stacked parameters', () => {
+    const f64 = { dtype: 'float64' } as const;
+    ng.manualSeed(40);
+    const members = [0, 1, 2].map(() => new Sequential(new Linear(3, 4, f64), new LayerNorm(4, f64), new ReLU(), new Linear(4, 2, f64)));
+    const [params] = stackModuleState(members);
+    const names = Object.keys(params);
+    const xs = ng.randn([5, 3], { ...f64, seed: 41 });
+    const ensemble = ng.vmap((p: Record<string, Tensor>, x: Tensor) => functionalCall(members[0]!, p, x), { inDims: [0, null] });
+    expectClose(ensemble(params, xs), ng.stack(members.map((member) => member.forward(xs))));
+    // a record holding the leaves that grad differentiates: the loss of every member, summed
+    const total = (...leaves: Tensor[]) => ensemble(Object.fromEntries(names.map((name, i) => [name, leaves[i]!])), xs).square().sum();
+    const gradients = ng.grad(total, { argnums: names.map((_, i) => i) })(...Object.values(params).map((p) => p.detach()));
+    members.forEach((member, m) => {
+      const own = ng.grad((...leaves: Tensor[]) => functionalCall(member, Object.fromEntries(names.map((name, i) => [name, leaves[i]!])), xs).square().sum(), { argnums: names.map((_, i) => i) })(
+        ...member.parameters().map((p) => p.detach()),
+      );
+      own.forEach((g, k) => expectClose(gradients[k]!.narrow(0, m, 1).squeeze(0), g));
+    });
+  });
+});
+
 describe('InstanceNorm with running statistics under vmap', () => {
   const f64 = { dtype: 'float64' } as const;
   const xs = ng.randn([4, 3, 2, 5], { ...f64, seed: 30 }); // 4 examples, each a batch (N, C, L) = (3, 2, 5)
