@@ -177,10 +177,19 @@ const rows: BadInputRow[] = [
     entryPoint: 'vmap',
     cases: {
       'unknown option': [() => ng.vmap(square, { inDim: 0 } as never)],
-      'wrong type': [() => ng.vmap(3 as never), () => ng.vmap(square, { inDims: 'first' } as never), () => ng.vmap(square)(notATensor as never)],
+      'wrong type': [
+        () => ng.vmap(3 as never), () => ng.vmap(square, { inDims: 'first' } as never), () => ng.vmap(square)(notATensor as never),
+        () => ng.vmap((r: { a: ng.Tensor; n: number }) => r.a, { inDims: [{ a: 0, n: 0 }] })({ a: x64, n: 2 }),
+      ],
       'out of range': [() => ng.vmap(square, { inDims: 2 })(x64), () => ng.vmap(square, { randomness: 'sometimes' } as never)],
       'zero-size': [() => ng.vmap(square)(ng.zeros([0, 2])), () => ng.vmap(square, { inDims: null })(x64)],
-      'wrong shape': [() => ng.vmap((a: ng.Tensor, b: ng.Tensor) => a.add(b))(ng.zeros([2, 3]), ng.zeros([3, 3]))],
+      'wrong shape': [
+        () => ng.vmap((a: ng.Tensor, b: ng.Tensor) => a.add(b))(ng.zeros([2, 3]), ng.zeros([3, 3])),
+        // records: a key without an axis, an array of another length, a record result of another shape
+        () => ng.vmap((r: { a: ng.Tensor; b: ng.Tensor }) => r.a, { inDims: [{ a: 0 }] })({ a: x64, b: x64 }),
+        () => ng.vmap((r: ng.Tensor[]) => r[0]!, { inDims: [[0, 0, 0]] })([x64, x64]),
+        () => ng.vmap((t: ng.Tensor) => ({ y: t }), { outDims: { z: 0 } })(x64),
+      ],
     },
   },
   { entryPoint: 'checkOptions', cases: { 'wrong type': [() => ng.checkOptions('checkOptions', 3, [])] } },

@@ -142,6 +142,67 @@ describe('vmap composes', () => {
   });
 });
 
+describe('vmap over records of tensors (plain objects and arrays)', () => {
+  const params = { w: ng.randn([5, 3, 4], { ...f64, seed: 12 }), b: ng.randn([4], { ...f64, seed: 13 }) };
+  /** One example: x [3] through a layer { w [3, 4], b [4] }, and a record of results. */
+  const layer = (p: { w: Tensor; b: Tensor }, x: Tensor) => x.unsqueeze(0).matmul(p.w).squeeze(0).add(p.b).tanh();
+
+  it('inDims per leaf ({ w: 0, b: null }) and per argument; the result equals a loop', () => {
+    const looped = ng.stack(examples(xs).map((x, i) => layer({ w: examples(params.w)[i]!, b: params.b }, x)));
+    expectClose(ng.vmap(layer, { inDims: [{ w: 0, b: null }, 0] })(params, xs), looped);
+    // a record shared whole (null), and one axis for every tensor of a record argument
+    expectClose(ng.vmap(layer, { inDims: [null, 0] })({ w, b: params.b }, xs), ng.stack(examples(xs).map((x) => layer({ w, b: params.b }, x))));
+    const stackedBias = ng.randn([5, 4], { ...f64, seed: 14 });
+    expectClose(
+      ng.vmap(layer, { inDims: [0, 0] })({ w: params.w, b: stackedBias }, xs),
+      ng.stack(examples(xs).map((x, i) => layer({ w: examples(params.w)[i]!, b: examples(stackedBias)[i]! }, x))),
+    );
+  });
+
+  it('one number for all inDims batches every Tensor inside records and passes other values through', () => {
+    const scaled = (input: { x: Tensor; factor: number; pair: [Tensor, string] }) => input.x.mul(input.factor).add(input.pair[0].sum());
+    const ys = ng.randn([5, 2], { ...f64, seed: 15 });
+    const result = ng.vmap(scaled)({ x: xs, factor: 3, pair: [ys, 'label'] });
+    expectClose(result, ng.stack(examples(xs).map((x, i) => x.mul(3).add(examples(ys)[i]!.sum()))));
+  });
+
+  it('nested records, a record result with outDims per leaf, and the same arguments as a loop sees them', () => {
+    const seen: unknown[] = [];
+    const fn = (input: { layers: { w: Tensor }[]; x: Tensor }) => {
+      seen.push(input.layers.length, Object.keys(input));
+      const hidden = input.layers.reduce((h, { w: weight }) => h.unsqueeze(0).matmul(weight).squeeze(0).tanh(), input.x);
+      return { out: hidden, parts: [hidden.sum(), input.x.square()] };
+    };
+    const square = ng.randn([3, 3], { ...f64, seed: 16 });
+    const result = ng.vmap(fn, { inDims: [{ layers: null, x: 0 }], outDims: { out: 1, parts: [0, 1] } })({ layers: [{ w: square }, { w: square.mul(2) }], x: xs });
+    expect(seen).toEqual([2, ['layers', 'x']]);
+    const looped = examples(xs).map((x) => fn({ layers: [{ w: square }, { w: square.mul(2) }], x }));
+    expectClose(result.out, ng.stack(looped.map((r) => r.out), 1));
+    expectClose(result.parts[0]!, ng.stack(looped.map((r) => r.parts[0]!), 0));
+    expectClose(result.parts[1]!, ng.stack(looped.map((r) => r.parts[1]!), 1));
+  });
+
+  it('composes with grad on either side of it', () => {
+    // per-example gradients with respect to a record's tensor (grad inside), and the gradient of a sum over examples (grad outside)
+    const perExample = ng.vmap((p: { w: Tensor; b: Tensor }, x: Tensor) => ng.grad((weight: Tensor) => layer({ w: weight, b: p.b }, x).sum())(p.w), { inDims: [{ w: null, b: null }, 0] })({ w, b: params.b }, xs);
+    expectClose(perExample, ng.stack(examples(xs).map((x) => ng.grad((weight: Tensor) => layer({ w: weight, b: params.b }, x).sum())(w))));
+    const total = ng.grad((weight: Tensor) => ng.vmap(layer, { inDims: [{ w: null, b: null }, 0] })({ w: weight, b: params.b }, xs).sum())(w);
+    expectClose(total, perExample.sum(0));
+  });
+
+  it('mismatched structure is an Error that names the path', () => {
+    expect(() => ng.vmap(layer, { inDims: [{ w: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0 and its inDims must have the same keys: inDims gives no axis for \["b"\]$/);
+    expect(() => ng.vmap(layer, { inDims: [{ w: 0, b: null, c: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0 and its inDims must have the same keys: argument 0 has no \["c"\]/);
+    expect(() => ng.vmap(layer, { inDims: [[0, null], 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0 is an array of 2, but argument 0 is a record with keys \["w","b"\]/);
+    expect(() => ng.vmap(layer, { inDims: [{ w: 0, b: 0 }, 0] })(params, xs)).toThrow(/^vmap: argument 0\.b \(shape \[4\]\) has 4 examples along axis 0, but argument 0\.w has 5/);
+    expect(() => ng.vmap(layer, { inDims: [{ w: 'first', b: null } as never, 0] })(params, xs)).toThrow(/^vmap: inDims for argument 0\.w must be an axis \(an integer or null\) or an array or record of them, got "first"/);
+    expect(() => ng.vmap((r: { x: Tensor; n: number }) => r.x.mul(r.n), { inDims: [0] })({ x: xs, n: 2 })).toThrow(/^vmap: argument 0\.n is batched \(inDims 0\) but is number, not a Tensor; give it inDims null/);
+    expect(() => ng.vmap((r: Record<string, Tensor>) => r['0.weight']!, { inDims: [{ '0.weight': 3 }] })({ '0.weight': xs })).toThrow(/^vmap: inDims for argument 0\["0\.weight"\] \(shape \[5, 3\]\) must be an integer in \[-2, 1\], got 3/);
+    expect(() => ng.vmap((x: Tensor) => ({ a: x, b: [x, x] }), { outDims: { a: 0, b: [0] } })(xs)).toThrow(/^vmap: outDims for output\.b is an array of 1, but output\.b is an array of 2/);
+    expect(() => ng.vmap((x: Tensor) => ({ a: x, b: 'text' }) as never)(xs)).toThrow(/^vmap: the function must return a Tensor, or arrays and records of Tensors; output\.b is string/);
+  });
+});
+
 describe('vmap errors at its boundary', () => {
   it('names bad arguments and options', () => {
     expect(() => ng.vmap(loss, { inDim: 0 } as never)).toThrow(/vmap: .*inDim/);
@@ -150,8 +211,8 @@ describe('vmap errors at its boundary', () => {
     expect(() => ng.vmap(loss, { inDims: 2 })(xs)).toThrow(/vmap: inDims for argument 0 \(shape \[5, 3\]\) must be an integer in \[-2, 1\], got 2/);
     expect(() => ng.vmap(loss, { inDims: [0, 0] })(xs)).toThrow(/vmap: inDims has 2 entries but the function was called with 1 argument/);
     expect(() => ng.vmap(loss, { inDims: null })(xs)).toThrow(/vmap: no argument is batched/);
-    expect(() => ng.vmap(loss, { outDims: 1 })(xs)).toThrow(/vmap: outDims for output 0 \(\[\] per example\) must be an integer in \[-1, 0\], got 1/);
-    expect(() => ng.vmap(() => 3 as unknown as Tensor)(xs)).toThrow(/vmap: the function must return a Tensor or an array of Tensors, got number/);
+    expect(() => ng.vmap(loss, { outDims: 1 })(xs)).toThrow(/vmap: outDims for output \(\[\] per example\) must be an integer in \[-1, 0\], got 1/);
+    expect(() => ng.vmap(() => 3 as unknown as Tensor)(xs)).toThrow(/vmap: the function must return a Tensor, or arrays and records of Tensors; output is number/);
   });
 
   it('reading values inside vmap, or a batched tensor after it, is a clear Error', () => {

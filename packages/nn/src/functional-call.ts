@@ -134,7 +134,7 @@ export function functionalCallWithBuffers(module: Module, params: Record<string,
  * functionalCallWithBuffers they run an ensemble in one call:
  *
  *   const [params, buffers] = stackModuleState(models);
- *   vmap((p, b, x) => functionalCallWithBuffers(models[0], { weight: p }, { runningMean: b }, x))(...)
+ *   vmap((p, b, x) => functionalCallWithBuffers(models[0], p, b, x))(params, buffers, xs)   // records as arguments
  */
 export function stackModuleState(modules: readonly Module[]): [params: Record<string, Tensor>, buffers: Record<string, Tensor>] {
   const op = 'stackModuleState';

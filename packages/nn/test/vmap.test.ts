@@ -12,6 +12,8 @@ import {
   BatchNorm2d,
   BatchRenorm1d,
   Conv2d,
+  Dropout,
+  Dropout2d,
   CrossIterationBatchNorm2d,
   DynamicTanh,
   EvoNorm2dB0,
@@ -21,6 +23,7 @@ import {
   GhostBatchNorm1d,
   GlobalResponseNorm,
   GroupNorm,
+  InstanceNorm1d,
   InstanceNorm2d,
   IterNorm,
   LayerNorm,
@@ -35,9 +38,12 @@ import {
   adaptiveInstanceNorm,
   batchNorm,
   crossEntropy,
+  dropout,
+  instanceNorm,
   functionalCall,
   functionalCallWithBuffers,
   mseLoss,
+  spectralNorm,
   stackModuleState,
   weightNorm,
   type Module,
@@ -221,5 +227,123 @@ describe('stackModuleState and functionalCallWithBuffers', () => {
     expectClose(runningMean.to('float64'), own.runningMean!.to('float64'), 0);
     expectClose(runningVar.to('float64'), own.runningVar!.to('float64'), 0);
     expectClose(template.runningMean!.to('float64'), ng.zeros([2], { dtype: 'float64' }), 0);
+  });
+});
+
+describe('an ensemble by functionalCall over the record of stacked parameters', () => {
+  it('equals every member on its own, and so do the gradients with respect to the stacked parameters', () => {
+    const f64 = { dtype: 'float64' } as const;
+    ng.manualSeed(40);
+    const members = [0, 1, 2].map(() => new Sequential(new Linear(3, 4, f64), new LayerNorm(4, f64), new ReLU(), new Linear(4, 2, f64)));
+    const [params] = stackModuleState(members);
+    const names = Object.keys(params);
+    const xs = ng.randn([5, 3], { ...f64, seed: 41 });
+    const ensemble = ng.vmap((p: Record<string, Tensor>, x: Tensor) => functionalCall(members[0]!, p, x), { inDims: [0, null] });
+    expectClose(ensemble(params, xs), ng.stack(members.map((member) => member.forward(xs))));
+    // a record holding the leaves that grad differentiates: the loss of every member, summed
+    const total = (...leaves: Tensor[]) => ensemble(Object.fromEntries(names.map((name, i) => [name, leaves[i]!])), xs).square().sum();
+    const gradients = ng.grad(total, { argnums: names.map((_, i) => i) })(...Object.values(params).map((p) => p.detach()));
+    members.forEach((member, m) => {
+      const own = ng.grad((...leaves: Tensor[]) => functionalCall(member, Object.fromEntries(names.map((name, i) => [name, leaves[i]!])), xs).square().sum(), { argnums: names.map((_, i) => i) })(
+        ...member.parameters().map((p) => p.detach()),
+      );
+      own.forEach((g, k) => expectClose(gradients[k]!.narrow(0, m, 1).squeeze(0), g));
+    });
+  });
+});
+
+describe('InstanceNorm with running statistics under vmap', () => {
+  const f64 = { dtype: 'float64' } as const;
+  const xs = ng.randn([4, 3, 2, 5], { ...f64, seed: 30 }); // 4 examples, each a batch (N, C, L) = (3, 2, 5)
+
+  it('in training inside a vmap over the examples: an Error that says what to do', () => {
+    const layer = new InstanceNorm1d(2, { trackRunningStats: true, ...f64 });
+    const message = /^InstanceNorm1d: running statistics \(trackRunningStats\) updated in training inside vmap over the examples of a batch: the input \(\[3, 2, 5\] per example\) is batched by a vmap that runningMean and runningVar are not.*trackRunningStats false.*eval\(\).*stackModuleState/;
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs)).toThrow(message);
+    // unbatched examples (C, L) too, and the functional under its own name
+    expect(() => ng.vmap((x: Tensor) => layer.forward(x))(xs.narrow(1, 0, 1).squeeze(1))).toThrow(/^InstanceNorm1d: running statistics \(trackRunningStats\) updated in training inside vmap/);
+    expect(() => ng.vmap((x: Tensor) => instanceNorm(x, { runningMean: ng.zeros([2], f64), runningVar: ng.ones([2], f64) }))(xs)).toThrow(/^instanceNorm: running statistics \(trackRunningStats\)/);
+    expectClose(layer.runningMean!, ng.zeros([2], f64), 0);
+  });
+
+  it('without running statistics, or in eval mode, it works per example', () => {
+    const plain = new InstanceNorm1d(2, f64);
+    expectPerExample((x) => plain.forward(x), [3, 2, 5], 31);
+    const tracked = new InstanceNorm1d(2, { trackRunningStats: true, ...f64 });
+    ng.noGrad(() => { ng.assignInPlace(tracked.runningMean!, ng.tensor([0.5, -1], f64)); ng.assignInPlace(tracked.runningVar!, ng.tensor([2, 0.25], f64)); });
+    tracked.eval();
+    expectPerExample((x) => tracked.forward(x), [3, 2, 5], 32);
+  });
+
+  it('over stacked buffers (an ensemble) each member updates its own running statistics', () => {
+    const members = [0, 1, 2, 3].map(() => new InstanceNorm1d(2, { trackRunningStats: true, ...f64 }));
+    const [params, buffers] = stackModuleState(members);
+    const outputs = ng.vmap((p: Record<string, Tensor>, b: Record<string, Tensor>, x: Tensor) => functionalCallWithBuffers(members[0]!, p, b, x))(params, buffers, xs);
+    examples(xs).forEach((x, i) => {
+      expectClose(outputs.narrow(0, i, 1).squeeze(0), members[i]!.forward(x));
+      expectClose(buffers.runningMean!.narrow(0, i, 1).squeeze(0), members[i]!.runningMean!);
+      expectClose(buffers.runningVar!.narrow(0, i, 1).squeeze(0), members[i]!.runningVar!);
+    });
+  });
+});
+
+describe('dropout under vmap', () => {
+  const xs = ng.randn([4, 3, 2], { seed: 33 }).add(2);
+
+  it("with vmap's default randomness: an Error naming the dropout and the randomness option", () => {
+    const choices = /draws its random mask inside vmap, whose randomness option is 'error' \(the default\): pass \{ randomness: 'different' \}.*\{ randomness: 'same' \}.*eval\(\)/;
+    expect(() => ng.vmap((x: Tensor) => new Dropout(0.5).forward(x))(xs)).toThrow(new RegExp(`^Dropout: ${choices.source}`));
+    expect(() => ng.vmap((x: Tensor) => new Dropout2d(0.5).forward(x))(ng.randn([2, 3, 2, 2], { seed: 1 }))).toThrow(new RegExp(`^Dropout2d: ${choices.source}`));
+    expect(() => ng.vmap((x: Tensor) => dropout(x, 0.25))(xs)).toThrow(new RegExp(`^dropout: ${choices.source}`));
+    // inside a vmap that says 'same', an inner default vmap still decides
+    expect(() => ng.vmap(ng.vmap((x: Tensor) => dropout(x, 0.25)), { randomness: 'same' })(ng.randn([2, 4, 3]))).toThrow(/^dropout: draws its random mask inside vmap/);
+  });
+
+  it("randomness 'same' shares one mask, 'different' draws one per example, as a batch's dropout does; eval needs neither", () => {
+    const same = ng.vmap((x: Tensor) => dropout(x, 0.5, { seed: 7 }), { randomness: 'same' })(xs);
+    expectClose(same.to('float64'), ng.stack(examples(xs).map((x) => dropout(x, 0.5, { seed: 7 }))).to('float64'), 0);
+    const different = ng.vmap((x: Tensor) => dropout(x, 0.5, { seed: 7 }), { randomness: 'different' })(xs);
+    expectClose(different.to('float64'), dropout(xs, 0.5, { seed: 7 }).to('float64'), 0);
+    const kept = different.ne(0).to('float64').sum([1, 2]);
+    expect(kept.toArray()).not.toEqual(ng.stack(examples(different).map((d) => d.ne(0).to('float64').sum())).narrow(0, 0, 1).broadcastTo([4]).toArray());
+    expectClose(ng.vmap((x: Tensor) => new Dropout(0.5).eval().forward(x))(xs).to('float64'), xs.to('float64'), 0);
+  });
+});
+
+describe('spectralNorm under vmap', () => {
+  const f64 = { dtype: 'float64' } as const;
+  /** A spectral-normed Linear whose u and v come from the generator seeded with `seed`. */
+  const normed = (seed: number) => {
+    ng.manualSeed(seed);
+    const layer = new Linear(3, 4, f64);
+    return spectralNorm(layer);
+  };
+
+  it('a vmap over examples runs the power iteration once per call, as one forward of the batch does (PyTorch runs it once per forward)', () => {
+    const xs = ng.randn([5, 3], { ...f64, seed: 34 });
+    const [vmapped, batched, looped] = [normed(3), normed(3), normed(3)];
+    const perExample = ng.vmap((x: Tensor) => vmapped.forward(x))(xs);
+    expectClose(perExample, batched.forward(xs));
+    expectClose(vmapped.weightU, batched.weightU);
+    expectClose(vmapped.weightV, batched.weightV);
+    // a loop runs it once per example: five steps, not one
+    examples(xs).forEach((x) => looped.forward(x));
+    expect(looped.weightU.sub(batched.weightU).abs().max().item()).toBeGreaterThan(1e-9);
+    // per-example gradients with respect to the input through the normalized weight
+    const [gradded, reference] = [normed(4), normed(4)];
+    const perExampleGradients = ng.vmap(ng.grad((x: Tensor) => gradded.forward(x).sin().sum()))(xs);
+    expectClose(perExampleGradients, ng.grad((x: Tensor) => reference.forward(x).sin().sum())(xs));
+  });
+
+  it('over an ensemble of stacked weights and vectors, each member steps its own u and v', () => {
+    const members = [5, 6, 7].map(normed);
+    const copies = [5, 6, 7].map(normed);
+    const [params, buffers] = stackModuleState(members);
+    const xs = ng.randn([3, 2, 3], { ...f64, seed: 35 });
+    const outputs = ng.vmap((p: Record<string, Tensor>, b: Record<string, Tensor>, x: Tensor) => functionalCallWithBuffers(members[0]!, p, b, x))(params, buffers, xs);
+    examples(xs).forEach((x, i) => {
+      expectClose(outputs.narrow(0, i, 1).squeeze(0), copies[i]!.forward(x));
+      expectClose(buffers.weightU!.narrow(0, i, 1).squeeze(0), copies[i]!.weightU);
+    });
   });
 });

@@ -2,6 +2,7 @@ import { checkOptions, formatShape } from '../composite/validate.js';
 import type { GraphNode } from '../primitive.js';
 import { Tensor } from '../tensor.js';
 import { levelAt, visibleLevelCount, visiblePosition, withLevelsBelow, withNewLevel } from './forward-mode.js';
+import { isRecordNode, mapWithAxes, type AxisRecord, type TensorRecord } from './records.js';
 
 /**
  * vmap as eager batching with nesting levels (JAX's BatchTracer, functorch's BatchedTensor). Each
@@ -116,6 +117,26 @@ export function batchSizeOf(level: number): number {
   return batchLevels.get(level)!.size;
 }
 
+/** The position of the visible vmap level whose randomness a random draw made now follows (the innermost one not 'same'), or -1. */
+function drawingPosition(): number {
+  for (let position = visibleLevelCount() - 1; position >= 0; position--) {
+    const batchLevel = batchLevels.get(levelAt(position));
+    if (batchLevel !== undefined && batchLevel.randomness !== 'same') return position;
+  }
+  return -1;
+}
+
+/**
+ * How a random draw made now varies over the examples of the open vmaps: null outside vmap or
+ * where every visible vmap says 'same' (one draw for all examples), else the randomness of the
+ * innermost vmap that does not: 'different', or 'error' (the draw is an Error). For operations
+ * that draw (dropout) to say what they are in that Error.
+ */
+export function vmapRandomness(): Randomness | null {
+  const position = drawingPosition();
+  return position < 0 ? null : batchLevels.get(levelAt(position))!.randomness;
+}
+
 /**
  * Random numbers drawn inside vmap (randn, rand and what uses them, such as dropout): null where
  * no visible vmap level asks for numbers that differ per example, so the caller draws one set for
@@ -123,30 +144,34 @@ export function batchSizeOf(level: number): number {
  * first, one set per example; under 'error' it is an Error naming the operation. Library-internal.
  */
 export function batchedRandom(operation: string, shape: readonly number[], draw: (shape: number[]) => Tensor): Tensor | null {
-  for (let position = visibleLevelCount() - 1; position >= 0; position--) {
-    const level = levelAt(position);
-    const batchLevel = batchLevels.get(level);
-    if (batchLevel === undefined || batchLevel.randomness === 'same') continue;
-    if (batchLevel.randomness === 'error') {
-      throw new Error(
-        `${operation}: random numbers inside vmap: pass { randomness: 'different' } to vmap for different numbers per example ` +
-          "(as a loop over the examples draws), or { randomness: 'same' } for one draw shared by all examples",
-      );
-    }
-    const value = withLevelsBelow(position, () => draw([batchLevel.size, ...shape]));
-    return batchedTensor(value, level, { requiresGrad: value.requiresGrad });
+  const position = drawingPosition();
+  if (position < 0) return null;
+  const level = levelAt(position);
+  const batchLevel = batchLevels.get(level)!;
+  if (batchLevel.randomness === 'error') {
+    throw new Error(
+      `${operation}: random numbers inside vmap: pass { randomness: 'different' } to vmap for different numbers per example ` +
+        "(as a loop over the examples draws), or { randomness: 'same' } for one draw shared by all examples",
+    );
   }
-  return null;
+  const value = withLevelsBelow(position, () => draw([batchLevel.size, ...shape]));
+  return batchedTensor(value, level, { requiresGrad: value.requiresGrad });
 }
 
 export interface VmapOptions {
   /**
    * For each argument the axis that holds the examples, or null for an argument shared by all
-   * examples (passed as it is); one number or null applies to every Tensor argument. Default 0.
+   * examples (passed as it is). An argument that is a record (a plain object or array of tensors,
+   * nested) takes one axis for all its tensors, or a record of the same shape with an axis or
+   * null per leaf or per subtree (`[{ w: 0, b: null }, 0]`). One number or null for all of inDims
+   * applies to every Tensor in every argument (other values pass through). Default 0.
    */
-  inDims?: number | null | readonly (number | null)[];
-  /** Where the batch axis goes in each output (one number for all). Default 0. */
-  outDims?: number | readonly number[];
+  inDims?: number | null | readonly AxisRecord<number | null>[];
+  /**
+   * Where the batch axis goes in each output: one number for all, or, for an array or record
+   * result, an array or record of the same shape with a number per leaf or per subtree. Default 0.
+   */
+  outDims?: AxisRecord<number>;
   /**
    * Random numbers drawn inside fn: 'error' (default) makes a draw an Error; 'different' draws
    * independent numbers for each example (a seeded draw gives the same numbers on each call);
@@ -155,7 +180,8 @@ export interface VmapOptions {
   randomness?: Randomness;
 }
 
-type VmapResult = Tensor | readonly Tensor[];
+/** What a vmapped function may return: a Tensor, or arrays and plain objects of Tensors, nested. */
+type VmapResult = TensorRecord;
 
 /** Moves an axis of x to a position (a permute: a view, no copy). */
 function moveAxis(x: Tensor, from: number, to: number): Tensor {
@@ -172,13 +198,25 @@ function checkAxis(what: string, axis: unknown, ndim: number): number {
   return axis < 0 ? axis + ndim : axis;
 }
 
+const isInDim = (axis: unknown): axis is number | null => axis === null || typeof axis === 'number';
+const isOutDim = (axis: unknown): axis is number => typeof axis === 'number';
+
+/** A batched Tensor among the arguments: where it is, and its examples along axis 0. */
+interface BatchedLeaf {
+  path: string;
+  leaf: Tensor;
+  axis: number;
+  holder: Tensor;
+}
+
 /**
  * Vectorizing map (JAX's jax.vmap, torch.func.vmap): `vmap(f)(xs)` applies f to each example of
  * xs along axis `inDims` and stacks the results along `outDims`, as a loop would, but in one pass
  * of batched tensor ops (each primitive has a batching rule). f is written for one example.
  * It composes with itself and with grad, vjp, jvp, hvp, jacrev, jacfwd and hessian in any order:
  * `vmap(grad(loss), { inDims: [null, 0, 0] })(params, xs, ys)` gives per-example gradients.
- * f may return one Tensor or an array of Tensors; the result has the same form.
+ * Arguments may be records (plain objects and arrays of tensors, nested), and f may return a
+ * Tensor or a record of Tensors; the result has the same form, each Tensor with a batch axis.
  *
  * Inside f the examples' values cannot be read (item(), toArray(), branches on values); f is
  * traced eagerly, once, for all examples. Random draws follow `randomness` (default: an Error).
@@ -193,66 +231,63 @@ export function vmap<Args extends unknown[], Result extends VmapResult>(fn: (...
     throw new Error(`vmap: randomness must be 'error', 'same' or 'different', got ${JSON.stringify(randomness)}`);
   }
   if (inDims !== null && typeof inDims !== 'number' && !Array.isArray(inDims)) {
-    throw new Error(`vmap: inDims must be a number, null or an array of them (one per argument), got ${JSON.stringify(inDims)}`);
+    throw new Error(`vmap: inDims must be a number, null or an array of them (one per argument, records for record arguments), got ${JSON.stringify(inDims)}`);
   }
-  if (typeof outDims !== 'number' && !Array.isArray(outDims)) {
-    throw new Error(`vmap: outDims must be a number or an array of numbers (one per output), got ${JSON.stringify(outDims)}`);
+  if (typeof outDims !== 'number' && !isRecordNode(outDims)) {
+    throw new Error(`vmap: outDims must be a number, or an array or record of numbers (the shape of the result), got ${JSON.stringify(outDims)}`);
   }
   return (...args: Args) => {
-    let dims: (number | null)[];
-    if (Array.isArray(inDims)) {
-      if (inDims.length !== args.length) {
-        throw new Error(`vmap: inDims has ${inDims.length} entries but the function was called with ${args.length} argument(s); give one per argument (null: not batched)`);
-      }
-      dims = [...(inDims as readonly (number | null)[])];
-    } else {
-      dims = args.map((arg) => (arg instanceof Tensor ? (inDims as number | null) : null));
+    if (Array.isArray(inDims) && inDims.length !== args.length) {
+      throw new Error(`vmap: inDims has ${inDims.length} entries but the function was called with ${args.length} argument(s); give one per argument (null: not batched)`);
     }
+    /** Each argument with every batched Tensor leaf replaced by `replace(leaf, holder)`. */
+    const mapArguments = (replace: (leaf: BatchedLeaf) => unknown): unknown[] =>
+      args.map((arg, index) => {
+        const path = `argument ${index}`;
+        const visit = (leaf: unknown, dim: number | null, leafPath: string): unknown => {
+          if (dim === null) return leaf;
+          if (!(leaf instanceof Tensor)) {
+            // one number for all of inDims batches the Tensors and passes other values through
+            if (!Array.isArray(inDims)) return leaf;
+            throw new Error(`vmap: ${leafPath} is batched (inDims ${dim}) but is ${leaf === null ? 'null' : typeof leaf}, not a Tensor; give it inDims null`);
+          }
+          const axis = checkAxis(`inDims for ${leafPath} (shape ${formatShape(leaf.shape)})`, dim, leaf.ndim);
+          return replace({ path: leafPath, leaf, axis, holder: moveAxis(leaf, axis, 0) });
+        };
+        const dims = Array.isArray(inDims) ? inDims[index] : inDims;
+        return mapWithAxes('vmap', 'inDims', arg, dims, path, visit, { visitNull: false, isAxis: isInDim });
+      });
     let size: number | null = null;
-    let sizeFrom = -1;
-    const holders = args.map((arg, index) => {
-      const dim = dims[index];
-      if (dim === null || dim === undefined) return null;
-      if (!(arg instanceof Tensor)) throw new Error(`vmap: argument ${index} is batched (inDims ${dim}) but is ${arg === null ? 'null' : typeof arg}, not a Tensor; give it inDims null`);
-      const axis = checkAxis(`inDims for argument ${index} (shape ${formatShape(arg.shape)})`, dim, arg.ndim);
-      const extent = arg.shape[axis]!;
+    let sizeFrom = '';
+    mapArguments(({ path, leaf, axis, holder }) => {
+      const extent = leaf.shape[axis]!;
       if (size === null) {
         size = extent;
-        sizeFrom = index;
+        sizeFrom = path;
       } else if (extent !== size) {
-        throw new Error(
-          `vmap: argument ${index} (shape ${formatShape(arg.shape)}) has ${extent} examples along axis ${axis}, but argument ${sizeFrom} has ${size}; batched arguments must agree`,
-        );
+        throw new Error(`vmap: ${path} (shape ${formatShape(leaf.shape)}) has ${extent} examples along axis ${axis}, but ${sizeFrom} has ${size}; batched arguments must agree`);
       }
-      return moveAxis(arg, axis, 0);
+      return holder;
     });
     if (size === null) throw new Error(`vmap: no argument is batched (inDims ${JSON.stringify(inDims)}); give at least one Tensor argument an axis`);
-    if (size === 0) throw new Error(`vmap: the batch axis has 0 examples (argument ${sizeFrom}); vmap needs at least one`);
+    if (size === 0) throw new Error(`vmap: the batch axis has 0 examples (${sizeFrom}); vmap needs at least one`);
     const batchSize: number = size;
     return withNewLevel((level) => {
       batchLevels.set(level, { size: batchSize, randomness });
       try {
-        const callArgs = args.map((arg, index) => {
-          const holder = holders[index];
-          return holder ? batchedTensor(holder, level, { requiresGrad: holder.requiresGrad }) : arg;
-        }) as Args;
+        const callArgs = mapArguments(({ holder }) => batchedTensor(holder, level, { requiresGrad: holder.requiresGrad })) as Args;
         const result = fn(...callArgs);
-        const outputs: readonly unknown[] = Array.isArray(result) ? result : [result];
-        const positions = Array.isArray(outDims) ? outDims : outputs.map(() => outDims);
-        if (positions.length !== outputs.length) {
-          throw new Error(`vmap: outDims has ${positions.length} entries but the function returned ${outputs.length} output(s)`);
-        }
         const position = visiblePosition(level);
-        const batched = withLevelsBelow(position, () =>
-          outputs.map((output, index) => {
-            if (!(output instanceof Tensor)) throw new Error(`vmap: the function must return a Tensor or an array of Tensors, got ${output === null ? 'null' : typeof output} (output ${index})`);
-            // an output that does not depend on the batched arguments is the same for every example
-            const holder = batchedValueAt(output, level) ?? output.unsqueeze(0).broadcastTo([batchSize, ...output.shape]);
-            const axis = checkAxis(`outDims for output ${index} (${formatShape(output.shape)} per example)`, positions[index], output.ndim + 1);
-            return moveAxis(holder, 0, axis);
-          }),
-        );
-        return (Array.isArray(result) ? batched : batched[0]) as Result;
+        const visit = (output: unknown, dim: number, path: string): Tensor => {
+          if (!(output instanceof Tensor)) {
+            throw new Error(`vmap: the function must return a Tensor, or arrays and records of Tensors; ${path} is ${output === null ? 'null' : typeof output}`);
+          }
+          // an output that does not depend on the batched arguments is the same for every example
+          const holder = batchedValueAt(output, level) ?? output.unsqueeze(0).broadcastTo([batchSize, ...output.shape]);
+          const axis = checkAxis(`outDims for ${path} (${formatShape(output.shape)} per example)`, dim, output.ndim + 1);
+          return moveAxis(holder, 0, axis);
+        };
+        return withLevelsBelow(position, () => mapWithAxes('vmap', 'outDims', result, outDims, 'output', visit, { visitNull: true, isAxis: isOutDim })) as Result;
       } finally {
         batchLevels.delete(level);
       }

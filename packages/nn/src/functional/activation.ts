@@ -1,4 +1,4 @@
-import { checkOptions, customOp, rand, tensor, where, type Tensor } from '@normgrad/core';
+import { checkOptions, customOp, rand, tensor, vmapRandomness, where, type Tensor } from '@normgrad/core';
 import { formatShape } from '../util.js';
 
 export function relu(x: Tensor): Tensor {
@@ -31,6 +31,19 @@ export interface DropoutOptions {
 }
 
 /**
+ * A dropout mask drawn inside a vmap whose randomness is 'error' (vmap's default): an Error that
+ * names the dropout and the choices, rather than the random draw inside it.
+ */
+function checkMaskUnderVmap(op: string): void {
+  if (vmapRandomness() !== 'error') return;
+  throw new Error(
+    `${op}: draws its random mask inside vmap, whose randomness option is 'error' (the default): ` +
+      "pass { randomness: 'different' } to vmap for a different mask per example (as a loop over the examples draws), " +
+      "or { randomness: 'same' } for one mask shared by all examples; or turn dropout off (eval(), or training: false)",
+  );
+}
+
+/**
  * Zeroes each element with probability p and scales the rest by 1 / (1 - p)
  * (Srivastava et al. 2014, https://jmlr.org/papers/v15/srivastava14a.html).
  */
@@ -40,6 +53,7 @@ export function dropout(x: Tensor, p = 0.5, options: DropoutOptions = {}): Tenso
   const training = options.training ?? true;
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
+  checkMaskUnderVmap('dropout');
   const uniform = rand(x.shape, { dtype: x.dtype, ...(options.seed === undefined ? {} : { seed: options.seed }) });
   const keep = uniform.ge(p); // 1 with probability 1 - p
   return x.mul(keep).mul(1 / (1 - p));
@@ -151,6 +165,7 @@ export function dropout2d(x: Tensor, p = 0.5, options: DropoutOptions = {}): Ten
   const training = options.training ?? true;
   if (!training || p === 0) return x;
   if (p === 1) return x.mul(0);
+  checkMaskUnderVmap('dropout2d');
   const maskShape = x.shape.map((extent, axis) => (axis < x.ndim - 2 ? extent : 1));
   const uniform = rand(maskShape, { dtype: x.dtype, ...(options.seed === undefined ? {} : { seed: options.seed }) });
   return x.mul(uniform.ge(p)).mul(1 / (1 - p));

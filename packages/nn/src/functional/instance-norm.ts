@@ -1,6 +1,6 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { formatShape, product, range } from '../util.js';
-import { channelAffine, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats } from './normalize.js';
+import { channelAffine, checkRunningNormArgs, checkRunningStatisticsUnderVmap, standardize, standardizeOver, updateRunningStats } from './normalize.js';
 
 export interface InstanceNormOptions {
   runningMean?: Tensor | null;
@@ -24,6 +24,8 @@ export interface InstanceNormOptions {
  *   runningMean = (1 - momentum) * runningMean + momentum * mean_n(E[x_n])
  *   runningVar  = (1 - momentum) * runningVar  + momentum * mean_n(Var[x_n] * L / (L - 1)).
  * Without useInputStats the running statistics normalize. A plain composite of core ops.
+ * Inside a vmap over the examples of a batch, updating the running statistics is an Error (the
+ * update averages over the batch); over stacked running statistics (an ensemble) each updates its own.
  */
 export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tensor {
   const op = 'instanceNorm';
@@ -42,6 +44,7 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
   if (spatialSize === 1) {
     throw new Error(`${op}: Expected more than 1 spatial element when training, got input size ${formatShape(x.shape)}`);
   }
+  if (runningMean && runningVar) checkRunningStatisticsUnderVmap(op, x, [runningMean, runningVar]);
   const spatialAxes = range(2, x.ndim);
   const { normalized, mean, variance } = standardizeOver(x, spatialAxes, eps); // statistics (N, C, 1, ...)
   // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.

@@ -128,6 +128,25 @@ export function checkBatchStatisticsUnderVmap(op: string, x: Tensor, state: read
 }
 
 /**
+ * Running statistics of a per-instance norm under vmap (InstanceNorm with trackRunningStats, in
+ * training). The normalization is each example's own, but the running statistics are updated
+ * with the statistics averaged over the batch: an input batched by a vmap at which the running
+ * statistics are not means that vmap splits one batch into examples, each of which would write
+ * its own average into the one shared buffer, so this is an Error. Over stacked buffers (an
+ * ensemble: stackModuleState) every member updates its own.
+ */
+export function checkRunningStatisticsUnderVmap(op: string, x: Tensor, running: readonly Tensor[]): void {
+  const runningLevels = new Set(running.flatMap((tensor) => vmapLevels(tensor)));
+  if (!vmapLevels(x).some((level) => !runningLevels.has(level))) return;
+  throw new Error(
+    `${op}: running statistics (trackRunningStats) updated in training inside vmap over the examples of a batch: the input (${formatShape(x.shape)} per example) ` +
+      'is batched by a vmap that runningMean and runningVar are not, and their update averages the statistics over the batch, mixing the examples that vmap keeps apart. ' +
+      'The normalization itself is per instance: for per-example outputs or gradients, construct the layer with trackRunningStats false, or call eval() to normalize with the running statistics; ' +
+      'to train an ensemble, vmap over the stacked parameters and buffers of stackModuleState, each member with its own batch',
+  );
+}
+
+/**
  * PyTorch's running-statistics update, in place and outside the graph:
  *   running = (1 - momentum) * running + momentum * batch
  * `batchMean` and `unbiasedBatchVar` are the (detached) statistics, shape [C].

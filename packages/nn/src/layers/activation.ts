@@ -2,6 +2,7 @@ import { checkOptions, type Tensor } from '@normgrad/core';
 import { dropout, dropout2d, elu, gelu, leakyRelu, silu, softmax, softplus } from '../functional/activation.js';
 import { Module } from '../module.js';
 import { pythonFloat, pythonNumber } from '../repr.js';
+import { renameOp } from '../util.js';
 
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
@@ -25,7 +26,11 @@ export class Dropout extends Module {
   forward(x: Tensor): Tensor {
     if (!this.training) return x;
     const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount++;
-    return dropout(x, this.p, seed === undefined ? {} : { seed });
+    try {
+      return dropout(x, this.p, seed === undefined ? {} : { seed });
+    } catch (error) {
+      throw renameOp(error, 'dropout', 'Dropout');
+    }
   }
 
   override extraRepr(): string {
@@ -46,7 +51,11 @@ export class Dropout2d extends Module {
   forward(x: Tensor): Tensor {
     if (!this.training) return x;
     const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount++;
-    return dropout2d(x, this.p, seed === undefined ? {} : { seed });
+    try {
+      return dropout2d(x, this.p, seed === undefined ? {} : { seed });
+    } catch (error) {
+      throw renameOp(error, 'dropout2d', 'Dropout2d');
+    }
   }
 
   override extraRepr(): string {

@@ -28,6 +28,11 @@ export type SpectralNormed<M extends Module, Name extends string> = M & Record<`
  *
  * (see spectralNormalize). Eval uses the stored u, v. Names against PyTorch: `weightOrig` ↔
  * `weight_orig`, `weightU` ↔ `weight_u`, `weightV` ↔ `weight_v`; the same values given the same u, v.
+ *
+ * Under vmap over examples the pre-hook runs once per call (vmap traces the forward once for all
+ * examples): nPowerIterations steps and one σ shared by the examples, as one forward of the whole
+ * batch (PyTorch steps once per forward, not per example). Over stacked weights and vectors (an
+ * ensemble: stackModuleState, functionalCallWithBuffers) each member steps its own u and v.
  */
 export function spectralNorm<M extends Module, Name extends string = 'weight'>(module: M, options: SpectralNormOptions<Name> = {}): SpectralNormed<M, Name> {
   checkOptions('spectralNorm', options, ['name', 'nPowerIterations', 'eps', 'dim']);
