@@ -176,11 +176,12 @@ function blockedKernelBody(lanes: Lanes, block: BlockShape): number[] {
  */
 function packKernelBody(lanes: Lanes): number[] {
   const [source, target, inner, innerStride, laneCount, paddedLanes, laneStride, panelLanes, innerBlock] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [firstK, depth, firstLane, k, lane, width, to, kPointer, lanePointer] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const [firstK, depth, firstLane, k, lane, width, to, kPointer, lanePointer, vectorLanes] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const subtract = [0x6b];
   const select = [0x1b];
   const minimum = (x: number[], y: number[]) => [...x, ...y, ...x, ...y, lessThan, select];
   const store = lanes.bytes === 4 ? [0x38, 2, 0] : [0x39, 3, 0];
+  const branchIfNot = [0x45 /* i32.eqz */, 0x0d, 0x00];
   const code = [
     get(target), set(to),
     constant(0), set(firstK),
@@ -190,14 +191,27 @@ function packKernelBody(lanes: Lanes): number[] {
       loop,
         ...minimum(get(panelLanes), [get(laneCount), get(firstLane), subtract].flat()), set(width),
         get(source), get(firstK), get(innerStride), mul, add, get(firstLane), get(laneStride), mul, add, set(kPointer),
+        // lanes side by side in the source (b's rows): the whole vectors of the panel's width are copied as vectors
+        get(width), constant(-lanes.width), [0x71] /* i32.and */, constant(0), get(laneStride), constant(lanes.bytes), [0x46] /* i32.eq */, select, set(vectorLanes),
         constant(0), set(k),
         loop,
           get(kPointer), set(lanePointer),
           constant(0), set(lane),
-          loop,
-            get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), lanes.loadScalar, store,
-            get(lanePointer), get(laneStride), add, set(lanePointer),
-            get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(width), lessThan, repeatIf,
+          [0x02, 0x40], // block (skipped when no whole vector is copied)
+            get(vectorLanes), ...branchIfNot,
+            loop,
+              get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), simd(0x00, 0, 0) /* v128.load */, simd(0x0b, 0, 0) /* v128.store */,
+              get(lanePointer), constant(16), add, set(lanePointer),
+              get(lane), constant(lanes.width), add, [0x22, lane] /* local.tee */, get(vectorLanes), lessThan, repeatIf,
+            end,
+          end,
+          [0x02, 0x40], // block (skipped when every lane is copied)
+            get(lane), get(width), lessThan, ...branchIfNot,
+            loop,
+              get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), lanes.loadScalar, store,
+              get(lanePointer), get(laneStride), add, set(lanePointer),
+              get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(width), lessThan, repeatIf,
+            end,
           end,
           get(to), get(panelLanes), constant(lanes.bytes), mul, add, set(to),
           get(kPointer), get(innerStride), add, set(kPointer),
@@ -208,7 +222,7 @@ function packKernelBody(lanes: Lanes): number[] {
       get(firstK), get(innerBlock), add, [0x22, firstK], get(inner), lessThan, repeatIf,
     end,
   ].flat();
-  const locals = vector([[...unsignedLeb(9), I32]]);
+  const locals = vector([[...unsignedLeb(10), I32]]);
   const body = [...locals, ...code, ...end];
   return [...unsignedLeb(body.length), ...body];
 }
