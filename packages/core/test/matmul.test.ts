@@ -83,6 +83,36 @@ describe('matmul paths agree', () => {
   });
 });
 
+describe('matmul packing kernel', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`in ${dtype} lays out panels k by k, from contiguous and strided lanes alike, with zeros past the last lane`, () => {
+      const wasm = wasmMatmul()!;
+      const View = dtype === 'float32' ? Float32Array : Float64Array;
+      const pack = dtype === 'float32' ? wasm.packFloat32 : wasm.packFloat64;
+      const bytes = View.BYTES_PER_ELEMENT;
+      const [inner, lanes, paddedLanes, panelLanes] = [5, 11, 16, 8];
+      const [source, target] = [CONTROL_BYTES, CONTROL_BYTES + 4096];
+      const values = Array.from({ length: inner * lanes }, (_, index) => index + 1);
+      new View(wasm.memory.buffer, source, inner * lanes).set(values);
+      // the expected layout: per panel, per k, panelLanes lanes side by side
+      const expected = Array.from({ length: inner * paddedLanes }, (_, index) => {
+        const [panel, k, lane] = [Math.floor(index / (inner * panelLanes)), Math.floor(index / panelLanes) % inner, (index % panelLanes)];
+        const column = panel * panelLanes + lane;
+        return column < lanes ? values[k * lanes + column]! : 0;
+      });
+      const packed = () => Array.from(new View(wasm.memory.buffer, target, inner * paddedLanes));
+      // lanes are the source's columns (contiguous in each row), then its rows read as lanes of its transpose
+      new View(wasm.memory.buffer, target, inner * paddedLanes).fill(Number.NaN);
+      pack(source, target, inner, lanes * bytes, lanes, paddedLanes, bytes, panelLanes, inner);
+      expect(packed()).toEqual(expected);
+      new View(wasm.memory.buffer, source, inner * lanes).set(Array.from({ length: inner * lanes }, (_, index) => values[(index % inner) * lanes + Math.floor(index / inner)]!));
+      new View(wasm.memory.buffer, target, inner * paddedLanes).fill(Number.NaN);
+      pack(source, target, inner, bytes, lanes, paddedLanes, inner * bytes, panelLanes, inner);
+      expect(packed()).toEqual(expected);
+    });
+  }
+});
+
 describe('matmul threads', () => {
   it('default to 2 on this machine when it has two cores, and the worker takes chunks', () => {
     expect(wasmMatmul()!.shared).toBe(true);

@@ -187,17 +187,13 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
     : rowProduct(wasm, dtype, left, right, batch, rows, inner, columns);
   const { outView, paddedRows, paddedColumns } = product;
   const out = allocated ?? allocate(dtype, batch * rows * columns);
+  if (out.length === 0) return out;
+  if (paddedRows !== rows || paddedColumns !== columns) {
+    const elementBytes = outView.BYTES_PER_ELEMENT;
+    wasm.compactRows(outView.byteOffset, batch, rows, paddedRows, columns * elementBytes, paddedColumns * elementBytes);
+  }
   // (allocate + set is faster than slice, measured)
-  if (paddedRows === rows && paddedColumns === columns) {
-    out.set(outView);
-    return out;
-  }
-  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
-    for (let row = 0; row < rows; row++) {
-      const start = (batchIndex * paddedRows + row) * paddedColumns;
-      out.set(outView.subarray(start, start + columns), (batchIndex * rows + row) * columns);
-    }
-  }
+  out.set(outView.subarray(0, out.length));
   return out;
 }
 
@@ -255,8 +251,8 @@ function copyRowMajor(wasm: WasmMatmul, dtype: DType, source: StridedMatrices, t
   ensureMemory(wasm, contiguousRows ? target + source.offsets.length * rows * paddedColumns * elementBytes : scratch + (range.high - range.low) * elementBytes);
   const View = dtype === 'float64' ? Float64Array : Float32Array;
   const targetView = new View(wasm.memory.buffer, target, source.offsets.length * rows * paddedColumns);
-  if (columns !== paddedColumns) targetView.fill(0);
   if (contiguousRows) {
+    if (columns !== paddedColumns) targetView.fill(0);
     source.offsets.forEach((offset, batchIndex) => {
       for (let row = 0; row < rows; row++) {
         const from = offset + row * source.rowStride;
@@ -301,8 +297,6 @@ function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, r
   new View(buffer, rightSource).set(right.data.subarray(rightRange.low, rightRange.high));
   new Int32Array(buffer, leftOffsets, batch).set(left.offsets.map((offset) => leftSource + (offset - leftRange.low) * elementBytes));
   new Int32Array(buffer, rightOffsets, batch).set(right.offsets.map((offset) => rightSource + (offset - rightRange.low) * elementBytes));
-  if (paddedRows !== rows) new View(buffer, packedLeft, batch * paddedRows * inner).fill(0);
-  if (paddedColumns !== columns) new View(buffer, packedRight, batch * inner * paddedColumns).fill(0);
   for (let first = 0; first < batch; first += BATCH_SLICE) {
     const count = Math.min(BATCH_SLICE, batch - first);
     const chunksPerMatrix = threaded ? Math.max(1, Math.ceil(CHUNKS_PER_PRODUCT / count)) : 1;
