@@ -9,8 +9,8 @@
  *   SIMD registers for the whole k loop; per k it loads two vectors of b and splats four scalars
  *   of a (side by side in packed a) for eight multiply-adds. rows a multiple of 4, columns of two
  *   vectors, inner at least 1. (Larger blocks measured slower: V8 then spills registers.)
- * - the packing kernel, pack(...): a strided matrix into that panel layout (rows of b's that are
- *   contiguous in whole vectors).
+ * - the packing kernel, pack(...): a strided matrix into that panel layout (lanes that lie side by
+ *   side in memory, as in b's rows, copied a vector at a time).
  * - the compacting kernel, compactRows(...): padded products' rows into one contiguous run.
  * The memory is shared where possible, so that a worker thread can run the same kernels on it
  * (matmul-threads.ts). The row kernel's caller pads its operands with zeros (matmul.ts).
