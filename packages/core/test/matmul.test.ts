@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { installMatchers } from '@normgrad/testing/vitest';
 import { getMatmulThreads, setMatmulBackend, setMatmulThreads } from '@normgrad/core';
-import { workerChunkCount } from '../src/kernels/matmul-threads.js';
+import { CONTROL_BYTES, runBlocked, workerChunkCount } from '../src/kernels/matmul-threads.js';
 import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
 installMatchers();
@@ -83,6 +83,36 @@ describe('matmul paths agree', () => {
   });
 });
 
+describe('matmul packing kernel', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`in ${dtype} lays out panels k by k, from contiguous and strided lanes alike, with zeros past the last lane`, () => {
+      const wasm = wasmMatmul()!;
+      const View = dtype === 'float32' ? Float32Array : Float64Array;
+      const pack = dtype === 'float32' ? wasm.packFloat32 : wasm.packFloat64;
+      const bytes = View.BYTES_PER_ELEMENT;
+      const [inner, lanes, paddedLanes, panelLanes] = [5, 11, 16, 8];
+      const [source, target] = [CONTROL_BYTES, CONTROL_BYTES + 4096];
+      const values = Array.from({ length: inner * lanes }, (_, index) => index + 1);
+      new View(wasm.memory.buffer, source, inner * lanes).set(values);
+      // the expected layout: per panel, per k, panelLanes lanes side by side
+      const expected = Array.from({ length: inner * paddedLanes }, (_, index) => {
+        const [panel, k, lane] = [Math.floor(index / (inner * panelLanes)), Math.floor(index / panelLanes) % inner, (index % panelLanes)];
+        const column = panel * panelLanes + lane;
+        return column < lanes ? values[k * lanes + column]! : 0;
+      });
+      const packed = () => Array.from(new View(wasm.memory.buffer, target, inner * paddedLanes));
+      // lanes are the source's columns (contiguous in each row), then its rows read as lanes of its transpose
+      new View(wasm.memory.buffer, target, inner * paddedLanes).fill(Number.NaN);
+      pack(source, target, inner, lanes * bytes, lanes, paddedLanes, bytes, panelLanes, inner);
+      expect(packed()).toEqual(expected);
+      new View(wasm.memory.buffer, source, inner * lanes).set(Array.from({ length: inner * lanes }, (_, index) => values[(index % inner) * lanes + Math.floor(index / inner)]!));
+      new View(wasm.memory.buffer, target, inner * paddedLanes).fill(Number.NaN);
+      pack(source, target, inner, bytes, lanes, paddedLanes, inner * bytes, panelLanes, inner);
+      expect(packed()).toEqual(expected);
+    });
+  }
+});
+
 describe('matmul threads', () => {
   it('default to 2 on this machine when it has two cores, and the worker takes chunks', () => {
     expect(wasmMatmul()!.shared).toBe(true);
@@ -101,6 +131,31 @@ describe('matmul threads', () => {
     const before = workerChunkCount(wasmMatmul()!);
     ng.withSettings({ matmulThreads: 1 }, () => ng.randn([512, 512], { seed: 21 }).matmul(ng.randn([512, 512], { seed: 22 })));
     expect(workerChunkCount(wasmMatmul()!)).toBe(before);
+  });
+
+  it('finish a job when the work done beside it on the main thread throws, then rethrow its error', () => {
+    // a (16 × 8) · b (8 × 8) in float32, laid out in the kernels' memory as blockedProduct does
+    const wasm = wasmMatmul()!;
+    const [rows, inner, columns] = [16, 8, 8];
+    const a = ng.randn([rows, inner], { seed: 23 });
+    const b = ng.randn([inner, columns], { seed: 24 });
+    const [left, right, offsets, packedLeft, packedRight, out] = [0, 1, 2, 3, 4, 5].map((slot) => CONTROL_BYTES + slot * 1024);
+    new Float32Array(wasm.memory.buffer, left, rows * inner).set(a.toTypedArray());
+    new Float32Array(wasm.memory.buffer, right, inner * columns).set(b.toTypedArray());
+    new Int32Array(wasm.memory.buffer, offsets, 2).set([left, right]);
+    new Float32Array(wasm.memory.buffer, out, rows * columns).fill(Number.NaN);
+    const job = {
+      elementBytes: 4, batch: 1, rows, inner, columns, paddedRows: rows, paddedColumns: columns, innerBlock: 256, panelRows: 4, panelColumns: 8,
+      rowsPerChunk: 4, columnsPerPackChunk: 8, leftOffsets: offsets, leftRowStride: inner * 4, leftInnerStride: 4, rightOffsets: offsets + 4,
+      rightInnerStride: columns * 4, rightColumnStride: 4, packedLeft, packedRight, out,
+    };
+    const failing = () => {
+      throw new Error('beside the job');
+    };
+    // on one thread, so that only the main thread can compute the job
+    ng.withSettings({ matmulThreads: 1 }, () => expect(() => runBlocked(wasm, job, true, failing)).toThrow('beside the job'));
+    const product = ng.tensor(Array.from(new Float32Array(wasm.memory.buffer, out, rows * columns)), { dtype: 'float32' }).reshape([rows, columns]);
+    expect(product.toArray()).toEqual(ng.withSettings({ matmulBackend: 'wasm', matmulThreads: 1 }, () => a.matmul(b)).toArray());
   });
 
   it('rejects a thread count other than 1 or 2 by name', () => {

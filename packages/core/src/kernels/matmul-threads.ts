@@ -245,8 +245,12 @@ export function stopMatmulWorker(): void {
 /** How long the main thread waits for a chunk the worker has claimed before declaring it lost. */
 const CLAIMED_CHUNK_TIMEOUT_MS = 60_000;
 
-/** Computes a blocked product, with the worker's help when `threaded` and threads are on; memory must be ready. */
-export function runBlocked(wasm: WasmMatmul, job: BlockedJob, threaded: boolean): void {
+/**
+ * Computes a blocked product, with the worker's help when `threaded` and threads are on; memory must
+ * be ready. `whilePosted` runs on the main thread once the job is posted and before the main thread
+ * takes chunks (work that needs no chunk, overlapping the worker's); the job finishes even if it throws.
+ */
+export function runBlocked(wasm: WasmMatmul, job: BlockedJob, threaded: boolean, whilePosted?: () => void): void {
   const memory = new Int32Array(wasm.memory.buffer);
   const chunks = job.batch * (Math.ceil(job.paddedColumns / job.columnsPerPackChunk) + Math.ceil(job.paddedRows / job.rowsPerChunk));
   if (chunks > 0xffff) throw new Error(`matmul: ${chunks} chunks exceed the job format`);
@@ -261,6 +265,12 @@ export function runBlocked(wasm: WasmMatmul, job: BlockedJob, threaded: boolean)
     Atomics.store(memory, POSTED, posted);
     Atomics.notify(memory, POSTED);
   }
+  let failure: { error: unknown } | null = null;
+  try {
+    whilePosted?.();
+  } catch (error) {
+    failure = { error };
+  }
   work(memory, jobId, wasm, false);
   const started = Date.now();
   for (let done = Atomics.load(memory, DONE); done < chunks; done = Atomics.load(memory, DONE)) {
@@ -268,6 +278,7 @@ export function runBlocked(wasm: WasmMatmul, job: BlockedJob, threaded: boolean)
     Atomics.wait(memory, DONE, done, 100);
   }
   Atomics.store(memory, CLAIM, CLOSED);
+  if (failure) throw failure.error;
 }
 
 /** How many chunks the worker has computed so far (for tests: the threaded path really is taken). */

@@ -177,23 +177,33 @@ const roundUp = (value: number, multiple: number) => Math.ceil(value / multiple)
  * per batch element and copies the result out without the padding.
  */
 function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): DataArray {
+  let allocated: DataArray | null = null;
+  // A fresh result's first touch of each page is a page fault: taken while the worker computes.
+  const allocateResult = () => {
+    allocated ??= touchPages(allocate(dtype, batch * rows * columns));
+  };
   const product = rows >= BLOCKED_MIN_ROWS
-    ? blockedProduct(wasm, dtype, left, right, batch, rows, inner, columns)
+    ? blockedProduct(wasm, dtype, left, right, batch, rows, inner, columns, allocateResult)
     : rowProduct(wasm, dtype, left, right, batch, rows, inner, columns);
   const { outView, paddedRows, paddedColumns } = product;
-  const out = allocate(dtype, batch * rows * columns);
+  const out = allocated ?? allocate(dtype, batch * rows * columns);
+  if (out.length === 0) return out;
+  if (paddedRows !== rows || paddedColumns !== columns) {
+    const elementBytes = outView.BYTES_PER_ELEMENT;
+    wasm.compactRows(outView.byteOffset, batch, rows, paddedRows, columns * elementBytes, paddedColumns * elementBytes);
+  }
   // (allocate + set is faster than slice, measured)
-  if (paddedRows === rows && paddedColumns === columns) {
-    out.set(outView);
-    return out;
-  }
-  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
-    for (let row = 0; row < rows; row++) {
-      const start = (batchIndex * paddedRows + row) * paddedColumns;
-      out.set(outView.subarray(start, start + columns), (batchIndex * rows + row) * columns);
-    }
-  }
+  out.set(outView.subarray(0, out.length));
   return out;
+}
+
+const PAGE_SIZE = 4096;
+
+/** Writes a zero at the start of every memory page of a fresh array, so that later writes take no page fault. */
+function touchPages(array: DataArray): DataArray {
+  const step = PAGE_SIZE / array.BYTES_PER_ELEMENT;
+  for (let index = 0; index < array.length; index += step) array[index] = 0;
+  return array;
 }
 
 interface PaddedProduct {
@@ -241,8 +251,8 @@ function copyRowMajor(wasm: WasmMatmul, dtype: DType, source: StridedMatrices, t
   ensureMemory(wasm, contiguousRows ? target + source.offsets.length * rows * paddedColumns * elementBytes : scratch + (range.high - range.low) * elementBytes);
   const View = dtype === 'float64' ? Float64Array : Float32Array;
   const targetView = new View(wasm.memory.buffer, target, source.offsets.length * rows * paddedColumns);
-  if (columns !== paddedColumns) targetView.fill(0);
   if (contiguousRows) {
+    if (columns !== paddedColumns) targetView.fill(0);
     source.offsets.forEach((offset, batchIndex) => {
       for (let row = 0; row < rows; row++) {
         const from = offset + row * source.rowStride;
@@ -264,7 +274,7 @@ function copyRowMajor(wasm: WasmMatmul, dtype: DType, source: StridedMatrices, t
  * (matmul-threads.ts) packs it there into panels (a in panels of the block's rows, b in panels of
  * its columns, both cut into blocks of INNER_BLOCK inner indices) and computes a padded c.
  */
-function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number): PaddedProduct {
+function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, inner: number, columns: number, whilePosted: () => void): PaddedProduct {
   const elementBytes = dtype === 'float64' ? 8 : 4;
   const block = dtype === 'float64' ? float64Block : float32Block;
   const panelColumns = block.vectors * (16 / elementBytes);
@@ -287,8 +297,6 @@ function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, r
   new View(buffer, rightSource).set(right.data.subarray(rightRange.low, rightRange.high));
   new Int32Array(buffer, leftOffsets, batch).set(left.offsets.map((offset) => leftSource + (offset - leftRange.low) * elementBytes));
   new Int32Array(buffer, rightOffsets, batch).set(right.offsets.map((offset) => rightSource + (offset - rightRange.low) * elementBytes));
-  if (paddedRows !== rows) new View(buffer, packedLeft, batch * paddedRows * inner).fill(0);
-  if (paddedColumns !== columns) new View(buffer, packedRight, batch * inner * paddedColumns).fill(0);
   for (let first = 0; first < batch; first += BATCH_SLICE) {
     const count = Math.min(BATCH_SLICE, batch - first);
     const chunksPerMatrix = threaded ? Math.max(1, Math.ceil(CHUNKS_PER_PRODUCT / count)) : 1;
@@ -308,7 +316,7 @@ function blockedProduct(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, r
       packedLeft: packedLeft + first * paddedRows * inner * elementBytes,
       packedRight: packedRight + first * inner * paddedColumns * elementBytes,
       out: outStart + first * paddedRows * paddedColumns * elementBytes,
-    }, threaded);
+    }, threaded, threaded ? whilePosted : undefined);
   }
   return { outView: new View(buffer, outStart, batch * paddedRows * paddedColumns), paddedRows, paddedColumns };
 }

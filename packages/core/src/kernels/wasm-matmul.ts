@@ -9,9 +9,11 @@
  *   SIMD registers for the whole k loop; per k it loads two vectors of b and splats four scalars
  *   of a (side by side in packed a) for eight multiply-adds. rows a multiple of 4, columns of two
  *   vectors, inner at least 1. (Larger blocks measured slower: V8 then spills registers.)
- * - the packing kernel, pack(...): a strided matrix into that panel layout.
+ * - the packing kernel, pack(...): a strided matrix into that panel layout (lanes that lie side by
+ *   side in memory, as in b's rows, copied a vector at a time).
+ * - the compacting kernel, compactRows(...): padded products' rows into one contiguous run.
  * The memory is shared where possible, so that a worker thread can run the same kernels on it
- * (matmul-threads.ts). The caller pads with zeros (matmul.ts).
+ * (matmul-threads.ts). The row kernel's caller pads its operands with zeros (matmul.ts).
  */
 
 import { I32, V128, end, get, i32Add as add, i32Const as constant, i32Mul as mul, loop, name, section, set, simd, unsignedLeb, vector, webAssemblyApi, type WasmMemory } from './wasm-assembly.js';
@@ -171,16 +173,18 @@ function blockedKernelBody(lanes: Lanes, block: BlockShape): number[] {
 /**
  * The packing kernel: copies a strided matrix (a, or b) into the blocked kernel's panel layout.
  * "Lanes" are a's rows or b's columns: per block of innerBlock inner indices, panels of panelLanes
- * lanes, each panel k by k with its lanes side by side. Padding lanes are left as they are (the
- * caller zeroes them). Strides are in bytes.
+ * lanes, each panel k by k with its lanes side by side; a panel's lanes past laneCount are zeros.
+ * Strides are in bytes.
  */
 function packKernelBody(lanes: Lanes): number[] {
   const [source, target, inner, innerStride, laneCount, paddedLanes, laneStride, panelLanes, innerBlock] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
-  const [firstK, depth, firstLane, k, lane, width, to, kPointer, lanePointer] = [9, 10, 11, 12, 13, 14, 15, 16, 17];
+  const [firstK, depth, firstLane, k, lane, width, to, kPointer, lanePointer, vectorLanes] = [9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
   const subtract = [0x6b];
   const select = [0x1b];
   const minimum = (x: number[], y: number[]) => [...x, ...y, ...x, ...y, lessThan, select];
   const store = lanes.bytes === 4 ? [0x38, 2, 0] : [0x39, 3, 0];
+  const zero = lanes.bytes === 4 ? [0x43, 0, 0, 0, 0] /* f32.const 0 */ : [0x44, 0, 0, 0, 0, 0, 0, 0, 0] /* f64.const 0 */;
+  const branchIfNot = [0x45 /* i32.eqz */, 0x0d, 0x00];
   const code = [
     get(target), set(to),
     constant(0), set(firstK),
@@ -190,14 +194,34 @@ function packKernelBody(lanes: Lanes): number[] {
       loop,
         ...minimum(get(panelLanes), [get(laneCount), get(firstLane), subtract].flat()), set(width),
         get(source), get(firstK), get(innerStride), mul, add, get(firstLane), get(laneStride), mul, add, set(kPointer),
+        // lanes side by side in the source (b's rows): the whole vectors of the panel's width are copied as vectors
+        get(width), constant(-lanes.width), [0x71] /* i32.and */, constant(0), get(laneStride), constant(lanes.bytes), [0x46] /* i32.eq */, select, set(vectorLanes),
         constant(0), set(k),
         loop,
           get(kPointer), set(lanePointer),
           constant(0), set(lane),
-          loop,
-            get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), lanes.loadScalar, store,
-            get(lanePointer), get(laneStride), add, set(lanePointer),
-            get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(width), lessThan, repeatIf,
+          [0x02, 0x40], // block (skipped when no whole vector is copied)
+            get(vectorLanes), ...branchIfNot,
+            loop,
+              get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), simd(0x00, 0, 0) /* v128.load */, simd(0x0b, 0, 0) /* v128.store */,
+              get(lanePointer), constant(16), add, set(lanePointer),
+              get(lane), constant(lanes.width), add, [0x22, lane] /* local.tee */, get(vectorLanes), lessThan, repeatIf,
+            end,
+          end,
+          [0x02, 0x40], // block (skipped when every lane is copied)
+            get(lane), get(width), lessThan, ...branchIfNot,
+            loop,
+              get(to), get(lane), constant(lanes.bytes), mul, add, get(lanePointer), lanes.loadScalar, store,
+              get(lanePointer), get(laneStride), add, set(lanePointer),
+              get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(width), lessThan, repeatIf,
+            end,
+          end,
+          [0x02, 0x40], // block (skipped when the panel has no padding lane)
+            get(lane), get(panelLanes), lessThan, ...branchIfNot,
+            loop,
+              get(to), get(lane), constant(lanes.bytes), mul, add, ...zero, store,
+              get(lane), constant(1), add, [0x22, lane] /* local.tee */, get(panelLanes), lessThan, repeatIf,
+            end,
           end,
           get(to), get(panelLanes), constant(lanes.bytes), mul, add, set(to),
           get(kPointer), get(innerStride), add, set(kPointer),
@@ -208,7 +232,52 @@ function packKernelBody(lanes: Lanes): number[] {
       get(firstK), get(innerBlock), add, [0x22, firstK], get(inner), lessThan, repeatIf,
     end,
   ].flat();
-  const locals = vector([[...unsignedLeb(9), I32]]);
+  const locals = vector([[...unsignedLeb(10), I32]]);
+  const body = [...locals, ...code, ...end];
+  return [...unsignedLeb(body.length), ...body];
+}
+
+/**
+ * The compacting kernel: drops the padding of a batch of padded products in place, so that the
+ * result is one contiguous run from `start`: per matrix, the first `rows` of `paddedRows` rows, and
+ * of each row its first rowBytes of paddedRowBytes (rowBytes a multiple of 4). Copies run forward
+ * and the target never passes the source, so nothing is overwritten before it is read.
+ */
+function compactKernelBody(): number[] {
+  const [start, batch, rows, paddedRows, rowBytes, paddedRowBytes] = [0, 1, 2, 3, 4, 5];
+  const [matrix, row, from, to, offset, vectorBytes] = [6, 7, 8, 9, 10, 11];
+  const branchIfNot = [0x45 /* i32.eqz */, 0x0d, 0x00];
+  const code = [
+    get(start), set(to),
+    get(rowBytes), constant(-16), [0x71] /* i32.and */, set(vectorBytes),
+    constant(0), set(matrix),
+    loop,
+      get(start), get(matrix), get(paddedRows), mul, get(paddedRowBytes), mul, add, set(from),
+      constant(0), set(row),
+      loop,
+        constant(0), set(offset),
+        [0x02, 0x40], // block (skipped when a row is shorter than a vector)
+          get(vectorBytes), ...branchIfNot,
+          loop,
+            get(to), get(offset), add, get(from), get(offset), add, simd(0x00, 0, 0) /* v128.load */, simd(0x0b, 0, 0) /* v128.store */,
+            get(offset), constant(16), add, [0x22, offset] /* local.tee */, get(vectorBytes), lessThan, repeatIf,
+          end,
+        end,
+        [0x02, 0x40], // block (skipped when the row is whole vectors)
+          get(offset), get(rowBytes), lessThan, ...branchIfNot,
+          loop,
+            get(to), get(offset), add, get(from), get(offset), add, [0x28, 2, 0] /* i32.load */, [0x36, 2, 0] /* i32.store */,
+            get(offset), constant(4), add, [0x22, offset], get(rowBytes), lessThan, repeatIf,
+          end,
+        end,
+        get(to), get(rowBytes), add, set(to),
+        get(from), get(paddedRowBytes), add, set(from),
+        get(row), constant(1), add, [0x22, row], get(rows), lessThan, repeatIf,
+      end,
+      get(matrix), constant(1), add, [0x22, matrix], get(batch), lessThan, repeatIf,
+    end,
+  ].flat();
+  const locals = vector([[...unsignedLeb(6), I32]]);
   const body = [...locals, ...code, ...end];
   return [...unsignedLeb(body.length), ...body];
 }
@@ -227,9 +296,9 @@ export function matmulModuleBytes(shared: boolean, block32 = float32Block, block
   const packType = [0x60, ...vector(new Array<number[]>(9).fill([I32])), ...vector([])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vector([rowType, blockedType, packType])),
+    ...section(1, vector([rowType, blockedType, packType, rowType])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, ...memoryLimits]])),
-    ...section(3, vector([[0], [0], [1], [1], [2], [2]])),
+    ...section(3, vector([[0], [0], [1], [1], [2], [2], [3]])),
     ...section(7, vector([
       [...name('rowFloat32'), 0x00, 0],
       [...name('rowFloat64'), 0x00, 1],
@@ -237,9 +306,10 @@ export function matmulModuleBytes(shared: boolean, block32 = float32Block, block
       [...name('blockedFloat64'), 0x00, 3],
       [...name('packFloat32'), 0x00, 4],
       [...name('packFloat64'), 0x00, 5],
+      [...name('compactRows'), 0x00, 6],
     ])),
     ...section(10, vector([rowKernelBody(float32), rowKernelBody(float64), blockedKernelBody(float32, block32), blockedKernelBody(float64, block64),
-      packKernelBody(float32), packKernelBody(float64),
+      packKernelBody(float32), packKernelBody(float64), compactKernelBody(),
     ])),
   ];
   return Uint8Array.from(bytes);
@@ -247,6 +317,7 @@ export function matmulModuleBytes(shared: boolean, block32 = float32Block, block
 
 type RowKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number) => void;
 type PackKernel = (source: number, target: number, inner: number, innerStride: number, lanes: number, paddedLanes: number, laneStride: number, panelLanes: number, innerBlock: number) => void;
+type CompactKernel = (start: number, batch: number, rows: number, paddedRows: number, rowBytes: number, paddedRowBytes: number) => void;
 type BlockedKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number, accumulate: number) => void;
 
 export type { WasmMemory };
@@ -263,6 +334,7 @@ export interface WasmMatmul {
   blockedFloat64: BlockedKernel;
   packFloat32: PackKernel;
   packFloat64: PackKernel;
+  compactRows: CompactKernel;
 }
 
 let instance: WasmMatmul | null | undefined;
