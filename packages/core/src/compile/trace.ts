@@ -1,10 +1,11 @@
 import ops from 'ndarray-ops';
-import type { DataArray } from '../dtype.js';
+import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
 import { mapElementwise } from '../kernels/elementwise.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import type { PrimitiveDefinition } from '../primitive.js';
 import { writeStorage } from '../storage.js';
+import { keepOutOfPool } from '../storage-pool.js';
 import type { Tensor } from '../tensor.js';
 import { setActiveRecorder, type Recorder } from './recorder.js';
 
@@ -46,12 +47,14 @@ export class Trace implements Recorder {
     // a view of its input is resolved now: it views the same array on replay
     if (VIEW_PRIMITIVES.has(definition.name) && out.data.buffer === inputs[0]!.data.buffer) return;
     const kernelInputs = inputs.slice();
-    this.steps.push(() => copyInto(out, definition.forward(kernelInputs, params)));
+    const tape = new AllocationTape(out, kernelInputs);
+    this.steps.push(() => copyInto(out, tape.run(() => definition.forward(kernelInputs, params))));
   }
 
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void {
     const pending: PendingElementwise = { ...input, operands: input.operands.slice(), shape: input.shape.slice() };
-    this.steps.push(() => copyInto(out, definition.fusedForward!(pending, params)));
+    const tape = new AllocationTape(out, pending.operands);
+    this.steps.push(() => copyInto(out, tape.run(() => definition.fusedForward!(pending, params))));
   }
 
   settle(inputs: readonly Tensor[]): void {
@@ -135,8 +138,83 @@ function eagerly(fn: () => void): void {
   }
 }
 
-/** Copies a kernel's fresh result into the trace's array for that value. */
+/**
+ * The static memory plan of one kernel step: the arrays its kernel allocates. The step's first
+ * replay records the kernel's `allocate` calls in order (fresh arrays, kept out of the storage
+ * pool), and the one that holds the kernel's result is replaced by the trace's array for that
+ * value; later replays hand the same arrays, zero-filled, to the same calls, so the kernel writes
+ * its result straight into the trace's array. A call that differs from the tape (another dtype
+ * or length, or one more call) gets a fresh array, and the step copies the result in.
+ */
+class AllocationTape {
+  #arrays: DataArray[] | null = null;
+
+  /** `out` is the trace's array for the kernel's result; `inputs` are what the kernel reads. */
+  constructor(
+    private readonly out: FloatNdArray,
+    private readonly inputs: readonly FloatNdArray[],
+  ) {}
+
+  /** Runs the kernel with its allocations served from (or, the first time, recorded on) the tape. */
+  run(kernel: () => FloatNdArray): FloatNdArray {
+    const arrays = this.#arrays;
+    if (arrays === null) return this.#record(kernel);
+    let next = 0;
+    return withAllocationSource((dtype, length, otherwise) => {
+      const array = arrays[next];
+      if (next < 0 || array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
+        next = -1;
+        return otherwise(dtype, length);
+      }
+      next++;
+      array.fill(0);
+      return array;
+    }, kernel);
+  }
+
+  #record(kernel: () => FloatNdArray): FloatNdArray {
+    const recorded: DataArray[] = [];
+    const result = withAllocationSource((dtype, length, otherwise) => {
+      const array = otherwise(dtype, length);
+      keepOutOfPool(array);
+      recorded.push(array);
+      return array;
+    }, kernel);
+    const at = recorded.indexOf(result.data);
+    const out = this.out;
+    // the trace's array can take the result's place when the kernel lays the result out in a whole array just like it
+    const servable = at >= 0 && out.offset === 0 && out.data.byteOffset === 0 && out.data.length === out.data.buffer.byteLength / out.data.BYTES_PER_ELEMENT &&
+      out.data.length === result.data.length && dtypeOfArray(out.data) === dtypeOfArray(result.data) && sameLayout(out, result) &&
+      this.inputs.every((input) => input.data.buffer !== out.data.buffer);
+    if (servable) {
+      keepOutOfPool(out.data);
+      recorded[at] = out.data;
+    }
+    this.#arrays = recorded;
+    return result;
+  }
+}
+
+type AllocationSource = (dtype: DType, length: number, otherwise: (dtype: DType, length: number) => DataArray) => DataArray;
+
+/** Runs fn with `allocate` answered by `source`, which may defer to the source set before (or allocateFresh). */
+function withAllocationSource(source: AllocationSource, fn: () => FloatNdArray): FloatNdArray {
+  const otherwise = setAllocationSource(null) ?? allocateFresh;
+  setAllocationSource((dtype, length) => source(dtype, length, otherwise));
+  try {
+    return fn();
+  } finally {
+    setAllocationSource(otherwise === allocateFresh ? null : otherwise);
+  }
+}
+
+function sameLayout(a: FloatNdArray, b: FloatNdArray): boolean {
+  return a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((extent, axis) => extent === b.shape[axis] && (extent === 1 || a.stride[axis] === b.stride[axis]));
+}
+
+/** Copies a kernel's result into the trace's array for that value (nothing to do when the kernel wrote it there). */
 function copyInto(out: FloatNdArray, result: FloatNdArray): void {
+  if (result.data === out.data && sameLayout(out, result)) return;
   const size = sizeOf(out.shape);
   if (isContiguous(out) && out.offset === 0 && out.data.length === size) out.data.set(contiguousData(result) as never);
   else ops.assign(out, result);

@@ -1,0 +1,113 @@
+/**
+ * compile's static memory plan: a replay hands each kernel the arrays it allocated before, so it
+ * allocates nothing but the copies of its results; no array of the program is ever user-visible
+ * or enters the storage pool, and results keep their values across later calls.
+ */
+import { describe, expect, it } from 'vitest';
+import { compile, full, grad, randn, tensor, Tensor } from '@normgrad/core';
+import { allocateFresh, setAllocationSource, type DataArray, type DType } from '../src/dtype.js';
+import { poolCounts } from '../src/storage-pool.js';
+
+/** The lengths of the arrays `allocate` hands out while fn runs. */
+function allocatedLengths(fn: () => void): number[] {
+  const lengths: number[] = [];
+  const previous = setAllocationSource((dtype: DType, length: number): DataArray => {
+    lengths.push(length);
+    return allocateFresh(dtype, length);
+  });
+  try {
+    fn();
+  } finally {
+    setAllocationSource(previous);
+  }
+  return lengths;
+}
+
+const bitsOf = (t: Tensor): number[] => Array.from(new Uint8Array(t.toTypedArray().buffer.slice(0)));
+
+describe('compile: the memory plan', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`a replay allocates only its results' copies, ${dtype} (every kernel writes into the arrays of the trace)`, () => {
+      const step = compile((a: Tensor, b: Tensor) => {
+        const product = a.matmul(b);
+        return [product.tanh().sum(0), product.mul(b).sum()];
+      });
+      const [a, b] = [randn([48, 48], { seed: 1, dtype }), randn([48, 48], { seed: 2, dtype })];
+      step(a, b);
+      step(a, b);
+      const lengths = allocatedLengths(() => step(a, b));
+      // the two results' copies
+      expect(lengths.sort((x, y) => x - y)).toEqual([1, 48]);
+    });
+  }
+
+  it('replays equal eager calls when every kernel writes into the arrays of the trace', () => {
+    const fn = (a: Tensor, b: Tensor) => {
+      const product = a.matmul(b);
+      return [product.tanh().sum(0), product.mul(b).sum(), product.permute([1, 0]).sum(1)];
+    };
+    const step = compile(fn);
+    for (let seed = 0; seed < 4; seed++) {
+      const [a, b] = [randn([40, 40], { seed, dtype: 'float32' }), randn([40, 40], { seed: seed + 10, dtype: 'float32' })];
+      const [replayed, eager] = [step(a, b) as Tensor[], fn(a, b)];
+      replayed.forEach((t, k) => expect(bitsOf(t)).toEqual(bitsOf(eager[k]!)));
+    }
+  });
+
+  it('a kernel that adds into its zero-filled output gets it zero-filled on every replay', () => {
+    // gather's gradient adds each picked row's cotangent into a zero array (x[1][0] and x[0][2] are picked twice)
+    const index = tensor([[1, 1, 0], [1, 0, 0]], { dtype: 'int32' });
+    const gradient = grad((x: Tensor) => x.gather(0, index).mul(x.sum()).sum());
+    const step = compile(gradient);
+    for (let seed = 0; seed < 4; seed++) {
+      const x = randn([3, 3], { seed, dtype: 'float64' });
+      expect(bitsOf(step(x))).toEqual(bitsOf(gradient(x)));
+    }
+  });
+
+  it('a constant made while the function is traced keeps its values through replays', () => {
+    let constant: Tensor | null = null;
+    const step = compile((x: Tensor) => {
+      constant = full([64, 64], 2, { dtype: 'float64' });
+      return x.matmul(constant).sum();
+    });
+    const x = randn([64, 64], { seed: 3, dtype: 'float64' });
+    for (let k = 0; k < 4; k++) step(x.mul(k));
+    expect(new Set(constant!.toTypedArray())).toEqual(new Set([2]));
+  });
+
+  it('results of one call keep their values through later calls (value semantics)', () => {
+    const step = compile((a: Tensor, b: Tensor) => [a.matmul(b), a.matmul(b).exp().sum(1)]);
+    const calls = [0, 1, 2, 3].map((seed) => {
+      const [a, b] = [randn([40, 40], { seed, dtype: 'float32' }), randn([40, 40], { seed: seed + 20, dtype: 'float32' })];
+      const results = step(a, b) as Tensor[];
+      return { results, kept: results.map(bitsOf), expected: [a.matmul(b), a.matmul(b).exp().sum(1)].map(bitsOf) };
+    });
+    for (const { results, kept, expected } of calls) {
+      expect(results.map(bitsOf)).toEqual(kept);
+      expect(kept).toEqual(expected);
+    }
+  });
+
+  it('a kernel\'s scratch array stays the program\'s: it never enters the storage pool, so eager code never gets it', () => {
+    // a broadcast column splits the run of reduced axes: the sum computes a row-major scratch copy first, which eager mode returns to the pool
+    const column = randn([128, 1], { seed: 5, dtype: 'float64' });
+    const total = (x: Tensor) => x.mul(column).add(1).sum();
+    const x = randn([128, 128], { seed: 4, dtype: 'float64' });
+    const eagerBefore = poolCounts().returned;
+    total(x);
+    expect(poolCounts().returned).toBe(eagerBefore + 1);
+    const step = compile(total);
+    step(x);
+    step(x);
+    const before = poolCounts();
+    const replayed = step(x);
+    const eager = total(x.mul(2));
+    const eagerKept = bitsOf(eager);
+    step(x.add(1));
+    expect(poolCounts().returned).toBe(before.returned + 1);
+    expect(poolCounts().taken - before.taken).toBeLessThanOrEqual(1);
+    expect(bitsOf(eager)).toEqual(eagerKept);
+    expect(bitsOf(replayed)).toEqual(bitsOf(total(x)));
+  });
+});
