@@ -1,7 +1,7 @@
 import { isGradEnabled } from '../grad-mode.js';
 import { E } from '../kernels/expr.js';
 import { copyNd, mapElementwise } from '../kernels/elementwise.js';
-import { createNd, type FloatNdArray } from '../kernels/layout.js';
+import { contiguousData, createNd, dtypeOfNd, isContiguous, type FloatNdArray } from '../kernels/layout.js';
 import { allocate, type FloatArray } from '../dtype.js';
 import { settings } from '../settings.js';
 import { Tensor } from '../tensor.js';
@@ -127,7 +127,8 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     argumentArrays,
     steps: recording.steps,
     gradWrites: [...recording.gradWrites],
-    result: () => mapTensors(result, (output) => Tensor.fromNd(copyNd(output.data))),
+    // the outputs live in arrays of the program, which the next call refills: each call returns copies
+    result: () => mapTensors(result, (output) => Tensor.fromNd(copyResult(output.data))),
   };
   return { result: program.result() as Result, entry: { ...base, program } };
 }
@@ -145,8 +146,15 @@ function replay(program: Program, args: readonly unknown[]): unknown {
 
 /** Copies a tensor argument (any layout, possibly lazy) into the trace's contiguous array for it. */
 function copyArgument(arg: Tensor, array: FloatArray): FloatNdArray {
-  mapElementwise(E.input(0), [arg.data], arg.dtype, array);
+  const data = arg.data;
+  if (isContiguous(data)) array.set(data.data.subarray(data.offset, data.offset + arg.size) as FloatArray);
+  else mapElementwise(E.input(0), [data], arg.dtype, array);
   return createNd(arg.dtype, arg.shape, array);
+}
+
+/** A fresh contiguous copy of a result (a block copy when it is contiguous). */
+function copyResult(data: FloatNdArray): FloatNdArray {
+  return isContiguous(data) ? createNd(dtypeOfNd(data), data.shape, contiguousData(data).slice()) : copyNd(data);
 }
 
 /** The tensors in a result: a tensor, or arrays and plain objects of them (other values are kept as they are). */
