@@ -36,6 +36,11 @@ export function keepOutOfPool(array: DataArray): void {
   programArrays.add(array);
 }
 
+/** Whether an array was marked as a compiled program's (keepOutOfPool). */
+export function keptOutOfPool(array: DataArray): boolean {
+  return programArrays.has(array);
+}
+
 /** The records of the backward passes running now, innermost last. */
 const records: AllocationRecord[] = [];
 

@@ -4,7 +4,7 @@
  * is ever user-visible or enters the storage pool, and results keep their values across calls.
  */
 import { describe, expect, it } from 'vitest';
-import { compile, full, grad, randn, tensor, Tensor } from '@normgrad/core';
+import { assignInPlace, compile, full, grad, noGrad, randn, tensor, Tensor } from '@normgrad/core';
 import { allocateFresh, setAllocationSource, type DataArray, type DType } from '../src/dtype.js';
 import { poolCounts } from '../src/storage-pool.js';
 
@@ -84,6 +84,42 @@ describe('compile: the memory plan', () => {
     for (const { results, kept, expected } of calls) {
       expect(results.map(bitsOf)).toEqual(kept);
       expect(kept).toEqual(expected);
+    }
+  });
+
+  it('a result passed back as the next call\'s argument is read as it is (the next call computes into other arrays)', () => {
+    const fn = (x: Tensor) => x.matmul(x).tanh().add(x);
+    const step = compile(fn);
+    let [compiled, eager] = [randn([32, 32], { seed: 6, dtype: 'float64' }), randn([32, 32], { seed: 6, dtype: 'float64' })];
+    for (let k = 0; k < 5; k++) {
+      [compiled, eager] = [step(compiled), fn(eager)];
+      expect(bitsOf(compiled)).toEqual(bitsOf(eager));
+    }
+  });
+
+  it('an array of the program passed as an argument (an intermediate the function let out) is copied, not read in place', () => {
+    let kept: Tensor | null = null;
+    const step = compile((x: Tensor) => {
+      // computed elementwise from the transpose: written in place over its own argument, it would read overwritten elements
+      const doubled = x.permute([1, 0]).mul(2);
+      kept = doubled;
+      return doubled.matmul(doubled).sum();
+    });
+    step(randn([32, 32], { seed: 8, dtype: 'float64' }));
+    step(randn([32, 32], { seed: 9, dtype: 'float64' }));
+    const argument = kept!;
+    const value = tensor(argument.toTypedArray() as Float64Array, { shape: [32, 32], dtype: 'float64' });
+    const doubled = value.permute([1, 0]).mul(2);
+    expect(bitsOf(step(argument))).toEqual(bitsOf(doubled.matmul(doubled).sum()));
+  });
+
+  it('an argument changed in place between calls is read with its new values', () => {
+    const fn = (x: Tensor) => [x.exp().sum(), x.reshape([16, 64]).sum(0)];
+    const step = compile(fn);
+    const x = randn([32, 32], { seed: 7, dtype: 'float32' });
+    for (let k = 0; k < 4; k++) {
+      noGrad(() => assignInPlace(x, x.mul(0.5)));
+      expect(step(x).map(bitsOf)).toEqual(fn(x).map(bitsOf));
     }
   });
 

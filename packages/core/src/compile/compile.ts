@@ -2,12 +2,14 @@ import { isGradEnabled } from '../grad-mode.js';
 import { E } from '../kernels/expr.js';
 import { copyNd, mapElementwise } from '../kernels/elementwise.js';
 import { contiguousData, createNd, dtypeOfNd, isContiguous, type FloatNdArray } from '../kernels/layout.js';
-import { allocate, type FloatArray } from '../dtype.js';
+import { allocate, allocateFresh, dtypeOfArray, type DataArray, type FloatArray } from '../dtype.js';
 import { settings } from '../settings.js';
 import { Tensor } from '../tensor.js';
 import { isForwardModeActive } from '../transforms/forward-mode.js';
 import { describeValue } from '../creation.js';
 import { writeStorage } from '../storage.js';
+import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
+import ndarray from 'ndarray';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
 import { ReplayDiverged, Trace, type Step } from './trace.js';
 
@@ -24,6 +26,10 @@ interface Entry {
 interface Program {
   /** Per argument: the array the trace's copy of a tensor argument lives in (null for other arguments). */
   argumentArrays: (FloatArray | null)[];
+  /** In a pure program, per argument: its value, which a replay moves to the caller's array where it can (else null: copied). */
+  argumentValues: (ValueArray | null)[];
+  /** In a pure program, the values of results that the caller receives without a copy. */
+  resultValues: ValueArray[];
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
   /** The function's result with each tensor in it replaced by a fresh copy of the program's value. */
@@ -123,25 +129,107 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
   const base = { guards: recording.guards, gradReads: recording.gradReads };
   // a result with a live graph (not consumed by a backward pass) may be differentiated by the caller
   if (outputs.some((output) => output.node !== null && !output.node.freed)) return { result, entry: { ...base, program: 'eager' } };
+  const argumentTensors = traceArgs.map((arg) => (arg instanceof Tensor ? arg.data : null));
+  recording.see([...argumentTensors.filter((data) => data !== null), ...outputs.map((output) => output.data)]);
+  // in a pure program every step reaches its arrays through the ndarrays the trace saw, so values can move
+  const pure = !recording.opaque && recording.gradWrites.size === 0;
+  const valueOf = (array: FloatArray | DataArray): ValueArray | null => (pure ? ValueArray.of(recording.views.get(array.buffer), array) : null);
+  const argumentValues = argumentTensors.map((data) => (data === null ? null : valueOf(data.data)));
+  // the program's arrays are never the caller's arguments (a replay copies such an argument)
+  for (const buffer of recording.computed) for (const view of recording.views.get(buffer) ?? []) keepOutOfPool(view.data);
+  // results that a step computes on every replay are handed over (one value for results that share an array)
+  const resultValueOf = new Map<Tensor, ValueArray>();
+  const byBuffer = new Map<ArrayBufferLike, ValueArray | null>();
+  for (const output of outputs) {
+    const buffer = output.data.data.buffer;
+    if (!recording.computed.has(buffer)) continue;
+    if (!byBuffer.has(buffer)) byBuffer.set(buffer, valueOf(output.data.data));
+    const value = byBuffer.get(buffer)!;
+    if (value !== null) resultValueOf.set(output, value);
+  }
   const program: Program = {
     argumentArrays,
+    argumentValues,
+    resultValues: [...new Set(resultValueOf.values())],
     steps: recording.steps,
     gradWrites: [...recording.gradWrites],
-    // the outputs live in arrays of the program, which the next call refills: each call returns copies
-    result: () => mapTensors(result, (output) => Tensor.fromNd(copyResult(output.data))),
+    // the other results live in arrays that the next call refills (or are state): each call returns copies of them
+    result: () => mapTensors(result, (output) => {
+      const value = resultValueOf.get(output);
+      if (value === undefined) return Tensor.fromNd(copyResult(output.data));
+      value.handedOver = true;
+      const view = output.data;
+      return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
+    }),
   };
   return { result: program.result() as Result, entry: { ...base, program } };
 }
 
 function replay(program: Program, args: readonly unknown[]): unknown {
+  // the caller owns the arrays of the results it received: those values are computed into fresh arrays
+  for (const value of program.resultValues) if (value.handedOver) value.moveToFresh();
   program.argumentArrays.forEach((array, k) => {
-    if (array !== null) copyArgument(args[k] as Tensor, array);
+    if (array === null) return;
+    const arg = args[k] as Tensor;
+    const value = program.argumentValues[k] ?? null;
+    const data = value === null ? null : wholeArrayOf(arg);
+    if (data !== null) return value!.bind(data);
+    value?.bind(array);
+    copyArgument(arg, array);
   });
   // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
   for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
   for (const step of program.steps) step();
   for (const [leaf, gradient] of program.gradWrites) leaf.grad = gradient;
   return program.result();
+}
+
+/**
+ * One value of a pure program (no writes, effects or branches: see Trace.opaque) and every
+ * ndarray through which the program's steps and results reach it: `bind` points them all at
+ * another array of the same dtype and length, which moves the value there. A replay binds an
+ * argument's value to the caller's array instead of copying it, and hands a result's array to the
+ * caller instead of copying it (the next replay computes that value into a fresh array, as eager
+ * execution makes fresh results).
+ */
+class ValueArray {
+  /** Whether the caller received the current array as a result. */
+  handedOver = false;
+
+  private constructor(
+    private readonly views: readonly FloatNdArray[],
+    private array: DataArray,
+  ) {}
+
+  /** The value of `array` if every view of its buffer spans all of it (then it can move), else null. */
+  static of(views: ReadonlySet<FloatNdArray> | undefined, array: DataArray): ValueArray | null {
+    if (views === undefined || !spansBuffer(array)) return null;
+    const movable = [...views].every((view) => view.data.byteOffset === 0 && view.data.length === array.length && dtypeOfArray(view.data) === dtypeOfArray(array));
+    return movable ? new ValueArray([...views], array) : null;
+  }
+
+  bind(array: DataArray): void {
+    this.array = array;
+    for (const view of this.views) view.data = array;
+  }
+
+  moveToFresh(): void {
+    const fresh = allocateFresh(dtypeOfArray(this.array), this.array.length);
+    keepOutOfPool(fresh);
+    this.bind(fresh);
+    this.handedOver = false;
+  }
+}
+
+function spansBuffer(array: DataArray): boolean {
+  return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+}
+
+/** The array of a computed, contiguous tensor that spans it and is not a compiled program's, or null. */
+function wholeArrayOf(arg: Tensor): DataArray | null {
+  const data = arg.data;
+  const array = data.data;
+  return data.offset === 0 && array.length === arg.size && isContiguous(data) && spansBuffer(array) && !keptOutOfPool(array) ? array : null;
 }
 
 /** Copies a tensor argument (any layout, possibly lazy) into the trace's contiguous array for it. */

@@ -1,5 +1,5 @@
 import ops from 'ndarray-ops';
-import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType } from '../dtype.js';
+import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType, type FloatArray } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
 import { mapElementwise } from '../kernels/elementwise.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
@@ -39,13 +39,27 @@ export class Trace implements Recorder {
   readonly gradWrites = new Map<Tensor, Tensor | null>();
   /** The trace's copies of the tensor arguments: the function must not write into them or their `.grad`. */
   readonly argumentTensors = new Set<Tensor>();
+  /**
+   * Every ndarray the steps read or write, by the buffer it views: pointing all of a buffer's
+   * views at another array moves that value there (see compile.ts's ValueArray).
+   */
+  readonly views = new Map<ArrayBufferLike, Set<FloatNdArray>>();
+  /** The buffers whose contents a step computes again on every replay (kernel results, computed lazy results). */
+  readonly computed = new Set<ArrayBufferLike>();
+  /**
+   * Whether some step may use arrays that are not in `views`: a write or an effect (JavaScript that
+   * reads what it captured), or a kernel whose parameters hold arrays or objects.
+   */
+  opaque = false;
   #effects = false;
   /** Pending results made during the trace; one made before it is a constant (its value was fixed when it was made). */
   readonly #pendingMadeHere = new WeakSet<PendingElementwise>();
 
   forward(definition: PrimitiveDefinition<unknown>, inputs: readonly FloatNdArray[], params: unknown, out: FloatNdArray): void {
+    this.see([...inputs, out]);
     // a view of its input is resolved now: it views the same array on replay
     if (VIEW_PRIMITIVES.has(definition.name) && out.data.buffer === inputs[0]!.data.buffer) return;
+    this.#kernel(params, inputs, out);
     const kernelInputs = inputs.slice();
     const tape = new AllocationTape(out, kernelInputs);
     this.steps.push(() => copyInto(out, tape.run(() => definition.forward(kernelInputs, params))));
@@ -53,6 +67,8 @@ export class Trace implements Recorder {
 
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void {
     const pending: PendingElementwise = { ...input, operands: input.operands.slice(), shape: input.shape.slice() };
+    this.see([...pending.operands, out]);
+    this.#kernel(params, pending.operands, out);
     const tape = new AllocationTape(out, pending.operands);
     this.steps.push(() => copyInto(out, tape.run(() => definition.fusedForward!(pending, params))));
   }
@@ -78,8 +94,29 @@ export class Trace implements Recorder {
     if (!this.#pendingMadeHere.has(pending)) return;
     const { expression, dtype } = pending;
     const operands = pending.operands.slice();
-    const target = out.data as Float32Array | Float64Array;
-    this.steps.push(() => mapElementwise(expression, operands, dtype, target));
+    this.see([...operands, out]);
+    this.computed.add(out.data.buffer);
+    // out.data is read on every replay: a value may move to another array between replays
+    this.steps.push(() => mapElementwise(expression, operands, dtype, out.data as FloatArray));
+  }
+
+  /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
+  see(arrays: readonly FloatNdArray[]): void {
+    for (const array of arrays) {
+      const buffer = array.data.buffer;
+      let views = this.views.get(buffer);
+      if (views === undefined) {
+        views = new Set();
+        this.views.set(buffer, views);
+      }
+      views.add(array);
+    }
+  }
+
+  /** A kernel step computes `out` (unless it is one of its inputs); parameters holding arrays or objects make the program opaque. */
+  #kernel(params: unknown, inputs: readonly FloatNdArray[], out: FloatNdArray): void {
+    if (inputs.every((input) => input.data.buffer !== out.data.buffer)) this.computed.add(out.data.buffer);
+    if (holdsReferences(params)) this.opaque = true;
   }
 
   write(array: DataArray, write: () => void): void {
@@ -90,12 +127,14 @@ export class Trace implements Recorder {
     }
     eagerly(() => writeStorage(array, write));
     this.#effects = true;
+    this.opaque = true;
     this.steps.push(() => writeStorage(array, write));
   }
 
   effect(run: () => void): void {
     eagerly(run);
     this.#effects = true;
+    this.opaque = true;
     this.steps.push(run);
   }
 
@@ -105,6 +144,8 @@ export class Trace implements Recorder {
 
   branch(values: FloatNdArray, decide: (values: FloatNdArray) => boolean, taken: boolean): void {
     const afterEffects = this.#effects;
+    // decide reads only the values it is given (hooks.ts)
+    this.see([values]);
     this.steps.push(() => {
       if (decide(values) !== taken) throw new ReplayDiverged(afterEffects);
     });
@@ -128,6 +169,15 @@ export class Trace implements Recorder {
   }
 }
 
+/** Whether kernel parameters hold anything but numbers, strings, booleans and plain arrays and objects of them. */
+function holdsReferences(value: unknown, depth = 6): boolean {
+  if (typeof value === 'function') return true;
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) return true;
+  return depth === 0 || Object.values(value).some((item) => holdsReferences(item, depth - 1));
+}
+
 /** Runs fn with no trace active (a recorded write or effect runs as in eager mode). */
 function eagerly(fn: () => void): void {
   const recorder = setActiveRecorder(null);
@@ -147,7 +197,8 @@ function eagerly(fn: () => void): void {
  * or length, or one more call) gets a fresh array, and the step copies the result in.
  */
 class AllocationTape {
-  #arrays: DataArray[] | null = null;
+  /** The recorded arrays; null stands for the trace's array for the result, `out.data` (a value may move between replays). */
+  #arrays: (DataArray | null)[] | null = null;
 
   /** `out` is the trace's array for the kernel's result; `inputs` are what the kernel reads. */
   constructor(
@@ -161,7 +212,8 @@ class AllocationTape {
     if (arrays === null) return this.#record(kernel);
     let next = 0;
     return withAllocationSource((dtype, length, otherwise) => {
-      const array = arrays[next];
+      const entry = arrays[next];
+      const array = entry === null ? this.out.data : entry;
       if (next < 0 || array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
         next = -1;
         return otherwise(dtype, length);
@@ -173,7 +225,7 @@ class AllocationTape {
   }
 
   #record(kernel: () => FloatNdArray): FloatNdArray {
-    const recorded: DataArray[] = [];
+    const recorded: (DataArray | null)[] = [];
     const result = withAllocationSource((dtype, length, otherwise) => {
       const array = otherwise(dtype, length);
       keepOutOfPool(array);
@@ -188,7 +240,7 @@ class AllocationTape {
       this.inputs.every((input) => input.data.buffer !== out.data.buffer);
     if (servable) {
       keepOutOfPool(out.data);
-      recorded[at] = out.data;
+      recorded[at] = null;
     }
     this.#arrays = recorded;
     return result;
