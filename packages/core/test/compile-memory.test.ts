@@ -4,7 +4,8 @@
  * is ever user-visible or enters the storage pool, and results keep their values across calls.
  */
 import { describe, expect, it } from 'vitest';
-import { assignInPlace, compile, full, grad, noGrad, randn, tensor, Tensor } from '@normgrad/core';
+import ndarray from 'ndarray';
+import { assignInPlace, compile, customOp, full, grad, noGrad, randn, tensor, Tensor } from '@normgrad/core';
 import { allocateFresh, setAllocationSource, type DataArray, type DType } from '../src/dtype.js';
 import { poolCounts } from '../src/storage-pool.js';
 
@@ -111,6 +112,18 @@ describe('compile: the memory plan', () => {
     const value = tensor(argument.toTypedArray() as Float64Array, { shape: [32, 32], dtype: 'float64' });
     const doubled = value.permute([1, 0]).mul(2);
     expect(bitsOf(step(argument))).toEqual(bitsOf(doubled.matmul(doubled).sum()));
+  });
+
+  it('an array a kernel returns without allocating it (a customOp\'s kept array) is not the program\'s to move', () => {
+    const keptArray = new Float64Array([1, 2, 3, 4]);
+    const kept = ndarray(keptArray, [4]);
+    const constantOp = customOp({ name: 'kept', forward: () => kept, vjp: (_gradOut, inputs) => inputs.map(() => null) });
+    const step = compile((x: Tensor) => [constantOp(x), x.exp()]);
+    for (let k = 0; k < 4; k++) {
+      const [constant] = step(randn([4], { seed: k, dtype: 'float64' })) as Tensor[];
+      expect(Array.from(constant!.toTypedArray())).toEqual([1, 2, 3, 4]);
+    }
+    expect(kept.data).toBe(keptArray);
   });
 
   it('an argument changed in place between calls is read with its new values', () => {

@@ -11,7 +11,7 @@ import { writeStorage } from '../storage.js';
 import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
 import ndarray from 'ndarray';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
-import { ReplayDiverged, Trace, type Step } from './trace.js';
+import { ReplayDiverged, Trace, withAllocationSource, type Step } from './trace.js';
 
 /** How many traces a compiled function keeps per input signature (calls that differ only in guarded values). */
 const TRACES_PER_SIGNATURE = 4;
@@ -119,10 +119,18 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
   let result: Result;
   let outputs: Tensor[];
   try {
-    result = fn(...traceArgs);
+    // the trace notes the arrays it allocates: only those can hold values that the program computes
+    result = withAllocationSource((dtype, length, otherwise) => {
+      const array = otherwise(dtype, length);
+      recording.allocated.add(array.buffer);
+      return array;
+    }, () => {
+      const value = fn(...traceArgs);
+      // the outputs' arrays are filled by the program
+      for (const output of tensorsIn(value)) void output.data;
+      return value;
+    });
     outputs = tensorsIn(result);
-    // the outputs' arrays are filled by the program
-    for (const output of outputs) void output.data;
   } finally {
     setActiveRecorder(previous);
   }

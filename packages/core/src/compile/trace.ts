@@ -46,6 +46,8 @@ export class Trace implements Recorder {
   readonly views = new Map<ArrayBufferLike, Set<FloatNdArray>>();
   /** The buffers whose contents a step computes again on every replay (kernel results, computed lazy results). */
   readonly computed = new Set<ArrayBufferLike>();
+  /** The buffers of the arrays `allocate` made while the function ran (compile.ts watches): only those can be values the program computes. */
+  readonly allocated = new WeakSet<ArrayBufferLike>();
   /**
    * Whether some step may use arrays that are not in `views`: a write or an effect (JavaScript that
    * reads what it captured), or a kernel whose parameters hold arrays or objects.
@@ -95,7 +97,7 @@ export class Trace implements Recorder {
     const { expression, dtype } = pending;
     const operands = pending.operands.slice();
     this.see([...operands, out]);
-    this.computed.add(out.data.buffer);
+    if (this.allocated.has(out.data.buffer)) this.computed.add(out.data.buffer);
     // out.data is read on every replay: a value may move to another array between replays
     this.steps.push(() => mapElementwise(expression, operands, dtype, out.data as FloatArray));
   }
@@ -113,9 +115,13 @@ export class Trace implements Recorder {
     }
   }
 
-  /** A kernel step computes `out` (unless it is one of its inputs); parameters holding arrays or objects make the program opaque. */
+  /**
+   * A kernel step computes `out` if the kernel allocated its array (not an input's or one it kept);
+   * parameters holding arrays or objects make the program opaque.
+   */
   #kernel(params: unknown, inputs: readonly FloatNdArray[], out: FloatNdArray): void {
-    if (inputs.every((input) => input.data.buffer !== out.data.buffer)) this.computed.add(out.data.buffer);
+    const buffer = out.data.buffer;
+    if (this.allocated.has(buffer) && inputs.every((input) => input.data.buffer !== buffer)) this.computed.add(buffer);
     if (holdsReferences(params)) this.opaque = true;
   }
 
@@ -250,7 +256,7 @@ class AllocationTape {
 type AllocationSource = (dtype: DType, length: number, otherwise: (dtype: DType, length: number) => DataArray) => DataArray;
 
 /** Runs fn with `allocate` answered by `source`, which may defer to the source set before (or allocateFresh). */
-function withAllocationSource(source: AllocationSource, fn: () => FloatNdArray): FloatNdArray {
+export function withAllocationSource<T>(source: AllocationSource, fn: () => T): T {
   const otherwise = setAllocationSource(null) ?? allocateFresh;
   setAllocationSource((dtype, length) => source(dtype, length, otherwise));
   try {
