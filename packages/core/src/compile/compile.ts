@@ -47,8 +47,10 @@ interface Program {
  * as in eager mode, whose order of summation they keep), the other primitives' kernels,
  * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
  * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
- * array the trace allocated, and replays refill the same arrays (nothing else is allocated for
- * elementwise results). Results are fresh copies without history. A leaf whose `.grad` the trace
+ * array of the program, and each kernel gets back on replay the arrays it allocated before (the
+ * memory plan, trace.ts's AllocationTape). Results have no history, and a later call never changes
+ * them: a pure program (no writes or effects) hands over the arrays of its computed results and
+ * reads contiguous arguments where they are; other programs copy both. A leaf whose `.grad` the trace
  * assigned gets the same gradient tensor after every replay, refilled in place (as PyTorch
  * accumulates into `.grad`); lazy results computed from it earlier keep their values. See
  * docs/core.md for what cannot be traced.

@@ -26,7 +26,8 @@ export class ReplayDiverged extends Error {
  * The recording of one trace. Every value the traced function computes lives in an array the
  * trace allocated (kernel outputs; shape-only ops are views of them), and the program is the
  * flat list of kernel calls that fill those arrays again, in the trace's order: a replay reuses
- * the same arrays (the static memory plan) and reads external storage (parameters, buffers,
+ * the same arrays (each kernel's allocations served by its AllocationTape; a pure program may move
+ * a value to another array, see `views`) and reads external storage (parameters, buffers,
  * optimizer state) where it is, so side effects that wrote it are part of the program.
  */
 export class Trace implements Recorder {
