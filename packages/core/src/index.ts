@@ -43,4 +43,4 @@ export { variance as var } from './composite/reduce.js';
 export { toDot } from './to-dot.js';
 export type { ToDotOptions } from './to-dot.js';
 export { compile } from './compile/compile.js';
-export { traceGuard, traceEffect, isTracing } from './compile/hooks.js';
+export { traceGuard, traceEffect, isTracing, branchOnValues } from './compile/hooks.js';

@@ -1,4 +1,4 @@
-import { Tensor, allExamples, checkOptions, tensor, where } from '@normgrad/core';
+import { Tensor, allExamples, branchOnValues, checkOptions, tensor, where } from '@normgrad/core';
 import { checkSameDtype, formatShape } from '../util.js';
 
 export type Reduction = 'mean' | 'sum' | 'none';
@@ -105,16 +105,17 @@ export function crossEntropy(logits: Tensor, target: Tensor | Int32Array | reado
     const count = targetShape.reduce((a, b) => a * b, 1);
     throw new Error(`${op}: target must hold ${count} class indices (shape ${formatShape(targetShape)}) for logits of shape ${formatShape(logits.shape)}, got shape ${formatShape(givenShape)}`);
   }
-  // checked over every example's values under vmap, where the indices are computed with tensor ops
-  const values = target instanceof Tensor ? allExamples(target).toTypedArray() : target;
-  for (let n = 0; n < values.length; n++) {
-    const cls = values[n]!;
-    if (cls === ignoreIndex) continue;
-    if (!Number.isInteger(cls) || cls < 0 || cls >= classes) {
-      throw new Error(`${op}: target[${n}] = ${cls} is not a class index in [0, ${classes}) for logits of shape ${formatShape(logits.shape)} (nor ignoreIndex ${ignoreIndex})`);
-    }
+  // checked over every example's values under vmap, where the indices are computed with tensor ops;
+  // a tensor's values are checked as a branch on values, which compile's replays check again
+  const found: { invalid: { position: number; value: number } | null } = { invalid: null };
+  const valid = (values: ArrayLike<number>): boolean => (found.invalid = firstInvalidClass(values, classes, ignoreIndex)) === null;
+  if (target instanceof Tensor) branchOnValues(allExamples(target), (values) => valid(rowMajorValues(values)));
+  else valid(target);
+  if (found.invalid !== null) {
+    const { position, value } = found.invalid;
+    throw new Error(`${op}: target[${position}] = ${value} is not a class index in [0, ${classes}) for logits of shape ${formatShape(logits.shape)} (nor ignoreIndex ${ignoreIndex})`);
   }
-  const indices = target instanceof Tensor ? target : tensor(Int32Array.from(values), { shape: targetShape });
+  const indices = target instanceof Tensor ? target : tensor(Int32Array.from(target), { shape: targetShape });
   const ignored = indices.eq(ignoreIndex);
   const index = where(ignored, 0, indices).to('int32');
   const mask = ignored.eq(0).to(logits.dtype);
@@ -124,4 +125,28 @@ export function crossEntropy(logits: Tensor, target: Tensor | Int32Array | reado
   const reduceIndexed = (losses: Tensor): Tensor => (reduction === 'mean' ? losses.sum().div(targetWeight.sum()) : reduce(op, losses, reduction));
   if (smooth === null) return reduceIndexed(nll);
   return reduceIndexed(nll).mul(1 - smoothing).add(reduceIndexed(smooth).mul(smoothing / classes));
+}
+
+/** The first entry of `values` that is neither a class index in [0, classes) nor ignoreIndex, or null. */
+function firstInvalidClass(values: ArrayLike<number>, classes: number, ignoreIndex: number): { position: number; value: number } | null {
+  for (let position = 0; position < values.length; position++) {
+    const value = values[position]!;
+    if (value === ignoreIndex) continue;
+    if (!Number.isInteger(value) || value < 0 || value >= classes) return { position, value };
+  }
+  return null;
+}
+
+/** A strided array's elements in row-major order. */
+function rowMajorValues(values: { data: ArrayLike<number>; shape: number[]; stride: number[]; offset: number }): number[] {
+  const out: number[] = [];
+  const visit = (axis: number, offset: number): void => {
+    if (axis === values.shape.length) {
+      out.push(values.data[offset]!);
+      return;
+    }
+    for (let k = 0; k < values.shape[axis]!; k++) visit(axis + 1, offset + k * values.stride[axis]!);
+  };
+  visit(0, values.offset);
+  return out;
 }

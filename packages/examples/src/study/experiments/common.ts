@@ -1,7 +1,7 @@
 import type { Digits } from '../data.js';
 import type { StudyOptions } from '../options.js';
 import type { Output } from '../progress.js';
-import { summarize, type Summary } from '../stats.js';
+import { formatSummary, summarize, type Summary } from '../stats.js';
 import type { SeriesPoint } from '../svg-plot.js';
 import type { CurvePoint } from '../train.js';
 
@@ -76,5 +76,8 @@ export function pairedDifference(a: readonly number[], b: readonly number[], for
   const verdict = !(summary.n >= 2) ? 'too few finite runs' : summary.low > 0 ? 'positive' : summary.high < 0 ? 'negative' : 'the interval contains 0';
   return `${format(summary)} (${verdict})`;
 }
+
+/** A difference of accuracies, in percentage points: "+3.0 [2.1, 3.9] points". */
+export const points = (summary: Summary): string => `${formatSummary(summary, { percent: true }).replace('%', '')} points`;
 
 export const seedsText = (seeds: readonly number[]): string => `${seeds.length} seeds (${seeds.join(', ')}); every number is the mean with its 95% t-interval over seeds, bands on the curves are the same intervals`;

@@ -6,7 +6,7 @@ import { seededRandom } from '../random.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
 import { linePlot, type Series } from '../svg-plot.js';
 import { digitBatch, trainRun } from '../train.js';
-import { comparison, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
+import { comparison, pairedDifference, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
 
 /** Hidden widths of the float64 MLP: 196 → 32 → (BatchNorm) → ReLU → 32 → (BatchNorm) → ReLU → 10. */
 const HIDDEN = [32, 32];
@@ -186,10 +186,23 @@ export function runCurvature(context: ExperimentContext): ExperimentReport {
   const top = (key: string, step: number) => summaryAt(key, (record) => at(record.topEigenvalue, step).value);
   const landscapeMean = (key: string, field: keyof Landscape) => summaryAt(key, (record) => record.landscape.reduce((total, entry) => total + entry[field], 0) / record.landscape.length);
   const f = (summary: Summary): string => formatSummary(summary, { digits: 3 });
+  // the two networks of a seed start from the same linear weights and see the same batches, so
+  // they are also compared per seed: the ratio of top eigenvalues, the difference of landscape means
+  const perSeed = (key: string, pick: (record: SeedCurvature) => number): number[] => results.get(key)!.map(pick);
+  const topRatio = (step: number): string => {
+    const [batch, none] = [perSeed('batch', (record) => at(record.topEigenvalue, step).value), perSeed('none', (record) => at(record.topEigenvalue, step).value)];
+    return f(summarize(batch.map((value, i) => value / none[i]!)));
+  };
+  const landscapeDifference = (field: keyof Landscape): string => {
+    const mean = (record: SeedCurvature) => record.landscape.reduce((total, entry) => total + entry[field], 0) / record.landscape.length;
+    return pairedDifference(perSeed('batch', mean), perSeed('none', mean), f);
+  };
   const findings = [
-    `top Hessian eigenvalue at step 0: ${comparison('BatchNorm', top('batch', 0), 'no norm', top('none', 0), f)}; at step ${lastStep}: ${comparison('BatchNorm', top('batch', lastStep), 'no norm', top('none', lastStep), f)}.`,
-    `loss range along −gradient (mean over the ${steps.length} points): ${comparison('BatchNorm', landscapeMean('batch', 'lossRange'), 'no norm', landscapeMean('none', 'lossRange'), f)}.`,
-    `gradient change along −gradient: ${comparison('BatchNorm', landscapeMean('batch', 'gradientChange'), 'no norm', landscapeMean('none', 'gradientChange'), f)}; effective β: ${comparison('BatchNorm', landscapeMean('batch', 'effectiveBeta'), 'no norm', landscapeMean('none', 'effectiveBeta'), f)}.`,
+    `top Hessian eigenvalue at step 0: ${comparison('BatchNorm', top('batch', 0), 'no norm', top('none', 0), f)}, BatchNorm ÷ no norm per seed ${topRatio(0)}; ` +
+      `at step ${lastStep}: ${comparison('BatchNorm', top('batch', lastStep), 'no norm', top('none', lastStep), f)}, BatchNorm ÷ no norm per seed ${topRatio(lastStep)}.`,
+    `loss range along −gradient (mean over the ${steps.length} points): ${comparison('BatchNorm', landscapeMean('batch', 'lossRange'), 'no norm', landscapeMean('none', 'lossRange'), f)}, BatchNorm − no norm paired by seed ${landscapeDifference('lossRange')}.`,
+    `gradient change along −gradient: ${comparison('BatchNorm', landscapeMean('batch', 'gradientChange'), 'no norm', landscapeMean('none', 'gradientChange'), f)}, paired by seed ${landscapeDifference('gradientChange')}; ` +
+      `effective β: ${comparison('BatchNorm', landscapeMean('batch', 'effectiveBeta'), 'no norm', landscapeMean('none', 'effectiveBeta'), f)}, paired by seed ${landscapeDifference('effectiveBeta')}.`,
   ];
   const trainingText = `float64 MLP 196 → [linear → (BatchNorm1d) → ReLU] x 2 (${HIDDEN.join(', ')} features) → linear 10, SGD lr ${SGD_LR}, batch ${BATCH_SIZE}, ${train.count} training digits, ${totalSteps} steps`;
   return {

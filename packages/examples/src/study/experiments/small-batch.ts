@@ -2,7 +2,7 @@ import { buildMlp, featureNormKind, type FeatureNormKind } from '../model.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
 import { linePlot } from '../svg-plot.js';
 import { trainRun, type BatchOrder, type RunResult } from '../train.js';
-import { comparison, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
+import { comparison, pairedDifference, points, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
 
 /** Hidden widths of the MLP: 196 → 64 → norm → ReLU → 64 → norm → ReLU → 10. */
 export const MLP_HIDDEN = [64, 64];
@@ -73,6 +73,7 @@ export function runSmallBatch(context: ExperimentContext): ExperimentReport {
       results.set(config, [...(results.get(config) ?? []), result]);
     }
   }
+  const accuracies = (cell: Cell): number[] => cell.runs.map((run) => run.testAccuracy);
   const cell = (config: Config): Cell => {
     const runs = results.get(config)!;
     return {
@@ -95,18 +96,32 @@ export function runSmallBatch(context: ExperimentContext): ExperimentReport {
   const findings: string[] = [];
   const bnSmall = find('batch', smallest);
   const bnLarge = find('batch', largest);
-  if (bnSmall && bnLarge && smallest !== largest) findings.push(`BatchNorm at batch ${smallest} vs ${largest}: ${comparison(`batch ${smallest}`, bnSmall.accuracy, `batch ${largest}`, bnLarge.accuracy, percent)}.`);
+  // runs of one seed share initial weights and batches, so differences are also given paired by seed
+  const paired = (a: Cell, b: Cell): string => `, paired by seed ${pairedDifference(accuracies(a), accuracies(b), points)}`;
+  if (bnSmall && bnLarge && smallest !== largest) findings.push(`BatchNorm at batch ${smallest} vs ${largest}: ${comparison(`batch ${smallest}`, bnSmall.accuracy, `batch ${largest}`, bnLarge.accuracy, percent)}${paired(bnSmall, bnLarge)}.`);
   for (const other of ['group', 'renorm', 'ghost', 'none']) {
     const cellSmall = find(other, smallest);
-    if (bnSmall && cellSmall) findings.push(`at statistics batch ${smallest}: ${comparison(cellSmall.label, cellSmall.accuracy, 'BatchNorm', bnSmall.accuracy, percent)}.`);
+    if (bnSmall && cellSmall) findings.push(`at statistics batch ${smallest}: ${comparison(cellSmall.label, cellSmall.accuracy, 'BatchNorm', bnSmall.accuracy, percent)}${paired(cellSmall, bnSmall)}.`);
+  }
+  for (const b of batchSizes.slice(1)) {
+    const [bn, group] = [find('batch', b), find('group', b)];
+    if (bn && group) findings.push(`at statistics batch ${b}: ${comparison(group.label, group.accuracy, 'BatchNorm', bn.accuracy, percent)}${paired(group, bn)}.`);
+  }
+  const [renormSmall, groupSmall] = [find('renorm', smallest), find('group', smallest)];
+  if (renormSmall && groupSmall) findings.push(`at statistics batch ${smallest}: ${comparison(renormSmall.label, renormSmall.accuracy, groupSmall.label, groupSmall.accuracy, percent)}${paired(renormSmall, groupSmall)}.`);
+  // GhostBN trains at batch GHOST_BATCH: against BatchNorm at that batch, only the statistics differ
+  const bnGhostBatch = find('batch', GHOST_BATCH);
+  for (const b of batchSizes.filter((size) => size < GHOST_BATCH)) {
+    const ghost = find('ghost', b);
+    if (bnGhostBatch && ghost) findings.push(`at batch ${GHOST_BATCH}: ${comparison(`GhostBN (virtual batches of ${b})`, ghost.accuracy, 'BatchNorm', bnGhostBatch.accuracy, percent)}${paired(ghost, bnGhostBatch)}.`);
   }
   const nonIidOf = (norm: string, order: BatchOrder) => nonIidCells.find((c) => c.norm === norm && c.order === order);
   for (const norm of NON_IID_NORMS) {
     const [iid, skewed] = [nonIidOf(norm, 'iid'), nonIidOf(norm, 'two-classes')];
-    if (iid && skewed) findings.push(`two classes per batch (batch ${NON_IID_BATCH}), ${comparison(`${iid.label} two-class`, skewed.accuracy, 'i.i.d.', iid.accuracy, percent)}.`);
+    if (iid && skewed) findings.push(`two classes per batch (batch ${NON_IID_BATCH}), ${comparison(`${iid.label} two-class`, skewed.accuracy, 'i.i.d.', iid.accuracy, percent)}${paired(skewed, iid)}.`);
   }
   const [bnSkewed, brnSkewed] = [nonIidOf('batch', 'two-classes'), nonIidOf('renorm', 'two-classes')];
-  if (bnSkewed && brnSkewed) findings.push(`two classes per batch: ${comparison('BatchRenorm', brnSkewed.accuracy, 'BatchNorm', bnSkewed.accuracy, percent)}.`);
+  if (bnSkewed && brnSkewed) findings.push(`two classes per batch: ${comparison('BatchRenorm', brnSkewed.accuracy, 'BatchNorm', bnSkewed.accuracy, percent)}${paired(brnSkewed, bnSkewed)}.`);
 
   const setupText = `MLP flatten → [linear → norm → ReLU] x 2 (${MLP_HIDDEN.join(', ')} features) → linear 10 on ${train.height}x${train.width} digits; ${train.count} training digits, ${options.epochs} epoch(s) (so smaller batches take more steps), Adam lr ${options.learningRate}; accuracy on all ${test.count} test digits in eval mode (running statistics); ${seedsText(seeds)}. BatchNorm1d after a Linear normalizes each feature over the batch alone (B values), the setting where batch statistics are noisiest. GroupNorm: 8 groups; BatchRenorm: momentum 0.1, rMax 3, dMax 5 after 100 BatchNorm steps; GhostBN trains at batch ${GHOST_BATCH} with virtual batches of B, isolating the statistics' batch size from the optimizer's.`;
   return {

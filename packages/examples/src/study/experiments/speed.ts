@@ -2,7 +2,7 @@ import { buildConvNet, normKind, type NormKind } from '../model.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
 import { linePlot, type Series } from '../svg-plot.js';
 import { CURVE_TEST_DIGITS, trainRun, type RunResult } from '../train.js';
-import { comparison, meanCurve, pairedDifference, seedsText, type ExperimentContext, type ExperimentReport, type Figure } from './common.js';
+import { comparison, meanCurve, pairedDifference, points, seedsText, type ExperimentContext, type ExperimentReport, type Figure } from './common.js';
 
 const BATCH_SIZE = 32;
 const ACCURACY_POINTS = 8;
@@ -19,8 +19,6 @@ interface NormSummary {
 }
 
 const percent = (summary: Summary): string => formatSummary(summary, { percent: true });
-/** A difference of accuracies, in percentage points. */
-const points = (summary: Summary): string => `${formatSummary(summary, { percent: true }).replace('%', '')} points`;
 
 /** Speed of training (Ioffe & Szegedy 2015): the convnet per normalization at batch size 32, Adam, every seed. */
 export function runSpeed(context: ExperimentContext): ExperimentReport {

@@ -4,7 +4,7 @@ import { buildConvNet, normKind, type NormKind } from '../model.js';
 import { formatSummary, summarize, type Summary } from '../stats.js';
 import { linePlot } from '../svg-plot.js';
 import { digitBatch, evaluate, trainRun } from '../train.js';
-import { comparison, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
+import { comparison, pairedDifference, points, seedsText, summaryPoint, type ExperimentContext, type ExperimentReport } from './common.js';
 
 /** Batch size of the forward passes that accumulate precise statistics. */
 const PRECISE_BATCH = 32;
@@ -67,7 +67,8 @@ export function runTrainEval(context: ExperimentContext): ExperimentReport {
   ] as const;
   const findings = cells.map(
     (cell) =>
-      `batch ${cell.batchSize}: ${comparison('precise', cell.precise, 'EMA', cell.ema, percent)}; ${comparison('train mode', cell.trainMode, 'EMA', cell.ema, percent)}; EMA − train mode gap per seed ${summaryGap(cell)}.`,
+      `batch ${cell.batchSize}: ${comparison('precise', cell.precise, 'EMA', cell.ema, percent)}, paired by seed ${pairedPreciseMinusEma(cell)}; ` +
+        `${comparison('train mode', cell.trainMode, 'EMA', cell.ema, percent)}; EMA − train mode gap per seed ${summaryGap(cell)}.`,
   );
   return {
     key: 'train-eval',
@@ -94,8 +95,8 @@ export function runTrainEval(context: ExperimentContext): ExperimentReport {
     tables: [
       {
         caption: `Test accuracy (all ${test.count} test digits), mean [95% t-interval] over ${seeds.length} seeds.`,
-        header: ['batch size', ...modes.map(([name]) => name)],
-        rows: cells.map((cell) => [String(cell.batchSize), ...modes.map(([, key]) => percent(cell[key]))]),
+        header: ['batch size', ...modes.map(([name]) => name), 'precise − EMA, paired by seed'],
+        rows: cells.map((cell) => [String(cell.batchSize), ...modes.map(([, key]) => percent(cell[key])), pairedPreciseMinusEma(cell)]),
       },
     ],
     data: { cells },
@@ -106,4 +107,9 @@ export function runTrainEval(context: ExperimentContext): ExperimentReport {
 
 function summaryGap(cell: Cell): string {
   return formatSummary(summarize(cell.perSeed.map((s) => s.ema - s.trainMode)), { percent: true });
+}
+
+/** Precise minus EMA accuracy per seed (the same trained weights), in percentage points. */
+function pairedPreciseMinusEma(cell: Cell): string {
+  return pairedDifference(cell.perSeed.map((s) => s.precise), cell.perSeed.map((s) => s.ema), points);
 }
