@@ -32,7 +32,7 @@ interface Program {
   resultValues: ValueArray[];
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
-  /** The function's result with each tensor in it replaced by a fresh copy of the program's value. */
+  /** The function's result with each tensor in it replaced by the program's value: its array handed over, or a copy. */
   result: () => unknown;
 }
 
@@ -139,12 +139,12 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
   const base = { guards: recording.guards, gradReads: recording.gradReads };
   // a result with a live graph (not consumed by a backward pass) may be differentiated by the caller
   if (outputs.some((output) => output.node !== null && !output.node.freed)) return { result, entry: { ...base, program: 'eager' } };
-  const argumentTensors = traceArgs.map((arg) => (arg instanceof Tensor ? arg.data : null));
-  recording.see([...argumentTensors.filter((data) => data !== null), ...outputs.map((output) => output.data)]);
+  const argumentData = traceArgs.map((arg) => (arg instanceof Tensor ? arg.data : null));
+  recording.see([...argumentData.filter((data) => data !== null), ...outputs.map((output) => output.data)]);
   // in a pure program every step reaches its arrays through the ndarrays the trace saw, so values can move
   const pure = !recording.opaque && recording.gradWrites.size === 0;
   const valueOf = (array: FloatArray | DataArray): ValueArray | null => (pure ? ValueArray.of(recording.views.get(array.buffer), array) : null);
-  const argumentValues = argumentTensors.map((data) => (data === null ? null : valueOf(data.data)));
+  const argumentValues = argumentData.map((data) => (data === null ? null : valueOf(data.data)));
   // the program's arrays are never the caller's arguments (a replay copies such an argument)
   for (const buffer of recording.computed) for (const view of recording.views.get(buffer) ?? []) keepOutOfPool(view.data);
   // results that a step computes on every replay are handed over (one value for results that share an array)
@@ -182,10 +182,13 @@ function replay(program: Program, args: readonly unknown[]): unknown {
     if (array === null) return;
     const arg = args[k] as Tensor;
     const value = program.argumentValues[k] ?? null;
-    const data = value === null ? null : wholeArrayOf(arg);
-    if (data !== null) return value!.bind(data);
-    value?.bind(array);
-    copyArgument(arg, array);
+    const callerArray = value === null ? null : wholeArrayOf(arg);
+    if (value !== null && callerArray !== null) {
+      value.bind(callerArray);
+    } else {
+      value?.bind(array);
+      copyArgument(arg, array);
+    }
   });
   // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
   for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
@@ -195,7 +198,7 @@ function replay(program: Program, args: readonly unknown[]): unknown {
 }
 
 /**
- * One value of a pure program (no writes, effects or branches: see Trace.opaque) and every
+ * One value of a pure program (no writes or effects: see Trace.opaque) and every
  * ndarray through which the program's steps and results reach it: `bind` points them all at
  * another array of the same dtype and length, which moves the value there. A replay binds an
  * argument's value to the caller's array instead of copying it, and hands a result's array to the
