@@ -32,7 +32,10 @@ interface Program {
   resultValues: ValueArray[];
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
-  /** The function's result with each tensor in it replaced by the program's value: its array handed over, or a copy. */
+  /**
+   * The function's result with each tensor in it replaced by the program's value: its array handed
+   * over (then the value moves to a fresh array), or a copy.
+   */
   result: () => unknown;
 }
 
@@ -164,20 +167,21 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     steps: recording.steps,
     gradWrites: [...recording.gradWrites],
     // the other results live in arrays that the next call refills (or are state): each call returns copies of them
-    result: () => mapTensors(result, (output) => {
-      const value = resultValueOf.get(output);
-      if (value === undefined) return Tensor.fromNd(copyResult(output.data));
-      value.handedOver = true;
-      const view = output.data;
-      return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
-    }),
+    result: () => {
+      const handedOver = mapTensors(result, (output) => {
+        if (!resultValueOf.has(output)) return Tensor.fromNd(copyResult(output.data));
+        const view = output.data;
+        return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
+      });
+      // the caller owns those arrays now: the next call computes these values into fresh arrays
+      for (const value of program.resultValues) value.moveToFresh();
+      return handedOver;
+    },
   };
   return { result: program.result() as Result, entry: { ...base, program } };
 }
 
 function replay(program: Program, args: readonly unknown[]): unknown {
-  // the caller owns the arrays of the results it received: those values are computed into fresh arrays
-  for (const value of program.resultValues) if (value.handedOver) value.moveToFresh();
   program.argumentArrays.forEach((array, k) => {
     if (array === null) return;
     const arg = args[k] as Tensor;
@@ -202,13 +206,10 @@ function replay(program: Program, args: readonly unknown[]): unknown {
  * ndarray through which the program's steps and results reach it: `bind` points them all at
  * another array of the same dtype and length, which moves the value there. A replay binds an
  * argument's value to the caller's array instead of copying it, and hands a result's array to the
- * caller instead of copying it (the next replay computes that value into a fresh array, as eager
+ * caller instead of copying it (the value moves to a fresh array for the next call, as eager
  * execution makes fresh results).
  */
 class ValueArray {
-  /** Whether the caller received the current array as a result. */
-  handedOver = false;
-
   private constructor(
     private readonly views: readonly FloatNdArray[],
     private array: DataArray,
@@ -230,7 +231,6 @@ class ValueArray {
     const fresh = allocateFresh(dtypeOfArray(this.array), this.array.length);
     keepOutOfPool(fresh);
     this.bind(fresh);
-    this.handedOver = false;
   }
 }
 
