@@ -17,8 +17,26 @@ export function isDType(value: unknown): value is DType {
   return value === 'float32' || value === 'float64' || value === 'int32';
 }
 
-/** A zero-filled typed array of the given dtype: a dead one from the storage pool (storage-pool.ts) when it has one. */
+/**
+ * Where `allocate` gets arrays while compile replays a kernel (compile/trace.ts: the arrays that
+ * kernel allocated before); null otherwise.
+ */
+let allocationSource: ((dtype: DType, length: number) => DataArray) | null = null;
+
+/** Sets the source of `allocate`'s arrays (null: allocateFresh); returns the previous one. Library-internal. */
+export function setAllocationSource(source: ((dtype: DType, length: number) => DataArray) | null): ((dtype: DType, length: number) => DataArray) | null {
+  const previous = allocationSource;
+  allocationSource = source;
+  return previous;
+}
+
+/** A zero-filled typed array of the given dtype: from the allocation source if one is set, else from allocateFresh. */
 export function allocate(dtype: DType, length: number): DataArray {
+  return allocationSource !== null ? allocationSource(dtype, length) : allocateFresh(dtype, length);
+}
+
+/** A zero-filled typed array of the given dtype: a dead one from the storage pool (storage-pool.ts) when it has one. */
+export function allocateFresh(dtype: DType, length: number): DataArray {
   const array = takePooled(dtype, length)
     ?? (dtype === 'float64' ? new Float64Array(length) : dtype === 'int32' ? new Int32Array(length) : new Float32Array(length));
   recordAllocation(array);

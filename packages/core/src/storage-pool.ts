@@ -28,6 +28,19 @@ export interface AllocationRecord {
   allocated: WeakSet<DataArray>;
 }
 
+/** Arrays that a compiled program owns (compile/trace.ts): they never enter the pool. */
+const programArrays = new WeakSet<DataArray>();
+
+/** Marks an array as a compiled program's: `returnToPool` ignores it from now on. */
+export function keepOutOfPool(array: DataArray): void {
+  programArrays.add(array);
+}
+
+/** Whether an array was marked as a compiled program's (keepOutOfPool). */
+export function keptOutOfPool(array: DataArray): boolean {
+  return programArrays.has(array);
+}
+
 /** The records of the backward passes running now, innermost last. */
 const records: AllocationRecord[] = [];
 
@@ -83,7 +96,7 @@ export function recordAllocations<T>(record: AllocationRecord, fn: () => T): T {
  * storage (autodiff.ts); the array is one `allocate` made, so it spans its whole buffer.
  */
 export function returnToPool(array: DataArray): void {
-  if (!enabled || array.byteLength < POOLED_MINIMUM_BYTES || pooledBytes + array.byteLength > POOL_CAPACITY_BYTES) return;
+  if (!enabled || array.byteLength < POOLED_MINIMUM_BYTES || pooledBytes + array.byteLength > POOL_CAPACITY_BYTES || programArrays.has(array)) return;
   const key = dtypeKey(array);
   let arrays = free.get(key);
   if (arrays === undefined) {

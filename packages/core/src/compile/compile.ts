@@ -1,15 +1,17 @@
 import { isGradEnabled } from '../grad-mode.js';
 import { E } from '../kernels/expr.js';
 import { copyNd, mapElementwise } from '../kernels/elementwise.js';
-import { createNd, type FloatNdArray } from '../kernels/layout.js';
-import { allocate, type FloatArray } from '../dtype.js';
+import { contiguousData, createNd, dtypeOfNd, isContiguous, type FloatNdArray } from '../kernels/layout.js';
+import { allocate, allocateFresh, dtypeOfArray, type DataArray, type FloatArray } from '../dtype.js';
 import { settings } from '../settings.js';
 import { Tensor } from '../tensor.js';
 import { isForwardModeActive } from '../transforms/forward-mode.js';
 import { describeValue } from '../creation.js';
 import { writeStorage } from '../storage.js';
+import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
+import ndarray from 'ndarray';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
-import { ReplayDiverged, Trace, type Step } from './trace.js';
+import { ReplayDiverged, Trace, withAllocationSource, type Step } from './trace.js';
 
 /** How many traces a compiled function keeps per input signature (calls that differ only in guarded values). */
 const TRACES_PER_SIGNATURE = 4;
@@ -24,9 +26,16 @@ interface Entry {
 interface Program {
   /** Per argument: the array the trace's copy of a tensor argument lives in (null for other arguments). */
   argumentArrays: (FloatArray | null)[];
+  /** In a pure program, per argument: its value, which a replay moves to the caller's array where it can (else null: copied). */
+  argumentValues: (ValueArray | null)[];
+  /** In a pure program, the values of results that the caller receives without a copy. */
+  resultValues: ValueArray[];
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
-  /** The function's result with each tensor in it replaced by a fresh copy of the program's value. */
+  /**
+   * The function's result with each tensor in it replaced by the program's value: its array handed
+   * over (then the value moves to a fresh array), or a copy.
+   */
   result: () => unknown;
 }
 
@@ -41,8 +50,10 @@ interface Program {
  * as in eager mode, whose order of summation they keep), the other primitives' kernels,
  * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
  * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
- * array the trace allocated, and replays refill the same arrays (nothing else is allocated for
- * elementwise results). Results are fresh copies without history. A leaf whose `.grad` the trace
+ * array of the program, and each kernel gets back on replay the arrays it allocated before (the
+ * memory plan, trace.ts's AllocationTape). Results have no history, and a later call never changes
+ * them: a pure program (no writes or effects) hands over the arrays of its computed results and
+ * reads contiguous arguments where they are; other programs copy both. A leaf whose `.grad` the trace
  * assigned gets the same gradient tensor after every replay, refilled in place (as PyTorch
  * accumulates into `.grad`); lazy results computed from it earlier keep their values. See
  * docs/core.md for what cannot be traced.
@@ -113,28 +124,75 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
   let result: Result;
   let outputs: Tensor[];
   try {
-    result = fn(...traceArgs);
+    // the trace notes the arrays it allocates: only those can hold values that the program computes
+    result = withAllocationSource((dtype, length, otherwise) => {
+      const array = otherwise(dtype, length);
+      recording.allocated.add(array.buffer);
+      return array;
+    }, () => {
+      const value = fn(...traceArgs);
+      // the outputs' arrays are filled by the program
+      for (const output of tensorsIn(value)) void output.data;
+      return value;
+    });
     outputs = tensorsIn(result);
-    // the outputs' arrays are filled by the program
-    for (const output of outputs) void output.data;
   } finally {
     setActiveRecorder(previous);
   }
   const base = { guards: recording.guards, gradReads: recording.gradReads };
   // a result with a live graph (not consumed by a backward pass) may be differentiated by the caller
   if (outputs.some((output) => output.node !== null && !output.node.freed)) return { result, entry: { ...base, program: 'eager' } };
+  const argumentData = traceArgs.map((arg) => (arg instanceof Tensor ? arg.data : null));
+  recording.see([...argumentData.filter((data) => data !== null), ...outputs.map((output) => output.data)]);
+  // in a pure program every step reaches its arrays through the ndarrays the trace saw, so values can move
+  const pure = !recording.opaque && recording.gradWrites.size === 0;
+  const valueOf = (array: FloatArray | DataArray): ValueArray | null => (pure ? ValueArray.of(recording.views.get(array.buffer), array) : null);
+  const argumentValues = argumentData.map((data) => (data === null ? null : valueOf(data.data)));
+  // the program's arrays are never the caller's arguments (a replay copies such an argument)
+  for (const buffer of recording.computed) for (const view of recording.views.get(buffer) ?? []) keepOutOfPool(view.data);
+  // results that a step computes on every replay are handed over (one value for results that share an array)
+  const resultValueOf = new Map<Tensor, ValueArray>();
+  const byBuffer = new Map<ArrayBufferLike, ValueArray | null>();
+  for (const output of outputs) {
+    const buffer = output.data.data.buffer;
+    if (!recording.computed.has(buffer)) continue;
+    if (!byBuffer.has(buffer)) byBuffer.set(buffer, valueOf(output.data.data));
+    const value = byBuffer.get(buffer)!;
+    if (value !== null) resultValueOf.set(output, value);
+  }
   const program: Program = {
     argumentArrays,
+    argumentValues,
+    resultValues: [...new Set(resultValueOf.values())],
     steps: recording.steps,
     gradWrites: [...recording.gradWrites],
-    result: () => mapTensors(result, (output) => Tensor.fromNd(copyNd(output.data))),
+    // the other results live in arrays that the next call refills (or are state): each call returns copies of them
+    result: () => {
+      const handedOver = mapTensors(result, (output) => {
+        if (!resultValueOf.has(output)) return Tensor.fromNd(copyResult(output.data));
+        const view = output.data;
+        return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
+      });
+      // the caller owns those arrays now: the next call computes these values into fresh arrays
+      for (const value of program.resultValues) value.moveToFresh();
+      return handedOver;
+    },
   };
   return { result: program.result() as Result, entry: { ...base, program } };
 }
 
 function replay(program: Program, args: readonly unknown[]): unknown {
   program.argumentArrays.forEach((array, k) => {
-    if (array !== null) copyArgument(args[k] as Tensor, array);
+    if (array === null) return;
+    const arg = args[k] as Tensor;
+    const value = program.argumentValues[k] ?? null;
+    const callerArray = value === null ? null : wholeArrayOf(arg);
+    if (value !== null && callerArray !== null) {
+      value.bind(callerArray);
+    } else {
+      value?.bind(array);
+      copyArgument(arg, array);
+    }
   });
   // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
   for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
@@ -143,10 +201,61 @@ function replay(program: Program, args: readonly unknown[]): unknown {
   return program.result();
 }
 
+/**
+ * One value of a pure program (no writes or effects: see Trace.opaque) and every
+ * ndarray through which the program's steps and results reach it: `bind` points them all at
+ * another array of the same dtype and length, which moves the value there. A replay binds an
+ * argument's value to the caller's array instead of copying it, and hands a result's array to the
+ * caller instead of copying it (the value moves to a fresh array for the next call, as eager
+ * execution makes fresh results).
+ */
+class ValueArray {
+  private constructor(
+    private readonly views: readonly FloatNdArray[],
+    private array: DataArray,
+  ) {}
+
+  /** The value of `array` if every view of its buffer spans all of it (then it can move), else null. */
+  static of(views: ReadonlySet<FloatNdArray> | undefined, array: DataArray): ValueArray | null {
+    if (views === undefined || !spansBuffer(array)) return null;
+    const movable = [...views].every((view) => view.data.byteOffset === 0 && view.data.length === array.length && dtypeOfArray(view.data) === dtypeOfArray(array));
+    return movable ? new ValueArray([...views], array) : null;
+  }
+
+  bind(array: DataArray): void {
+    this.array = array;
+    for (const view of this.views) view.data = array;
+  }
+
+  moveToFresh(): void {
+    const fresh = allocateFresh(dtypeOfArray(this.array), this.array.length);
+    keepOutOfPool(fresh);
+    this.bind(fresh);
+  }
+}
+
+function spansBuffer(array: DataArray): boolean {
+  return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
+}
+
+/** The array of a computed, contiguous tensor that spans it and is not a compiled program's, or null. */
+function wholeArrayOf(arg: Tensor): DataArray | null {
+  const data = arg.data;
+  const array = data.data;
+  return data.offset === 0 && array.length === arg.size && isContiguous(data) && spansBuffer(array) && !keptOutOfPool(array) ? array : null;
+}
+
 /** Copies a tensor argument (any layout, possibly lazy) into the trace's contiguous array for it. */
 function copyArgument(arg: Tensor, array: FloatArray): FloatNdArray {
-  mapElementwise(E.input(0), [arg.data], arg.dtype, array);
+  const data = arg.data;
+  if (isContiguous(data)) array.set(data.data.subarray(data.offset, data.offset + arg.size) as FloatArray);
+  else mapElementwise(E.input(0), [data], arg.dtype, array);
   return createNd(arg.dtype, arg.shape, array);
+}
+
+/** A fresh contiguous copy of a result (a block copy when it is contiguous). */
+function copyResult(data: FloatNdArray): FloatNdArray {
+  return isContiguous(data) ? createNd(dtypeOfNd(data), data.shape, contiguousData(data).slice()) : copyNd(data);
 }
 
 /** The tensors in a result: a tensor, or arrays and plain objects of them (other values are kept as they are). */

@@ -22,8 +22,9 @@ export function traceEffect(effect: () => void): void {
 
 /**
  * A decision on a tensor's values (data-dependent control flow): `decide` receives the tensor's
- * data. Under compile, replays decide again on the replayed values, and a replay whose decision
- * differs from the trace's does not continue (see compile).
+ * data and reads nothing else (a compiled program may keep other values in other arrays by the
+ * time it decides again). Under compile, replays decide again on the replayed values, and a replay
+ * whose decision differs from the trace's does not continue (see compile).
  */
 export function branchOnValues(tensor: Tensor, decide: (values: FloatNdArray) => boolean): boolean {
   const values = tensor.data;

@@ -1,10 +1,11 @@
 import ops from 'ndarray-ops';
-import type { DataArray } from '../dtype.js';
+import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType, type FloatArray } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
 import { mapElementwise } from '../kernels/elementwise.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import type { PrimitiveDefinition } from '../primitive.js';
 import { writeStorage } from '../storage.js';
+import { keepOutOfPool } from '../storage-pool.js';
 import type { Tensor } from '../tensor.js';
 import { setActiveRecorder, type Recorder } from './recorder.js';
 
@@ -25,7 +26,8 @@ export class ReplayDiverged extends Error {
  * The recording of one trace. Every value the traced function computes lives in an array the
  * trace allocated (kernel outputs; shape-only ops are views of them), and the program is the
  * flat list of kernel calls that fill those arrays again, in the trace's order: a replay reuses
- * the same arrays (the static memory plan) and reads external storage (parameters, buffers,
+ * the same arrays (each kernel's allocations served by its AllocationTape; a pure program may move
+ * a value to another array, see `views`) and reads external storage (parameters, buffers,
  * optimizer state) where it is, so side effects that wrote it are part of the program.
  */
 export class Trace implements Recorder {
@@ -38,20 +40,40 @@ export class Trace implements Recorder {
   readonly gradWrites = new Map<Tensor, Tensor | null>();
   /** The trace's copies of the tensor arguments: the function must not write into them or their `.grad`. */
   readonly argumentTensors = new Set<Tensor>();
+  /**
+   * Every ndarray the steps read or write, by the buffer it views: pointing all of a buffer's
+   * views at another array moves that value there (see compile.ts's ValueArray).
+   */
+  readonly views = new Map<ArrayBufferLike, Set<FloatNdArray>>();
+  /** The buffers whose contents a step computes again on every replay (kernel results, computed lazy results). */
+  readonly computed = new Set<ArrayBufferLike>();
+  /** The buffers of the arrays `allocate` made while the function ran (compile.ts watches): only those can be values the program computes. */
+  readonly allocated = new WeakSet<ArrayBufferLike>();
+  /**
+   * Whether some step may use arrays that are not in `views`: a write or an effect (JavaScript that
+   * reads what it captured), or a kernel whose parameters hold arrays or objects.
+   */
+  opaque = false;
   #effects = false;
   /** Pending results made during the trace; one made before it is a constant (its value was fixed when it was made). */
   readonly #pendingMadeHere = new WeakSet<PendingElementwise>();
 
   forward(definition: PrimitiveDefinition<unknown>, inputs: readonly FloatNdArray[], params: unknown, out: FloatNdArray): void {
+    this.see([...inputs, out]);
     // a view of its input is resolved now: it views the same array on replay
     if (VIEW_PRIMITIVES.has(definition.name) && out.data.buffer === inputs[0]!.data.buffer) return;
+    this.#kernel(params, inputs, out);
     const kernelInputs = inputs.slice();
-    this.steps.push(() => copyInto(out, definition.forward(kernelInputs, params)));
+    const tape = new AllocationTape(out, kernelInputs);
+    this.steps.push(() => copyInto(out, tape.run(() => definition.forward(kernelInputs, params))));
   }
 
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void {
     const pending: PendingElementwise = { ...input, operands: input.operands.slice(), shape: input.shape.slice() };
-    this.steps.push(() => copyInto(out, definition.fusedForward!(pending, params)));
+    this.see([...pending.operands, out]);
+    this.#kernel(params, pending.operands, out);
+    const tape = new AllocationTape(out, pending.operands, true);
+    this.steps.push(() => copyInto(out, tape.run(() => definition.fusedForward!(pending, params))));
   }
 
   settle(inputs: readonly Tensor[]): void {
@@ -75,8 +97,33 @@ export class Trace implements Recorder {
     if (!this.#pendingMadeHere.has(pending)) return;
     const { expression, dtype } = pending;
     const operands = pending.operands.slice();
-    const target = out.data as Float32Array | Float64Array;
-    this.steps.push(() => mapElementwise(expression, operands, dtype, target));
+    this.see([...operands, out]);
+    if (this.allocated.has(out.data.buffer)) this.computed.add(out.data.buffer);
+    // out.data is read on every replay: a value may move to another array between replays
+    this.steps.push(() => mapElementwise(expression, operands, dtype, out.data as FloatArray));
+  }
+
+  /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
+  see(arrays: readonly FloatNdArray[]): void {
+    for (const array of arrays) {
+      const buffer = array.data.buffer;
+      let views = this.views.get(buffer);
+      if (views === undefined) {
+        views = new Set();
+        this.views.set(buffer, views);
+      }
+      views.add(array);
+    }
+  }
+
+  /**
+   * A kernel step computes `out` if the kernel allocated its array (not an input's or one it kept);
+   * parameters holding arrays or objects make the program opaque.
+   */
+  #kernel(params: unknown, inputs: readonly FloatNdArray[], out: FloatNdArray): void {
+    const buffer = out.data.buffer;
+    if (this.allocated.has(buffer) && inputs.every((input) => input.data.buffer !== buffer)) this.computed.add(buffer);
+    if (holdsReferences(params)) this.opaque = true;
   }
 
   write(array: DataArray, write: () => void): void {
@@ -87,12 +134,14 @@ export class Trace implements Recorder {
     }
     eagerly(() => writeStorage(array, write));
     this.#effects = true;
+    this.opaque = true;
     this.steps.push(() => writeStorage(array, write));
   }
 
   effect(run: () => void): void {
     eagerly(run);
     this.#effects = true;
+    this.opaque = true;
     this.steps.push(run);
   }
 
@@ -102,6 +151,8 @@ export class Trace implements Recorder {
 
   branch(values: FloatNdArray, decide: (values: FloatNdArray) => boolean, taken: boolean): void {
     const afterEffects = this.#effects;
+    // decide reads only the values it is given (hooks.ts)
+    this.see([values]);
     this.steps.push(() => {
       if (decide(values) !== taken) throw new ReplayDiverged(afterEffects);
     });
@@ -125,6 +176,15 @@ export class Trace implements Recorder {
   }
 }
 
+/** Whether kernel parameters hold anything but numbers, strings, booleans and plain arrays and objects of them. */
+function holdsReferences(value: unknown, depth = 6): boolean {
+  if (typeof value === 'function') return true;
+  if (value === null || typeof value !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== Array.prototype && prototype !== null) return true;
+  return depth === 0 || Object.values(value).some((item) => holdsReferences(item, depth - 1));
+}
+
 /** Runs fn with no trace active (a recorded write or effect runs as in eager mode). */
 function eagerly(fn: () => void): void {
   const recorder = setActiveRecorder(null);
@@ -135,8 +195,134 @@ function eagerly(fn: () => void): void {
   }
 }
 
-/** Copies a kernel's fresh result into the trace's array for that value. */
+/**
+ * The static memory plan of one kernel step: the arrays its kernel allocates. The step's first
+ * replay records the kernel's `allocate` calls in order (fresh arrays, kept out of the storage
+ * pool), and the one that holds the kernel's result is replaced by the trace's array for that
+ * value; later replays hand the same arrays, zero-filled, to the same calls, so the kernel writes
+ * its result straight into the trace's array. A call that differs from the tape (another dtype
+ * or length, or one more call) gets a fresh array, and the step copies the result in.
+ */
+export class AllocationTape {
+  /** The recorded arrays; null stands for the trace's array for the result, `out.data` (a value may move between replays). */
+  #arrays: (DataArray | null)[] | null = null;
+  /** Whether the kernel's result does not depend on what its arrays held (null until checked). */
+  #overwrites: boolean | null = null;
+  /** Whether the last run got every array from the tape. */
+  #served = false;
+
+  /**
+   * `out` is the trace's array for the kernel's result; `inputs` are what the kernel reads;
+   * `checksOverwrites` whether the kernel may be checked for relying on zero-filled arrays.
+   */
+  constructor(
+    private readonly out: FloatNdArray,
+    private readonly inputs: readonly FloatNdArray[],
+    private readonly checksOverwrites = false,
+  ) {}
+
+  /** Runs the kernel with its allocations served from (or, the first time, recorded on) the tape. */
+  run(kernel: () => FloatNdArray): FloatNdArray {
+    if (this.#arrays === null) return this.#record(kernel);
+    if (this.#overwrites === null) return this.#checkOverwrites(kernel);
+    return this.#serve(kernel, this.#overwrites ? null : 0);
+  }
+
+  /** Runs the kernel with the tape's arrays filled with `fill` (null: as the last run left them); whether every call was served. */
+  #serve(kernel: () => FloatNdArray, fill: number | null): FloatNdArray {
+    const arrays = this.#arrays!;
+    let next = 0;
+    const result = withAllocationSource((dtype, length, otherwise) => {
+      const entry = arrays[next];
+      const array = entry === null ? this.out.data : entry;
+      if (next < 0 || array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
+        next = -1;
+        return otherwise(dtype, length);
+      }
+      next++;
+      if (fill !== null) array.fill(fill);
+      return array;
+    }, kernel);
+    this.#served = next === arrays.length;
+    return result;
+  }
+
+  /**
+   * On the first replay that serves the tape: whether the kernel's result is the same whatever its
+   * arrays held before, so later replays skip the zero-fill. The kernel runs from zeros, then from
+   * NaN and from 1.5 in every array, and the results' bits are compared. Only a reduction from a
+   * fused input (core's kernels, which write where they write whatever the values) and float
+   * arrays take part; everything else is zero-filled on every replay.
+   */
+  #checkOverwrites(kernel: () => FloatNdArray): FloatNdArray {
+    const result = this.#serve(kernel, 0);
+    const out = this.out.data;
+    const floats = this.#arrays!.every((entry) => !((entry ?? out) instanceof Int32Array));
+    if (!this.checksOverwrites || !floats || !this.#served || result.data !== out) {
+      this.#overwrites = false;
+      return result;
+    }
+    const expected = bytesOf(out).slice();
+    this.#overwrites = [NaN, 1.5].every((fill) => {
+      const again = this.#serve(kernel, fill);
+      return this.#served && again.data === out && sameBytes(bytesOf(out), expected);
+    });
+    return this.#overwrites ? result : this.#serve(kernel, 0);
+  }
+
+  #record(kernel: () => FloatNdArray): FloatNdArray {
+    const recorded: (DataArray | null)[] = [];
+    const result = withAllocationSource((dtype, length, otherwise) => {
+      const array = otherwise(dtype, length);
+      keepOutOfPool(array);
+      recorded.push(array);
+      return array;
+    }, kernel);
+    const at = recorded.indexOf(result.data);
+    const out = this.out;
+    // the trace's array can take the result's place when the kernel lays the result out in a whole array just like it
+    const servable = at >= 0 && out.offset === 0 && out.data.byteOffset === 0 && out.data.length === out.data.buffer.byteLength / out.data.BYTES_PER_ELEMENT &&
+      out.data.length === result.data.length && dtypeOfArray(out.data) === dtypeOfArray(result.data) && sameLayout(out, result) &&
+      this.inputs.every((input) => input.data.buffer !== out.data.buffer);
+    if (servable) {
+      keepOutOfPool(out.data);
+      recorded[at] = null;
+    }
+    this.#arrays = recorded;
+    return result;
+  }
+}
+
+type AllocationSource = (dtype: DType, length: number, otherwise: (dtype: DType, length: number) => DataArray) => DataArray;
+
+/** Runs fn with `allocate` answered by `source`, which may defer to the source set before (or allocateFresh). */
+export function withAllocationSource<T>(source: AllocationSource, fn: () => T): T {
+  const otherwise = setAllocationSource(null) ?? allocateFresh;
+  setAllocationSource((dtype, length) => source(dtype, length, otherwise));
+  try {
+    return fn();
+  } finally {
+    setAllocationSource(otherwise === allocateFresh ? null : otherwise);
+  }
+}
+
+function bytesOf(array: DataArray): Uint8Array {
+  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
+  return true;
+}
+
+function sameLayout(a: FloatNdArray, b: FloatNdArray): boolean {
+  return a.offset === b.offset && a.shape.length === b.shape.length && a.shape.every((extent, axis) => extent === b.shape[axis] && (extent === 1 || a.stride[axis] === b.stride[axis]));
+}
+
+/** Copies a kernel's result into the trace's array for that value (nothing to do when the kernel wrote it there). */
 function copyInto(out: FloatNdArray, result: FloatNdArray): void {
+  if (result.data === out.data && sameLayout(out, result)) return;
   const size = sizeOf(out.shape);
   if (isContiguous(out) && out.offset === 0 && out.data.length === size) out.data.set(contiguousData(result) as never);
   else ops.assign(out, result);
