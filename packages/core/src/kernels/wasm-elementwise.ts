@@ -53,15 +53,20 @@ const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 
 const extractLane = (lane: number) => simd(0x21, lane); // f64x2.extract_lane
 const replaceLane = (lane: number) => simd(0x22, lane); // f64x2.replace_lane
 const i32And = [0x71];
+/** Lanes 1 of the first vector and 0 of the second, of two f64x2: (t0, t1), (t2, t3) to (t1, t2). */
+const laneOneAndZero = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23);
 const bitSelect = simd(0x52); // (a, b, mask): a where mask bits are set, else b
 const scalarSelect = [0x1b]; // (a, b, condition): condition ? a : b
 
 /**
  * What a kernel does with the expression's value over one row of `count` elements:
  * - 'map': stores it at `out` (params: out, count, operand addresses…);
- * - 'sum': adds it to four float64 running totals at `lanes`, element i to total i mod 4 and the
- *   tail to total 0 (params: lanes, count, operand addresses…), so that a row staged in several
- *   chunks sums as in one go;
+ * - 'sum': adds it to four float64 running totals at `lanes` (params: lanes, count, regular,
+ *   operand addresses…): of the first `regular` elements, element i to total i mod 4, and the
+ *   other elements (the tail) to total 0, so that a row staged in several chunks sums as in one
+ *   go. Where `regular` is not a multiple of 4, each of its last `regular` mod 4 elements goes to
+ *   total 0 and then the totals turn by one (total m takes total m + 1's value, total 3 total 0's),
+ *   so that several rows carrying the totals sum as one row-major run (reduce.ts);
  * - 'sumInto': adds it to the float64 row at `accumulator` (params: accumulator, count, operand addresses…).
  */
 type Mode = 'map' | 'sum' | 'sumInto';
@@ -118,14 +123,16 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
 }
 
 function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[]): { parameters: number[]; locals: [number, number][]; body: number[] } {
-  const leading = 2; // out | accumulator | lanes, count
+  const leading = mode === 'sum' ? 3 : 2; // out | accumulator | lanes, count, (regular)
   const count = 1;
+  const regular = 2;
   const target = 0;
   const operandAddress = (k: number) => leading + k;
   let next = leading + strides.length;
   const offset = next++; // byte offset into the operands' rows
   const targetOffset = next++; // byte offset into the output row (float64 rows for the sums)
   const vectorEnd = next++;
+  const regularEnd = next++;
   const rowEnd = next++;
   const address = next++;
   const i32Locals = next - leading - strides.length;
@@ -179,6 +186,19 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     scalarWork = [...targetAddress, ...get(address), ...float64Lanes.load, ...emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
+  // a sum's regular elements past the last whole step: each to total 0, then the totals turn by one
+  const turningElements = mode === 'sum'
+    ? [
+        ...block, ...loop,
+        ...get(offset), ...get(regularEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
+        ...readOperands(false),
+        ...get(accumulators[0]!), ...get(accumulators[0]!), ...extractLane(0), ...emit(false), ...toFloat64, ...f64Add, ...replaceLane(0), ...set(accumulators[0]!),
+        ...get(accumulators[0]!), ...get(accumulators[1]!), ...laneOneAndZero, ...get(accumulators[1]!), ...get(accumulators[0]!), ...laneOneAndZero,
+        ...set(accumulators[1]!), ...set(accumulators[0]!),
+        ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset),
+        ...branch(0), ...end, ...end,
+      ]
+    : [];
   const body = [
     // the running totals so far
     ...(mode === 'sum' ? [...get(target), ...vectorLoad, ...set(accumulators[0]!), ...get(target), ...vectorLoadAt(16), ...set(accumulators[1]!)] : []),
@@ -186,13 +206,15 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     ...strides.flatMap((stride, k) =>
       stride === 'zero' ? [...get(operandAddress(k)), ...lanes.load, ...tee(scalarValue(k)), ...lanes.splat, ...set(vectorValue(k))] : [],
     ),
-    ...get(count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
+    ...get(mode === 'sum' ? regular : count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
+    ...(mode === 'sum' ? [...get(regular), ...i32Const(lanes.bytes), ...i32Mul, ...set(regularEnd)] : []),
     ...get(count), ...i32Const(lanes.bytes), ...i32Mul, ...set(rowEnd),
     ...block, ...loop,
     ...get(offset), ...get(vectorEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
     ...vectorWork,
     ...get(offset), ...i32Const(16 * vectorsPerStep), ...i32Add, ...set(offset), ...targetStep(targetStepBytes),
     ...branch(0), ...end, ...end,
+    ...turningElements,
     // the tail goes to running total 0
     ...(mode === 'sum' ? [...get(accumulators[0]!), ...extractLane(0), ...set(total)] : []),
     ...block, ...loop,
@@ -214,7 +236,8 @@ interface Kernel {
   /**
    * (row, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
    * each row; `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
-   * sums with the running totals' view and address and whether this call starts and ends the rows;
+   * sums with the running totals' view and address, whether this call starts and ends the rows, and
+   * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index);
    * addresses and strides are in bytes, target strides in elements.
    */
   walk: (...args: unknown[]) => void;
@@ -242,11 +265,15 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const operands = strides.map((_, k) => k);
   const bytesPerTarget = mode === 'map' ? lanes.bytes : 8;
   const addresses = operands.map((k) => `address${k}`).join(', ');
-  // a row sum: fresh running totals (unless continuing a row from the previous chunk), then (t0 + t1) + (t2 + t3), as in reduce.ts
+  // A run's sum: fresh running totals (unless continuing a row from the previous chunk, or a run
+  // from the previous row), then (t0 + t1) + (t2 + t3), as in reduce.ts. Of a run of runRows rows,
+  // all but the tail (its length mod 4 last elements) are regular.
   const call = mode === 'sum'
-    ? `if (target.fresh) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
-       row(target.lanesAddress, inner, ${addresses});
-       if (target.finish) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
+    ? `const runRow = (target.firstRow + r) % target.runRows;
+       if (target.fresh && runRow === 0) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
+       const regular = target.runRows === 1 ? inner & ~3 : Math.max(0, Math.min(inner, target.runRegular - runRow * inner));
+       row(target.lanesAddress, inner, regular, ${addresses});
+       if (target.finish && runRow === target.runRows - 1) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
     : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
   const walk = new Function('row', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
     const counter = new Array(outerShape.length).fill(0);
@@ -331,6 +358,8 @@ export interface Walk {
   outerStrides: readonly (readonly number[])[];
   /** Per outer axis: the step of the output position, in elements. */
   outerTargetStrides: readonly number[];
+  /** 'sum': how many consecutive rows make one run of the sum's order (reduce.ts); 1 when absent. */
+  runRows?: number;
 }
 
 /**
@@ -401,6 +430,10 @@ export function runWasmElementwise(
     for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
   };
 
+  const runRows = walk.runRows ?? 1;
+  const runLength = runRows * walk.inner;
+  /** Rows per step along the first axis. */
+  const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
   const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
   const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 32 : 0);
@@ -430,6 +463,7 @@ export function runWasmElementwise(
           lanesAddress: accumulatorAddress,
           fresh: outer.length > 0 || first === 0,
           finish: outer.length > 0 || first + count >= steps,
+          runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? first * rowsPerStep : 0,
         }
       : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
     kernel.walk(kernel.row, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
