@@ -1,7 +1,7 @@
 import type { DataArray, DType, FloatDType } from '../dtype.js';
 import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import type { FloatNdArray } from './layout.js';
-import { comparisonOperators, hasWasm, operators, schedule, structuralKey, type Expr } from './expr.js';
+import { comparisonOperators, hasWasm, operators, printSchedule, structuralKey, type Expr } from './expr.js';
 import {
   F32, F64, I32, V128, block, branch, branchIf, end, f64Add, f64PromoteF32, get, i32Add, i32Const, i32GreaterOrEqualUnsigned, i32Mul,
   loop, moduleBytes, set, simd, tee, webAssemblyApi, type WasmMemory,
@@ -80,7 +80,7 @@ type Stride = 'unit' | 'zero';
  * evaluation. `operand(k, vectorized)` gives the instructions that push operand k.
  */
 function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand: (k: number, vectorized: boolean) => number[]) {
-  const { nodes, uses } = schedule(tree);
+  const { nodes, uses, canonical } = printSchedule(tree);
   const shared = nodes.filter((node) => (uses.get(node) ?? 0) > 1);
   const sharedIndex = new Map<Expr, number>(shared.map((node, k) => [node, k]));
   const localOf = (node: Expr, vectorized: boolean) => firstSharedLocal + sharedIndex.get(node)! + (vectorized ? 0 : shared.length);
@@ -100,9 +100,10 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
       }
       return [...value(node), ...constant(0), ...instructions('ne')];
     };
-    const value = (node: Expr): number[] => {
-      if (node.kind === 'input') return operand(node.index, vectorized);
-      if (node.kind === 'constant') return constant(node.value);
+    const value = (printed: Expr): number[] => {
+      if (printed.kind === 'input') return operand(printed.index, vectorized);
+      if (printed.kind === 'constant') return constant(printed.value);
+      const node = canonical(printed) as Extract<Expr, { kind: 'apply' }>;
       if (sharedIndex.has(node) && computed.has(node)) return get(localOf(node, vectorized));
       let code: number[];
       if (node.operator === 'select') {
