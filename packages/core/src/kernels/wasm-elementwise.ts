@@ -388,9 +388,11 @@ export function runWasmElementwise(
   const movesWithChunks = operandStrides.map((strides) => strides[0] !== 0);
   /** Elements per step along the first axis. */
   const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
-  const chunkedArrays = movesWithChunks.filter(Boolean).length + (mode === 'map' ? 1 : 0);
+  // what one step stages: each moving operand's advance along the first axis (a whole step for an
+  // array, one element for a value per row), and the output's step in a map
+  const stagedPerStep = operandStrides.reduce((total, strides) => total + Math.min(stepElements, Math.abs(strides[0]!)), mode === 'map' ? stepElements : 0);
   const steps = extents[0]!;
-  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, chunkedArrays * stepElements * bytes)));
+  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, stagedPerStep * bytes)));
   // a single row staged in chunks keeps element i in running total i mod 4: chunks of whole groups of four
   const stepsPerChunk = outer.length === 0 ? Math.max(4, fitting - (fitting % 4)) : fitting;
   /** The lowest and highest element of its data that operand k reads in steps [first, first + count) of the first axis. */
