@@ -123,68 +123,86 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
   return { emit, sharedLocals: shared.length };
 }
 
-function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[]): { parameters: number[]; locals: [number, number][]; body: number[] } {
-  const leading = mode === 'sum' ? 3 : 2; // out | accumulator | lanes, count, (regular)
+/**
+ * The row kernel's parameters, locals and body. A 'sum' kernel may take several rows at once
+ * (`rowSets`), each with its own running totals and operand addresses, interleaved step by step:
+ * each row's totals are its own, so its sum is the same as alone, and the independent additions
+ * overlap. Parameters: out | accumulator | lanes, count, (regular), operand addresses…, then for
+ * each further row its lanes and operand addresses.
+ */
+function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[], rowSets = 1): { parameters: number[]; locals: [number, number][]; body: number[] } {
+  const operandCount = strides.length;
+  const leading = mode === 'sum' ? 3 : 2;
   const count = 1;
   const regular = 2;
-  const target = 0;
-  const operandAddress = (k: number) => leading + k;
-  let next = leading + strides.length;
+  const parameterCount = leading + operandCount + (rowSets - 1) * (1 + operandCount);
+  let next = parameterCount;
   const offset = next++; // byte offset into the operands' rows
   const targetOffset = next++; // byte offset into the output row (float64 rows for the sums)
   const vectorEnd = next++;
   const regularEnd = next++;
   const rowEnd = next++;
   const address = next++;
-  const i32Locals = next - leading - strides.length;
-  const vectorValue = (k: number) => next + k;
-  const scalarValue = (k: number) => next + strides.length + k;
-  const value = next + 2 * strides.length; // v128
-  const accumulators = [value + 1, value + 2]; // v128: running totals 0, 1 and 2, 3 of a row sum
-  const total = value + 3; // f64
-  const { emit, sharedLocals } = treeEmitter(tree, lanes, total + 1, (k, vectorized) => get(vectorized ? vectorValue(k) : scalarValue(k)));
-  const locals: [number, number][] = [
-    [i32Locals, I32], [strides.length, V128], [strides.length, lanes.scalarType], [3, V128], [1, F64],
-    [sharedLocals, V128], [sharedLocals, lanes.scalarType],
-  ];
+  const i32Locals = next - parameterCount;
+  const locals: [number, number][] = [[i32Locals, I32]];
+  /** Per row of a call: its parameters, value locals, running totals and tree emitter. */
+  const sets = Array.from({ length: rowSets }, (_, index) => {
+    const target = index === 0 ? 0 : leading + operandCount + (index - 1) * (1 + operandCount);
+    const firstOperand = index === 0 ? leading : target + 1;
+    const base = next;
+    const vectorValue = (k: number) => base + k;
+    const scalarValue = (k: number) => base + operandCount + k;
+    const value = base + 2 * operandCount; // v128
+    const accumulators = [value + 1, value + 2]; // v128: running totals 0, 1 and 2, 3 of a row sum
+    const total = value + 3; // f64
+    const { emit, sharedLocals } = treeEmitter(tree, lanes, total + 1, (k, vectorized) => get(vectorized ? vectorValue(k) : scalarValue(k)));
+    locals.push([operandCount, V128], [operandCount, lanes.scalarType], [3, V128], [1, F64], [sharedLocals, V128], [sharedLocals, lanes.scalarType]);
+    next = total + 1 + 2 * sharedLocals;
+    return { target, operandAddress: (k: number) => firstOperand + k, vectorValue, scalarValue, value, accumulators, total, emit };
+  });
+  type RowSet = (typeof sets)[number];
+  const forEachRow = (code: (row: RowSet) => number[]): number[] => sets.flatMap(code);
 
   /** Loads of the 'unit' operands at the current offset (plus a constant byte displacement for vectors). */
-  const readOperands = (vectorized: boolean, displacement = 0): number[] =>
+  const readOperands = (row: RowSet, vectorized: boolean, displacement = 0): number[] =>
     strides.flatMap((stride, k) =>
       stride === 'unit'
-        ? [...get(operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoadAt(displacement) : lanes.load), ...set(vectorized ? vectorValue(k) : scalarValue(k))]
+        ? [...get(row.operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoadAt(displacement) : lanes.load), ...set(vectorized ? row.vectorValue(k) : row.scalarValue(k))]
         : [],
     );
-  const targetAddress = [...get(target), ...get(targetOffset), ...i32Add, ...tee(address)];
+  const targetAddress = (row: RowSet) => [...get(row.target), ...get(targetOffset), ...i32Add, ...tee(address)];
   const toFloat64 = lanes === float32Lanes ? f64PromoteF32 : [];
   // A float64 row sum takes four elements (two vectors) per step, so that element i goes to total i mod 4 as in reduce.ts.
   const vectorsPerStep = mode === 'sum' && lanes === float64Lanes ? 2 : 1;
   const elementsPerStep = lanes.width * vectorsPerStep;
   const targetStepBytes = mode === 'map' || lanes === float64Lanes ? 16 : 32;
 
-  let vectorWork: number[];
-  let scalarWork: number[];
+  let vectorWork: (row: RowSet) => number[];
+  let scalarWork: (row: RowSet) => number[];
   if (mode === 'map') {
-    vectorWork = [...readOperands(true), ...get(target), ...get(targetOffset), ...i32Add, ...emit(true), ...vectorStore];
-    scalarWork = [...get(target), ...get(targetOffset), ...i32Add, ...emit(false), ...lanes.store];
+    vectorWork = (row) => [...readOperands(row, true), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(true), ...vectorStore];
+    scalarWork = (row) => [...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(false), ...lanes.store];
   } else if (mode === 'sum') {
-    vectorWork = lanes === float32Lanes
-      ? [...readOperands(true), ...emit(true), ...set(value),
-         ...get(accumulators[0]!), ...get(value), ...promoteLow, ...f64x2Add, ...set(accumulators[0]!),
-         ...get(accumulators[1]!), ...get(value), ...get(value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(accumulators[1]!)]
-      : [...readOperands(true), ...get(accumulators[0]!), ...emit(true), ...f64x2Add, ...set(accumulators[0]!),
-         ...readOperands(true, 16), ...get(accumulators[1]!), ...emit(true), ...f64x2Add, ...set(accumulators[1]!)];
-    scalarWork = [...get(total), ...emit(false), ...toFloat64, ...f64Add, ...set(total)];
+    vectorWork = (row) => {
+      const [first, second] = row.accumulators as [number, number];
+      return lanes === float32Lanes
+        ? [...readOperands(row, true), ...row.emit(true), ...set(row.value),
+           ...get(first), ...get(row.value), ...promoteLow, ...f64x2Add, ...set(first),
+           ...get(second), ...get(row.value), ...get(row.value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(second)]
+        : [...readOperands(row, true), ...get(first), ...row.emit(true), ...f64x2Add, ...set(first),
+           ...readOperands(row, true, 16), ...get(second), ...row.emit(true), ...f64x2Add, ...set(second)];
+    };
+    scalarWork = (row) => [...get(row.total), ...row.emit(false), ...toFloat64, ...f64Add, ...set(row.total)];
   } else {
     // accumulator row += value, as float64 pairs: one pair per float64 vector, two per float32 vector
-    const addPair = (pair: number[], byteOffset: number): number[] => [
-      ...targetAddress, ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
+    const addPair = (row: RowSet, pair: number[], byteOffset: number): number[] => [
+      ...targetAddress(row), ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
       ...get(address), ...vectorLoad, ...pair, ...f64x2Add, ...vectorStore,
     ];
-    vectorWork = lanes === float32Lanes
-      ? [...readOperands(true), ...emit(true), ...set(value), ...addPair([...get(value), ...promoteLow], 0), ...addPair([...get(value), ...get(value), ...highHalf, ...promoteLow], 16)]
-      : [...readOperands(true), ...emit(true), ...set(value), ...addPair(get(value), 0)];
-    scalarWork = [...targetAddress, ...get(address), ...float64Lanes.load, ...emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
+    vectorWork = (row) => lanes === float32Lanes
+      ? [...readOperands(row, true), ...row.emit(true), ...set(row.value), ...addPair(row, [...get(row.value), ...promoteLow], 0), ...addPair(row, [...get(row.value), ...get(row.value), ...highHalf, ...promoteLow], 16)]
+      : [...readOperands(row, true), ...row.emit(true), ...set(row.value), ...addPair(row, get(row.value), 0)];
+    scalarWork = (row) => [...targetAddress(row), ...get(address), ...float64Lanes.load, ...row.emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
   // a sum's regular elements past the last whole step: each to total 0, then the totals turn by one
@@ -192,53 +210,65 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     ? [
         ...block, ...loop,
         ...get(offset), ...get(regularEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-        ...readOperands(false),
-        ...get(accumulators[0]!), ...get(accumulators[0]!), ...extractLane(0), ...emit(false), ...toFloat64, ...f64Add, ...replaceLane(0), ...set(accumulators[0]!),
-        ...get(accumulators[0]!), ...get(accumulators[1]!), ...laneOneAndZero, ...get(accumulators[1]!), ...get(accumulators[0]!), ...laneOneAndZero,
-        ...set(accumulators[1]!), ...set(accumulators[0]!),
+        ...forEachRow((row) => {
+          const [first, second] = row.accumulators as [number, number];
+          return [
+            ...readOperands(row, false),
+            ...get(first), ...get(first), ...extractLane(0), ...row.emit(false), ...toFloat64, ...f64Add, ...replaceLane(0), ...set(first),
+            ...get(first), ...get(second), ...laneOneAndZero, ...get(second), ...get(first), ...laneOneAndZero, ...set(second), ...set(first),
+          ];
+        }),
         ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset),
         ...branch(0), ...end, ...end,
       ]
     : [];
   const body = [
     // the running totals so far
-    ...(mode === 'sum' ? [...get(target), ...vectorLoad, ...set(accumulators[0]!), ...get(target), ...vectorLoadAt(16), ...set(accumulators[1]!)] : []),
+    ...(mode === 'sum'
+      ? forEachRow((row) => [...get(row.target), ...vectorLoad, ...set(row.accumulators[0]!), ...get(row.target), ...vectorLoadAt(16), ...set(row.accumulators[1]!)])
+      : []),
     // one value per row for the 'zero' operands
-    ...strides.flatMap((stride, k) =>
-      stride === 'zero' ? [...get(operandAddress(k)), ...lanes.load, ...tee(scalarValue(k)), ...lanes.splat, ...set(vectorValue(k))] : [],
-    ),
+    ...forEachRow((row) => strides.flatMap((stride, k) =>
+      stride === 'zero' ? [...get(row.operandAddress(k)), ...lanes.load, ...tee(row.scalarValue(k)), ...lanes.splat, ...set(row.vectorValue(k))] : [],
+    )),
     ...get(mode === 'sum' ? regular : count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
     ...(mode === 'sum' ? [...get(regular), ...i32Const(lanes.bytes), ...i32Mul, ...set(regularEnd)] : []),
     ...get(count), ...i32Const(lanes.bytes), ...i32Mul, ...set(rowEnd),
     ...block, ...loop,
     ...get(offset), ...get(vectorEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...vectorWork,
+    ...forEachRow(vectorWork),
     ...get(offset), ...i32Const(16 * vectorsPerStep), ...i32Add, ...set(offset), ...targetStep(targetStepBytes),
     ...branch(0), ...end, ...end,
     ...turningElements,
     // the tail goes to running total 0
-    ...(mode === 'sum' ? [...get(accumulators[0]!), ...extractLane(0), ...set(total)] : []),
+    ...(mode === 'sum' ? forEachRow((row) => [...get(row.accumulators[0]!), ...extractLane(0), ...set(row.total)]) : []),
     ...block, ...loop,
     ...get(offset), ...get(rowEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...readOperands(false), ...scalarWork,
+    ...forEachRow((row) => [...readOperands(row, false), ...scalarWork(row)]),
     ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset), ...targetStep(mode === 'map' ? lanes.bytes : 8),
     ...branch(0), ...end, ...end,
     // store the running totals, the tail's in total 0
     ...(mode === 'sum'
-      ? [...get(target), ...get(accumulators[0]!), ...get(total), ...replaceLane(0), ...vectorStore, ...get(target), ...get(accumulators[1]!), ...vectorStoreAt(16)]
+      ? forEachRow((row) => [
+          ...get(row.target), ...get(row.accumulators[0]!), ...get(row.total), ...replaceLane(0), ...vectorStore,
+          ...get(row.target), ...get(row.accumulators[1]!), ...vectorStoreAt(16),
+        ])
       : []),
   ];
-  return { parameters: new Array<number>(leading + strides.length).fill(I32), locals, body };
+  return { parameters: new Array<number>(parameterCount).fill(I32), locals, body };
 }
 
 /** A row kernel and the loop that calls it once per row of the outer axes. */
 interface Kernel {
   row: (...args: number[]) => void;
+  /** 'sum': the row kernel over two rows at once, each with its own running totals. */
+  pair: ((...args: number[]) => void) | null;
   /**
-   * (row, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
-   * each row; `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
+   * (row, pair, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
+   * each row (or pair for two); `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
    * sums with the running totals' view and address, whether this call starts and ends the rows, and
-   * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index);
+   * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index;
+   * `paired`: every row is a run of its own);
    * addresses and strides are in bytes, target strides in elements.
    */
   walk: (...args: unknown[]) => void;
@@ -254,12 +284,17 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const lanes = dtype === 'float64' ? float64Lanes : float32Lanes;
   const api = webAssemblyApi();
   let row: Kernel['row'];
+  let pair: Kernel['pair'];
   try {
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
-    const bytes = moduleBytes([{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }]);
+    const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
+    if (mode === 'sum') functions.push({ name: 'pair', ...kernelBody(tree, lanes, mode, strides, 2) });
+    const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
-    row = new api.Instance(new api.Module(bytes), { env: { memory } }).exports.row as Kernel['row'];
+    const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
+    row = exports.row as Kernel['row'];
+    pair = mode === 'sum' ? (exports.pair as Kernel['pair']) : null;
   } catch {
     return null;
   }
@@ -269,6 +304,27 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   // A run's sum: fresh running totals (unless continuing a row from the previous chunk, or a run
   // from the previous row), then (t0 + t1) + (t2 + t3), as in reduce.ts. Of a run of runRows rows,
   // all but the tail (its length mod 4 last elements) are regular.
+  const advance = `for (let axis = outerShape.length - 1; axis >= 0; axis--) {
+        counter[axis]++; targetOffset += outerTargetStrides[axis]; ${operands.map((k) => `address${k} += strides${k}[axis];`).join(' ')}
+        if (counter[axis] < outerShape[axis]) break;
+        targetOffset -= outerTargetStrides[axis] * outerShape[axis]; ${operands.map((k) => `address${k} -= strides${k}[axis] * outerShape[axis];`).join(' ')}
+        counter[axis] = 0;
+      }`;
+  // Rows that are runs of their own go two at a time (each with its own totals, lanes 0–3 and 4–7),
+  // their sums added to the output in row order.
+  const pairedCall = mode === 'sum'
+    ? `if (target.paired && r + 1 < rows) {
+         const firstTarget = targetOffset; ${operands.map((k) => `const first${k} = address${k};`).join(' ')}
+         ${advance}
+         for (let lane = 0; lane < 8; lane++) lanes[lane] = 0;
+         pair(target.lanesAddress, inner, inner & ~3, ${operands.map((k) => `first${k}`).join(', ')}, target.lanesAddress + 32, ${addresses});
+         target.sums[firstTarget] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+         target.sums[targetOffset] += (lanes[4] + lanes[5]) + (lanes[6] + lanes[7]);
+         r++;
+         ${advance}
+         continue;
+       }`
+    : '';
   const call = mode === 'sum'
     ? `const runRow = (target.firstRow + r) % target.runRows;
        if (target.fresh && runRow === 0) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
@@ -276,20 +332,16 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
        row(target.lanesAddress, inner, regular, ${addresses});
        if (target.finish && runRow === target.runRows - 1) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
     : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
-  const walk = new Function('row', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
+  const walk = new Function('row', 'pair', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
     const counter = new Array(outerShape.length).fill(0);
     const lanes = target.lanes;
     let targetOffset = 0;
     for (let r = 0; r < rows; r++) {
+      ${pairedCall}
       ${call}
-      for (let axis = outerShape.length - 1; axis >= 0; axis--) {
-        counter[axis]++; targetOffset += outerTargetStrides[axis]; ${operands.map((k) => `address${k} += strides${k}[axis];`).join(' ')}
-        if (counter[axis] < outerShape[axis]) break;
-        targetOffset -= outerTargetStrides[axis] * outerShape[axis]; ${operands.map((k) => `address${k} -= strides${k}[axis] * outerShape[axis];`).join(' ')}
-        counter[axis] = 0;
-      }
+      ${advance}
     }`) as Kernel['walk'];
-  return { row, walk };
+  return { row, pair, walk };
 }
 
 function kernelFor(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
@@ -439,7 +491,7 @@ export function runWasmElementwise(
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
   const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 32 : 0);
+  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 64 : 0);
   if (!reserve(chunkStart)) return false;
   stage(fixed.spans);
   if (mode === 'sumInto') view(accumulatorAddress, output.length, true).set(output); // adds to the sums so far
@@ -462,14 +514,15 @@ export function runWasmElementwise(
     const target = mode === 'sum'
       ? {
           sums: (output as Float64Array).subarray(first * targetStep),
-          lanes: view(accumulatorAddress, 4, true),
+          lanes: view(accumulatorAddress, 8, true),
           lanesAddress: accumulatorAddress,
           fresh: outer.length > 0 || first === 0,
           finish: outer.length > 0 || first + count >= steps,
           runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? first * rowsPerStep : 0,
+          paired: runRows === 1 && outer.length > 0,
         }
       : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
-    kernel.walk(kernel.row, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
+    kernel.walk(kernel.row, kernel.pair, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
     if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);
   }
   if (mode === 'sumInto') output.set(view(accumulatorAddress, output.length, true));
