@@ -161,6 +161,7 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     return { target, operandAddress: (k: number) => firstOperand + k, vectorValue, scalarValue, value, accumulators, total, emit };
   });
   type RowSet = (typeof sets)[number];
+  /** The code for each row of the call, one after the other. */
   const forEachRow = (code: (row: RowSet) => number[]): number[] => sets.flatMap(code);
 
   /** Loads of the 'unit' operands at the current offset (plus a constant byte displacement for vectors). */
@@ -177,13 +178,14 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
   const elementsPerStep = lanes.width * vectorsPerStep;
   const targetStepBytes = mode === 'map' || lanes === float64Lanes ? 16 : 32;
 
-  let vectorWork: (row: RowSet) => number[];
-  let scalarWork: (row: RowSet) => number[];
+  // one step of the vector loop and one element of the tail, for all the rows
+  let vectorWork: number[];
+  let scalarWork: number[];
   if (mode === 'map') {
-    vectorWork = (row) => [...readOperands(row, true), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(true), ...vectorStore];
-    scalarWork = (row) => [...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(false), ...lanes.store];
+    vectorWork = forEachRow((row) => [...readOperands(row, true), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(true), ...vectorStore]);
+    scalarWork = forEachRow((row) => [...readOperands(row, false), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(false), ...lanes.store]);
   } else if (mode === 'sum') {
-    vectorWork = (row) => {
+    vectorWork = forEachRow((row) => {
       const [first, second] = row.accumulators as [number, number];
       return lanes === float32Lanes
         ? [...readOperands(row, true), ...row.emit(true), ...set(row.value),
@@ -191,18 +193,23 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
            ...get(second), ...get(row.value), ...get(row.value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(second)]
         : [...readOperands(row, true), ...get(first), ...row.emit(true), ...f64x2Add, ...set(first),
            ...readOperands(row, true, 16), ...get(second), ...row.emit(true), ...f64x2Add, ...set(second)];
-    };
-    scalarWork = (row) => [...get(row.total), ...row.emit(false), ...toFloat64, ...f64Add, ...set(row.total)];
+    });
+    scalarWork = forEachRow((row) => [...readOperands(row, false), ...get(row.total), ...row.emit(false), ...toFloat64, ...f64Add, ...set(row.total)]);
   } else {
-    // accumulator row += value, as float64 pairs: one pair per float64 vector, two per float32 vector
-    const addPair = (row: RowSet, pair: number[], byteOffset: number): number[] => [
-      ...targetAddress(row), ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
-      ...get(address), ...vectorLoad, ...pair, ...f64x2Add, ...vectorStore,
+    // accumulator row += value of each row in turn, as float64 pairs: one pair per float64 vector,
+    // two per float32 vector; the accumulator is loaded once and stored once for all the rows
+    const addPairs = (pair: (row: RowSet) => number[], byteOffset: number): number[] => [
+      ...targetAddress(sets[0]!), ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
+      ...get(address), ...vectorLoad, ...forEachRow((row) => [...pair(row), ...f64x2Add]), ...vectorStore,
     ];
-    vectorWork = (row) => lanes === float32Lanes
-      ? [...readOperands(row, true), ...row.emit(true), ...set(row.value), ...addPair(row, [...get(row.value), ...promoteLow], 0), ...addPair(row, [...get(row.value), ...get(row.value), ...highHalf, ...promoteLow], 16)]
-      : [...readOperands(row, true), ...row.emit(true), ...set(row.value), ...addPair(row, get(row.value), 0)];
-    scalarWork = (row) => [...targetAddress(row), ...get(address), ...float64Lanes.load, ...row.emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
+    const values = forEachRow((row) => [...readOperands(row, true), ...row.emit(true), ...set(row.value)]);
+    vectorWork = lanes === float32Lanes
+      ? [...values, ...addPairs((row) => [...get(row.value), ...promoteLow], 0), ...addPairs((row) => [...get(row.value), ...get(row.value), ...highHalf, ...promoteLow], 16)]
+      : [...values, ...addPairs((row) => get(row.value), 0)];
+    scalarWork = [
+      ...forEachRow((row) => readOperands(row, false)),
+      ...targetAddress(sets[0]!), ...get(address), ...float64Lanes.load, ...forEachRow((row) => [...row.emit(false), ...toFloat64, ...f64Add]), ...float64Lanes.store,
+    ];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
   // a sum's regular elements past the last whole step: each to total 0, then the totals turn by one
@@ -236,7 +243,7 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     ...get(count), ...i32Const(lanes.bytes), ...i32Mul, ...set(rowEnd),
     ...block, ...loop,
     ...get(offset), ...get(vectorEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...forEachRow(vectorWork),
+    ...vectorWork,
     ...get(offset), ...i32Const(16 * vectorsPerStep), ...i32Add, ...set(offset), ...targetStep(targetStepBytes),
     ...branch(0), ...end, ...end,
     ...turningElements,
@@ -244,7 +251,7 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     ...(mode === 'sum' ? forEachRow((row) => [...get(row.accumulators[0]!), ...extractLane(0), ...set(row.total)]) : []),
     ...block, ...loop,
     ...get(offset), ...get(rowEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...forEachRow((row) => [...readOperands(row, false), ...scalarWork(row)]),
+    ...scalarWork,
     ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset), ...targetStep(mode === 'map' ? lanes.bytes : 8),
     ...branch(0), ...end, ...end,
     // store the running totals, the tail's in total 0
@@ -261,11 +268,14 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
 /** A row kernel and the loop that calls it once per row of the outer axes. */
 interface Kernel {
   row: (...args: number[]) => void;
-  /** 'sum': the row kernel over two rows at once, each with its own running totals. */
-  pair: ((...args: number[]) => void) | null;
   /**
-   * (row, pair, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
-   * each row (or pair for two); `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
+   * The row kernel over several rows at once: 'sum', two rows that are runs of their own, each
+   * with its own running totals; 'sumInto', four consecutive rows into the same output row.
+   */
+  group: ((...args: number[]) => void) | null;
+  /**
+   * (row, group, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
+   * each row (or group for several); `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
    * sums with the running totals' view and address, whether this call starts and ends the rows, and
    * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index;
    * `paired`: every row is a run of its own);
@@ -273,6 +283,9 @@ interface Kernel {
    */
   walk: (...args: unknown[]) => void;
 }
+
+/** Rows per call of a group kernel. */
+const groupRows = { sum: 2, sumInto: 4 } as const;
 
 const kernels = new Map<string, Kernel | null>();
 let memory: WasmMemory | null = null;
@@ -284,17 +297,17 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const lanes = dtype === 'float64' ? float64Lanes : float32Lanes;
   const api = webAssemblyApi();
   let row: Kernel['row'];
-  let pair: Kernel['pair'];
+  let group: Kernel['group'];
   try {
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
     const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
-    if (mode === 'sum') functions.push({ name: 'pair', ...kernelBody(tree, lanes, mode, strides, 2) });
+    if (mode !== 'map') functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode]) });
     const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
     row = exports.row as Kernel['row'];
-    pair = mode === 'sum' ? (exports.pair as Kernel['pair']) : null;
+    group = mode === 'map' ? null : (exports.group as Kernel['group']);
   } catch {
     return null;
   }
@@ -310,17 +323,27 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
         targetOffset -= outerTargetStrides[axis] * outerShape[axis]; ${operands.map((k) => `address${k} -= strides${k}[axis] * outerShape[axis];`).join(' ')}
         counter[axis] = 0;
       }`;
-  // Rows that are runs of their own go two at a time (each with its own totals, lanes 0–3 and 4–7),
-  // their sums added to the output in row order.
+  // 'sum': rows that are runs of their own go two at a time (each with its own totals, lanes 0–3
+  // and 4–7), their sums added to the output in row order. 'sumInto': four consecutive rows of the
+  // innermost outer axis, when they add into the same output row, go in one call, added in order.
   const pairedCall = mode === 'sum'
     ? `if (target.paired && r + 1 < rows) {
          const firstTarget = targetOffset; ${operands.map((k) => `const first${k} = address${k};`).join(' ')}
          ${advance}
          for (let lane = 0; lane < 8; lane++) lanes[lane] = 0;
-         pair(target.lanesAddress, inner, inner & ~3, ${operands.map((k) => `first${k}`).join(', ')}, target.lanesAddress + 32, ${addresses});
+         group(target.lanesAddress, inner, inner & ~3, ${operands.map((k) => `first${k}`).join(', ')}, target.lanesAddress + 32, ${addresses});
          target.sums[firstTarget] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
          target.sums[targetOffset] += (lanes[4] + lanes[5]) + (lanes[6] + lanes[7]);
          r++;
+         ${advance}
+         continue;
+       }`
+    : mode === 'sumInto'
+    ? `const last = outerShape.length - 1;
+       if (last >= 0 && outerTargetStrides[last] === 0 && counter[last] + 3 < outerShape[last]) {
+         group(target + targetOffset * 8, inner, ${[0, 1, 2, 3].map((j) => operands.map((k) => (j === 0 ? `address${k}` : `address${k} + ${j} * strides${k}[last]`)).join(', ')).join(', target, ')});
+         counter[last] += 3; ${operands.map((k) => `address${k} += 3 * strides${k}[last];`).join(' ')}
+         r += 3;
          ${advance}
          continue;
        }`
@@ -332,7 +355,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
        row(target.lanesAddress, inner, regular, ${addresses});
        if (target.finish && runRow === target.runRows - 1) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
     : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
-  const walk = new Function('row', 'pair', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
+  const walk = new Function('row', 'group', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
     const counter = new Array(outerShape.length).fill(0);
     const lanes = target.lanes;
     let targetOffset = 0;
@@ -341,7 +364,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
       ${call}
       ${advance}
     }`) as Kernel['walk'];
-  return { row, pair, walk };
+  return { row, group, walk };
 }
 
 function kernelFor(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
@@ -522,7 +545,7 @@ export function runWasmElementwise(
           paired: runRows === 1 && outer.length > 0,
         }
       : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
-    kernel.walk(kernel.row, kernel.pair, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
+    kernel.walk(kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
     if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);
   }
   if (mode === 'sumInto') output.set(view(accumulatorAddress, output.length, true));
