@@ -124,11 +124,12 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
 }
 
 /**
- * The row kernel's parameters, locals and body. A 'sum' kernel may take several rows at once
- * (`rowSets`), each with its own running totals and operand addresses, interleaved step by step:
- * each row's totals are its own, so its sum is the same as alone, and the independent additions
- * overlap. Parameters: out | accumulator | lanes, count, (regular), operand addresses…, then for
- * each further row its lanes and operand addresses.
+ * The row kernel's parameters, locals and body. A sum kernel may take several rows of the same
+ * length at once (`rowSets`), interleaved step by step: for 'sum', each row with its own running
+ * totals, so that its sum is the same as alone and the independent additions overlap; for
+ * 'sumInto', rows added one after the other into the same output row, which is loaded and stored
+ * once for all of them. Parameters: out | accumulator | lanes, count, (regular), operand
+ * addresses…, then for each further row its lanes (unused by 'sumInto') and operand addresses.
  */
 function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[], rowSets = 1): { parameters: number[]; locals: [number, number][]; body: number[] } {
   const operandCount = strides.length;
@@ -314,9 +315,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const operands = strides.map((_, k) => k);
   const bytesPerTarget = mode === 'map' ? lanes.bytes : 8;
   const addresses = operands.map((k) => `address${k}`).join(', ');
-  // A run's sum: fresh running totals (unless continuing a row from the previous chunk, or a run
-  // from the previous row), then (t0 + t1) + (t2 + t3), as in reduce.ts. Of a run of runRows rows,
-  // all but the tail (its length mod 4 last elements) are regular.
+  /** The step to the next row: the odometer over the outer axes. */
   const advance = `for (let axis = outerShape.length - 1; axis >= 0; axis--) {
         counter[axis]++; targetOffset += outerTargetStrides[axis]; ${operands.map((k) => `address${k} += strides${k}[axis];`).join(' ')}
         if (counter[axis] < outerShape[axis]) break;
@@ -348,6 +347,9 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
          continue;
        }`
     : '';
+  // A run's sum: fresh running totals (unless continuing a row from the previous chunk, or a run
+  // from the previous row), then (t0 + t1) + (t2 + t3), as in reduce.ts. Of a run of runRows rows,
+  // all but the tail (its length mod 4 last elements) are regular.
   const call = mode === 'sum'
     ? `const runRow = (target.firstRow + r) % target.runRows;
        if (target.fresh && runRow === 0) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
