@@ -288,6 +288,14 @@ interface Kernel {
 /** Rows per call of a group kernel. */
 const groupRows = { sum: 2, sumInto: 4 } as const;
 
+/**
+ * Whether a kernel has a group form: every 'sumInto'; a 'sum' of a small tree (at most three
+ * operands and three operators), whose rows wait on their additions; two rows of a larger tree
+ * need more locals than there are registers.
+ */
+const grouped = (tree: Expr, mode: Mode, strides: readonly Stride[]): boolean =>
+  mode === 'sumInto' || (mode === 'sum' && strides.length <= 3 && printSchedule(tree).nodes.length <= 3);
+
 const kernels = new Map<string, Kernel | null>();
 let memory: WasmMemory | null = null;
 
@@ -303,12 +311,12 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
     const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
-    if (mode !== 'map') functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode]) });
+    if (grouped(tree, mode, strides)) functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode as 'sum' | 'sumInto']) });
     const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
     row = exports.row as Kernel['row'];
-    group = mode === 'map' ? null : (exports.group as Kernel['group']);
+    group = grouped(tree, mode, strides) ? (exports.group as Kernel['group']) : null;
   } catch {
     return null;
   }
@@ -326,7 +334,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   // and 4–7), their sums added to the output in row order. 'sumInto': four consecutive rows of the
   // innermost outer axis, when they add into the same output row, go in one call, added in order.
   const pairedCall = mode === 'sum'
-    ? `if (target.paired && r + 1 < rows) {
+    ? `if (target.paired && group !== null && r + 1 < rows) {
          const firstTarget = targetOffset; ${operands.map((k) => `const first${k} = address${k};`).join(' ')}
          ${advance}
          for (let lane = 0; lane < 8; lane++) lanes[lane] = 0;
@@ -339,7 +347,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
        }`
     : mode === 'sumInto'
     ? `const last = outerShape.length - 1;
-       if (last >= 0 && outerTargetStrides[last] === 0 && counter[last] + 3 < outerShape[last]) {
+       if (group !== null && last >= 0 && outerTargetStrides[last] === 0 && counter[last] + 3 < outerShape[last]) {
          group(target + targetOffset * 8, inner, ${[0, 1, 2, 3].map((j) => operands.map((k) => (j === 0 ? `address${k}` : `address${k} + ${j} * strides${k}[last]`)).join(', ')).join(', target, ')});
          counter[last] += 3; ${operands.map((k) => `address${k} += 3 * strides${k}[last];`).join(' ')}
          r += 3;
