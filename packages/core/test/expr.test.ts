@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { withSettings, type DType } from '@normgrad/core';
-import { E, evaluate, hasWasm, nodeCount, operators, printJs, schedule, structuralKey, substitute, type Expr, type OperatorName } from '../src/kernels/expr.js';
+import { E, evaluate, hasWasm, nodeCount, operators, printJs, printSchedule, schedule, structuralKey, substitute, type Expr, type OperatorName } from '../src/kernels/expr.js';
 import { mapElementwise } from '../src/kernels/elementwise.js';
 import { reduceExpression } from '../src/kernels/reduce.js';
 import { createNd } from '../src/kernels/layout.js';
@@ -97,6 +97,35 @@ describe('expression trees: printers and interpreter agree bit for bit', () => {
       });
     }
   }
+});
+
+/** A copy of a tree made of new nodes (its own sharing kept): structurally equal, sharing nothing with it. */
+function copyTree(tree: Expr, memo = new Map<Expr, Expr>()): Expr {
+  const known = memo.get(tree);
+  if (known) return known;
+  const copy: Expr = tree.kind === 'apply' ? { kind: 'apply', operator: tree.operator, args: tree.args.map((arg) => copyTree(arg, memo)) } : { ...tree };
+  memo.set(tree, copy);
+  return copy;
+}
+
+describe('expression trees: repeated subtrees', () => {
+  it('are computed once by the printers, with the interpreter\'s values (float32 and float64, both backends)', () => {
+    fc.assert(
+      fc.property(treeArbitrary(wasmOperators), fc.tuple(valuesArbitrary(LENGTH), valuesArbitrary(LENGTH), valuesArbitrary(LENGTH)), fc.constantFrom<DType>('float32', 'float64'), (inner, columns, dtype) => {
+        // the same subtree twice, as separate nodes (as when two consumers inline one pending result)
+        const tree = E.sub(E.mul(inner, E.input(1)), E.mul(copyTree(inner), E.input(1)));
+        expect(printJs(tree, dtype).statements.split(';').filter((line) => line.trim() !== '')).toHaveLength(printSchedule(inner).nodes.length + 2);
+        const inputs = arrays(columns, dtype);
+        const expected = Array.from({ length: LENGTH }, (_, i) => evaluate(tree, inputs.map((input) => input[i]!), dtype));
+        const stored = Float64Array.from(dtype === 'float32' ? Float32Array.from(expected) : expected);
+        for (const backend of ['js', 'wasm'] as const) {
+          const { mapped } = run(tree, inputs, dtype, backend);
+          for (let i = 0; i < LENGTH; i++) expect(same(mapped[i]!, stored[i]!), `${backend} element ${i}: ${mapped[i]} vs ${stored[i]}`).toBe(true);
+        }
+      }),
+      { seed: 9, numRuns: 40 },
+    );
+  });
 });
 
 describe('expression trees: structure', () => {

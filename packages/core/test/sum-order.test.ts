@@ -79,3 +79,51 @@ describe('a sum over rows whose length is a multiple of 4', () => {
     expect(view.sum().item()).toBe(ng.tensor(view.toArray() as number[][], { dtype: 'float64' }).sum().item());
   });
 });
+
+describe('running totals carried across the rows of a split run', () => {
+  /** The values of t as a fresh row-major tensor (summed by the contiguous kernel). */
+  const rowMajorCopy = (t: Tensor): Tensor => ng.tensor(Array.from(t.toFloat64Array()), { dtype: 'float64' }).reshape(t.shape);
+
+  for (const backend of ['js', 'wasm'] as const) {
+    const fused: Partial<Settings> = { ...fusedEverywhere, elementwiseBackend: backend };
+    const plain: Partial<Settings> = { fusion: false, elementwiseBackend: backend };
+
+    it(`sum as the row-major array, rows of any length (${backend} kernels)`, () => {
+      fc.assert(
+        fc.property(
+          fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 2, maxLength: 4 }),
+          fc.integer({ min: 0, max: 1000 }),
+          fc.integer({ min: 0, max: 15 }),
+          fc.integer({ min: 0, max: 15 }),
+          (shape, seed, broadcastMask, axesMask) => {
+            const x = wideValues(shape, seed);
+            const b = wideValues(shape.map((extent, axis) => ((broadcastMask >> axis) & 1 ? 1 : extent)), seed + 3);
+            const axes = shape.map((_, axis) => axis).filter((axis) => (axesMask >> axis) & 1);
+            const reduced = axes.length > 0 ? axes : undefined;
+            const values = ng.withSettings(plain, () => x.mul(b).add(x));
+            const expected = ng.withSettings(plain, () => bitsOf(rowMajorCopy(values).sum(reduced)));
+            expect(ng.withSettings(fused, () => bitsOf(x.mul(b).add(x).sum(reduced)))).toEqual(expected);
+            const view = x.transpose(0, shape.length - 1);
+            expect(ng.withSettings(plain, () => bitsOf(view.sum(reduced)))).toEqual(ng.withSettings(plain, () => bitsOf(rowMajorCopy(view).sum(reduced))));
+          },
+        ),
+        { numRuns: 40, seed: 12 },
+      );
+    });
+
+    it(`sum as the row-major array when a run is staged in several chunks (${backend} kernels)`, () => {
+      // (150, 1001) float64 rows are three chunks of staged memory; 1001 is not a multiple of 4
+      const x = wideValues([150, 1001], 31);
+      const row = wideValues([1001], 33);
+      const values = ng.withSettings(plain, () => x.mul(row));
+      for (const axes of [undefined, [0, 1]]) {
+        const expected = ng.withSettings(plain, () => rowMajorCopy(values).sum(axes).item());
+        expect(ng.withSettings(fused, () => x.mul(row).sum(axes).item())).toBe(expected);
+      }
+      const grouped = wideValues([3, 40, 1001], 35);
+      const groupRow = wideValues([1, 1, 1001], 37);
+      const expected = ng.withSettings(plain, () => bitsOf(rowMajorCopy(grouped.mul(groupRow)).sum([1, 2])));
+      expect(ng.withSettings(fused, () => bitsOf(grouped.mul(groupRow).sum([1, 2])))).toEqual(expected);
+    });
+  }
+});

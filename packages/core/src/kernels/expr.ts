@@ -183,6 +183,52 @@ function scheduleOf(root: Expr): Schedule {
   return { nodes, uses };
 }
 
+/**
+ * The schedule the printers compute: structurally equal operator nodes (the same operator on the
+ * same arguments, e.g. one pending result inlined by two consumers) merged into one, computed
+ * once per element. `canonical` maps every node of the tree to the node that stands for it.
+ * Computing an operator once or twice on the same values gives the same value, so the merge never
+ * changes a result.
+ */
+export interface PrintSchedule extends Schedule {
+  canonical(node: Expr): Expr;
+}
+
+const printSchedules = new WeakMap<Expr, PrintSchedule>();
+
+export function printSchedule(root: Expr): PrintSchedule {
+  let found = printSchedules.get(root);
+  if (found === undefined) {
+    found = printScheduleOf(root);
+    printSchedules.set(root, found);
+  }
+  return found;
+}
+
+function printScheduleOf(root: Expr): PrintSchedule {
+  const representative = new Map<Expr, Expr>();
+  const byKey = new Map<string, Extract<Expr, { kind: 'apply' }>>();
+  const ids = new Map<Expr, number>();
+  const canonical = (node: Expr): Expr => representative.get(node) ?? node;
+  const argumentKey = (node: Expr): string =>
+    node.kind === 'input' ? `i${node.index}` : node.kind === 'constant' ? `c${constantKey(node.value)}` : `t${ids.get(canonical(node))}`;
+  const nodes: Extract<Expr, { kind: 'apply' }>[] = [];
+  for (const node of schedule(root).nodes) {
+    const key = `${node.operator}(${node.args.map(argumentKey).join(',')})`;
+    const known = byKey.get(key);
+    if (known !== undefined) {
+      representative.set(node, known);
+      continue;
+    }
+    byKey.set(key, node);
+    ids.set(node, nodes.length);
+    nodes.push(node);
+  }
+  const uses = new Map<Expr, number>([[canonical(root), 1]]);
+  for (const node of nodes) for (const arg of node.args) uses.set(canonical(arg), (uses.get(canonical(arg)) ?? 0) + 1);
+  return { nodes, uses, canonical };
+}
+
 /** How many distinct operator nodes the tree has (what limits fusion). */
 export const nodeCount = (root: Expr): number => schedule(root).nodes.length;
 
@@ -270,13 +316,15 @@ export function jsLiteral(value: number, dtype: DType): string {
 /**
  * JavaScript statements computing the tree for one element, with the inputs' element values in
  * `$0`, `$1`, …: `{ statements, result }`, where result is a name or literal. Every operator node
- * gets a `const` named `${prefix}k`, so shared nodes are computed once.
+ * of the print schedule gets a `const` named `${prefix}k`, so shared and repeated nodes are
+ * computed once.
  */
 export function printJs(root: Expr, dtype: DType, prefix = 't'): { statements: string; result: string } {
   const names = new Map<Expr, string>();
+  const { nodes, canonical } = printSchedule(root);
   const code = (node: Expr): string =>
-    node.kind === 'input' ? `$${node.index}` : node.kind === 'constant' ? jsLiteral(node.value, dtype) : names.get(node)!;
-  const lines = schedule(root).nodes.map((node, k) => {
+    node.kind === 'input' ? `$${node.index}` : node.kind === 'constant' ? jsLiteral(node.value, dtype) : names.get(canonical(node))!;
+  const lines = nodes.map((node, k) => {
     const info = operators[node.operator];
     const value = info.js(node.args.map(code));
     const name = `${prefix}${k}`;

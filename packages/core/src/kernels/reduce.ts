@@ -1,7 +1,6 @@
 import { allocate, type DType, type DataArray } from '../dtype.js';
-import { returnToPool } from '../storage-pool.js';
 import { createNd, dtypeOfNd, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
-import { mapElementwise, strideKind, type StrideKind } from './elementwise.js';
+import { strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
 import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
 
@@ -12,15 +11,19 @@ export type ReductionKind = 'sum' | 'max';
  * reduced is an expression tree (expr.ts) over operand elements, so a pending elementwise result
  * (fusion.ts) is reduced straight from its operands without an array of its own. Plain `sum(x)`
  * is the expression `input(0)`. Sums accumulate in float64 whatever the dtype, in one order that
- * the WebAssembly kernels follow too, so sums are bit-identical across backends: along a reduced
- * inner axis, element i goes to running total i mod 4 (the tail to total 0) and a row's sum is
- * (t0 + t1) + (t2 + t3); rows are added to their output in order, one at a time.
+ * the WebAssembly kernels follow too, so sums are bit-identical across backends: along the run of
+ * reduced axes innermost in the row-major layout, element i of the run goes to running total i mod 4
+ * (the tail to total 0) and the run's sum is (t0 + t1) + (t2 + t3); runs are added to their output
+ * in order, one at a time. Where an operand's strides split that run into several rows (a broadcast
+ * row under fusion, a transposed view), the four totals are carried from row to row, so the sum is
+ * the one of the row-major array, bit for bit, without computing that array.
  */
 type ReductionKernel = (
   accumulator: Float64Array,
   size: number,
   inner: number,
   rows: number,
+  runRows: number,
   outerShape: readonly number[],
   outerOutputStrides: readonly number[],
   ...operands: (DataArray | number | readonly number[])[]
@@ -28,17 +31,21 @@ type ReductionKernel = (
 
 const compiledKernels = new Map<string, ReductionKernel>();
 
+type InnerWalk = 'reduced' | 'carried' | 'kept';
+
 const combine = (kind: ReductionKind, total: string, value: string): string =>
   kind === 'sum' ? `(${total} + ${value})` : `Math.max(${total}, ${value})`;
 
 /**
- * The compiled reduction of `expression`, cached by expression, kind, whether the innermost axis
- * is reduced (one total per row, four running totals along it) or kept (one total per element of
- * the row, adding four rows of the reduced axis just outside it at a time), and how each operand
- * is read along the innermost axis.
+ * The compiled reduction of `expression`, cached by expression, kind, how the innermost axis is
+ * walked, and how each operand is read along it. The innermost axis is 'reduced' (one total per
+ * row, four running totals along it), 'carried' (reduced, and each run of `runRows` consecutive
+ * rows is one row-major run: the four totals go on from row to row, element i of the run to total
+ * i mod 4, and are added to the output once per run) or 'kept' (one total per element of the row,
+ * adding four rows of the reduced axis just outside it at a time).
  */
-function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, innerReduced: boolean, kinds: readonly StrideKind[]): ReductionKernel {
-  const key = `${kind}:${dtype}:${innerReduced}:${kinds.join(',')}:${structuralKey(expression)}`;
+function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, innerWalk: InnerWalk, kinds: readonly StrideKind[]): ReductionKernel {
+  const key = `${kind}:${dtype}:${innerWalk}:${kinds.join(',')}:${structuralKey(expression)}`;
   let kernel = compiledKernels.get(key);
   if (kernel === undefined) {
     const operands = kinds.map((_, k) => k);
@@ -52,14 +59,31 @@ function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, in
     const { statements, result: value } = printJs(expression, dtype);
     const initial = kind === 'sum' ? '0' : '-Infinity';
     const lanes = [0, 1, 2, 3];
-    const block = innerReduced
+    /** The value at element i of the row added to running total 0. */
+    const addToTotal0 = `{ ${reads('0', 'i', (k) => kinds[k] !== 'zero')} ${statements} total0 = ${combine(kind, 'total0', value)}; }`;
+    // Carried totals: total m holds running total (phase + m) mod 4 of the run, where phase is the
+    // number of elements before the tail seen so far, mod 4; a single element goes to total 0 and
+    // the totals turn by one. The tail (the last run length mod 4 elements) starts at phase 0.
+    const carriedBlock = `${reads('0', 'i', (k) => kinds[k] === 'zero')}
+        const regular = Math.min(inner, runRegular - runRow * inner);
+        let i = 0;
+        for (; i + 3 < regular; i += 4) {
+          ${lanes.map((lane) => `{ ${reads('0', `i + ${lane}`, (k) => kinds[k] !== 'zero')} ${statements} total${lane} = ${combine(kind, `total${lane}`, value)}; }`).join('\n')}
+        }
+        for (; i < regular; i++) { ${addToTotal0} const turned = total0; total0 = total1; total1 = total2; total2 = total3; total3 = turned; }
+        for (; i < inner; i++) ${addToTotal0}
+        if (++runRow === runRows) {
+          accumulator[outputOffset] = ${combine(kind, 'accumulator[outputOffset]', combine(kind, combine(kind, 'total0', 'total1'), combine(kind, 'total2', 'total3')))};
+          runRow = 0; total0 = ${initial}; total1 = ${initial}; total2 = ${initial}; total3 = ${initial};
+        }`;
+    const block = innerWalk === 'carried' ? carriedBlock : innerWalk === 'reduced'
       ? `${reads('0', 'i', (k) => kinds[k] === 'zero')}
         let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
         let i = 0;
         for (; i + 3 < inner; i += 4) {
           ${lanes.map((lane) => `{ ${reads('0', `i + ${lane}`, (k) => kinds[k] !== 'zero')} ${statements} total${lane} = ${combine(kind, `total${lane}`, value)}; }`).join('\n')}
         }
-        for (; i < inner; i++) { ${reads('0', 'i', (k) => kinds[k] !== 'zero')} ${statements} total0 = ${combine(kind, 'total0', value)}; }
+        for (; i < inner; i++) ${addToTotal0}
         accumulator[outputOffset] = ${combine(kind, 'accumulator[outputOffset]', combine(kind, combine(kind, 'total0', 'total1'), combine(kind, 'total2', 'total3')))};`
       : `let r = 0;
         for (; r + 3 < rows; r += 4) {
@@ -77,6 +101,8 @@ function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, in
     const body = `
       const counter = new Array(outerShape.length).fill(0);
       let outputOffset = 0;
+      ${innerWalk === 'carried' ? `let runRow = 0; let total0 = ${initial}, total1 = ${initial}, total2 = ${initial}, total3 = ${initial};
+      const runRegular = inner * runRows - ((inner * runRows) % 4);` : ''}
       for (let start = 0; start < size; start += inner * rows) {
         ${block}
         for (let axis = outerShape.length - 1; axis >= 0; axis--) {
@@ -85,7 +111,7 @@ function reductionKernel(expression: Expr, dtype: DType, kind: ReductionKind, in
           ${rewind} outputOffset -= outerOutputStrides[axis] * outerShape[axis]; counter[axis] = 0;
         }
       }`;
-    kernel = new Function('accumulator', 'size', 'inner', 'rows', 'outerShape', 'outerOutputStrides', ...parameters, body) as ReductionKernel;
+    kernel = new Function('accumulator', 'size', 'inner', 'rows', 'runRows', 'outerShape', 'outerOutputStrides', ...parameters, body) as ReductionKernel;
     compiledKernels.set(key, kernel);
   }
   return kernel;
@@ -142,17 +168,6 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
   const size = sizeOf(shape);
   if (size > 0) {
     const merged = mergeAxes(shape, reducedAxes, operands.map((operand) => operand.stride));
-    // The order of a sum is the one its row-major layout gives, and it depends only on the run of
-    // reduced axes merged innermost (the four running totals walk it). Where an operand's strides
-    // split that run (a broadcast row, a transposed view), the expression is computed into a
-    // row-major array first, so fusion and views never change a sum's bits.
-    if (kind === 'sum' && innermostReducedRun(merged) !== innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)]))) {
-      const rowMajor = mapElementwise(expression, operands, dtype);
-      const result = reduceExpression(E.input(0), [rowMajor], axes, kind, dtype);
-      // the row-major copy is this call's own scratch: nothing else ever sees it
-      returnToPool(rowMajor.data);
-      return result;
-    }
     const rank = merged.shape.length;
     // output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones
     const outputStrides = new Array<number>(rank).fill(0);
@@ -163,10 +178,15 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
     }
     const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
     const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
+    // The order of a sum is the one its row-major layout gives: the four running totals walk the
+    // run of reduced axes merged innermost in that layout. Where an operand's strides split that
+    // run (a broadcast row, a transposed view), each run is `runRows` rows of `inner`, and the
+    // kernels carry the totals across them, so fusion and views never change a sum's bits.
+    const runRows = kind === 'sum' && innerReduced ? innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)])) / inner : 1;
     if (kind === 'sum' && rank > 0 && tryWasmElementwise(size)) {
       const walk = {
         inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
-        outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1),
+        outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1), runRows,
       };
       if (runWasmElementwise(expression, operands, dtype, innerReduced ? 'sum' : 'sumInto', walk, accumulator)) return finish(accumulator, outShape, dtype);
     }
@@ -178,8 +198,9 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
     const operandArguments = operands.flatMap((operand, k) => [
       operand.data, operand.offset, innerStrides[k]!, blocked ? merged.strides[k]![rank - 2]! : 0, merged.strides[k]!.slice(0, outer),
     ]);
-    reductionKernel(expression, dtype, kind, innerReduced, innerStrides.map(strideKind))(
-      accumulator, size, inner, rows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
+    const innerWalk: InnerWalk = !innerReduced ? 'kept' : runRows > 1 ? 'carried' : 'reduced';
+    reductionKernel(expression, dtype, kind, innerWalk, innerStrides.map(strideKind))(
+      accumulator, size, inner, rows, runRows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
     );
   }
   return finish(accumulator, outShape, dtype);

@@ -1,7 +1,7 @@
 import type { DataArray, DType, FloatDType } from '../dtype.js';
 import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import type { FloatNdArray } from './layout.js';
-import { comparisonOperators, hasWasm, operators, schedule, structuralKey, type Expr } from './expr.js';
+import { comparisonOperators, hasWasm, operators, printSchedule, structuralKey, type Expr } from './expr.js';
 import {
   F32, F64, I32, V128, block, branch, branchIf, end, f64Add, f64PromoteF32, get, i32Add, i32Const, i32GreaterOrEqualUnsigned, i32Mul,
   loop, moduleBytes, set, simd, tee, webAssemblyApi, type WasmMemory,
@@ -53,15 +53,20 @@ const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 
 const extractLane = (lane: number) => simd(0x21, lane); // f64x2.extract_lane
 const replaceLane = (lane: number) => simd(0x22, lane); // f64x2.replace_lane
 const i32And = [0x71];
+/** Lanes 1 of the first vector and 0 of the second, of two f64x2: (t0, t1), (t2, t3) to (t1, t2). */
+const laneOneAndZero = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23);
 const bitSelect = simd(0x52); // (a, b, mask): a where mask bits are set, else b
 const scalarSelect = [0x1b]; // (a, b, condition): condition ? a : b
 
 /**
  * What a kernel does with the expression's value over one row of `count` elements:
  * - 'map': stores it at `out` (params: out, count, operand addresses…);
- * - 'sum': adds it to four float64 running totals at `lanes`, element i to total i mod 4 and the
- *   tail to total 0 (params: lanes, count, operand addresses…), so that a row staged in several
- *   chunks sums as in one go;
+ * - 'sum': adds it to four float64 running totals at `lanes` (params: lanes, count, regular,
+ *   operand addresses…): of the first `regular` elements, element i to total i mod 4, and the
+ *   other elements (the tail) to total 0, so that a row staged in several chunks sums as in one
+ *   go. Where `regular` is not a multiple of 4, each of its last `regular` mod 4 elements goes to
+ *   total 0 and then the totals turn by one (total m takes total m + 1's value, total 3 total 0's),
+ *   so that several rows carrying the totals sum as one row-major run (reduce.ts);
  * - 'sumInto': adds it to the float64 row at `accumulator` (params: accumulator, count, operand addresses…).
  */
 type Mode = 'map' | 'sum' | 'sumInto';
@@ -75,7 +80,7 @@ type Stride = 'unit' | 'zero';
  * evaluation. `operand(k, vectorized)` gives the instructions that push operand k.
  */
 function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand: (k: number, vectorized: boolean) => number[]) {
-  const { nodes, uses } = schedule(tree);
+  const { nodes, uses, canonical } = printSchedule(tree);
   const shared = nodes.filter((node) => (uses.get(node) ?? 0) > 1);
   const sharedIndex = new Map<Expr, number>(shared.map((node, k) => [node, k]));
   const localOf = (node: Expr, vectorized: boolean) => firstSharedLocal + sharedIndex.get(node)! + (vectorized ? 0 : shared.length);
@@ -95,9 +100,10 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
       }
       return [...value(node), ...constant(0), ...instructions('ne')];
     };
-    const value = (node: Expr): number[] => {
-      if (node.kind === 'input') return operand(node.index, vectorized);
-      if (node.kind === 'constant') return constant(node.value);
+    const value = (printed: Expr): number[] => {
+      if (printed.kind === 'input') return operand(printed.index, vectorized);
+      if (printed.kind === 'constant') return constant(printed.value);
+      const node = canonical(printed) as Extract<Expr, { kind: 'apply' }>;
       if (sharedIndex.has(node) && computed.has(node)) return get(localOf(node, vectorized));
       let code: number[];
       if (node.operator === 'select') {
@@ -117,108 +123,178 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
   return { emit, sharedLocals: shared.length };
 }
 
-function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[]): { parameters: number[]; locals: [number, number][]; body: number[] } {
-  const leading = 2; // out | accumulator | lanes, count
+/**
+ * The row kernel's parameters, locals and body. A sum kernel may take several rows of the same
+ * length at once (`rowSets`), interleaved step by step: for 'sum', each row with its own running
+ * totals, so that its sum is the same as alone and the independent additions overlap; for
+ * 'sumInto', rows added one after the other into the same output row, which is loaded and stored
+ * once for all of them. Parameters: out | accumulator | lanes, count, (regular), operand
+ * addresses…, then for each further row its lanes (unused by 'sumInto') and operand addresses.
+ */
+function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[], rowSets = 1): { parameters: number[]; locals: [number, number][]; body: number[] } {
+  const operandCount = strides.length;
+  const leading = mode === 'sum' ? 3 : 2;
   const count = 1;
-  const target = 0;
-  const operandAddress = (k: number) => leading + k;
-  let next = leading + strides.length;
+  const regular = 2;
+  const parameterCount = leading + operandCount + (rowSets - 1) * (1 + operandCount);
+  let next = parameterCount;
   const offset = next++; // byte offset into the operands' rows
   const targetOffset = next++; // byte offset into the output row (float64 rows for the sums)
   const vectorEnd = next++;
+  const regularEnd = next++;
   const rowEnd = next++;
   const address = next++;
-  const i32Locals = next - leading - strides.length;
-  const vectorValue = (k: number) => next + k;
-  const scalarValue = (k: number) => next + strides.length + k;
-  const value = next + 2 * strides.length; // v128
-  const accumulators = [value + 1, value + 2]; // v128: running totals 0, 1 and 2, 3 of a row sum
-  const total = value + 3; // f64
-  const { emit, sharedLocals } = treeEmitter(tree, lanes, total + 1, (k, vectorized) => get(vectorized ? vectorValue(k) : scalarValue(k)));
-  const locals: [number, number][] = [
-    [i32Locals, I32], [strides.length, V128], [strides.length, lanes.scalarType], [3, V128], [1, F64],
-    [sharedLocals, V128], [sharedLocals, lanes.scalarType],
-  ];
+  const i32Locals = next - parameterCount;
+  const locals: [number, number][] = [[i32Locals, I32]];
+  /** Per row of a call: its parameters, value locals, running totals and tree emitter. */
+  const sets = Array.from({ length: rowSets }, (_, index) => {
+    const target = index === 0 ? 0 : leading + operandCount + (index - 1) * (1 + operandCount);
+    const firstOperand = index === 0 ? leading : target + 1;
+    const base = next;
+    const vectorValue = (k: number) => base + k;
+    const scalarValue = (k: number) => base + operandCount + k;
+    const value = base + 2 * operandCount; // v128
+    const accumulators = [value + 1, value + 2]; // v128: running totals 0, 1 and 2, 3 of a row sum
+    const total = value + 3; // f64
+    const { emit, sharedLocals } = treeEmitter(tree, lanes, total + 1, (k, vectorized) => get(vectorized ? vectorValue(k) : scalarValue(k)));
+    locals.push([operandCount, V128], [operandCount, lanes.scalarType], [3, V128], [1, F64], [sharedLocals, V128], [sharedLocals, lanes.scalarType]);
+    next = total + 1 + 2 * sharedLocals;
+    return { target, operandAddress: (k: number) => firstOperand + k, vectorValue, scalarValue, value, accumulators, total, emit };
+  });
+  type RowSet = (typeof sets)[number];
+  /** The code for each row of the call, one after the other. */
+  const forEachRow = (code: (row: RowSet) => number[]): number[] => sets.flatMap(code);
 
   /** Loads of the 'unit' operands at the current offset (plus a constant byte displacement for vectors). */
-  const readOperands = (vectorized: boolean, displacement = 0): number[] =>
+  const readOperands = (row: RowSet, vectorized: boolean, displacement = 0): number[] =>
     strides.flatMap((stride, k) =>
       stride === 'unit'
-        ? [...get(operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoadAt(displacement) : lanes.load), ...set(vectorized ? vectorValue(k) : scalarValue(k))]
+        ? [...get(row.operandAddress(k)), ...get(offset), ...i32Add, ...(vectorized ? vectorLoadAt(displacement) : lanes.load), ...set(vectorized ? row.vectorValue(k) : row.scalarValue(k))]
         : [],
     );
-  const targetAddress = [...get(target), ...get(targetOffset), ...i32Add, ...tee(address)];
+  const targetAddress = (row: RowSet) => [...get(row.target), ...get(targetOffset), ...i32Add, ...tee(address)];
   const toFloat64 = lanes === float32Lanes ? f64PromoteF32 : [];
   // A float64 row sum takes four elements (two vectors) per step, so that element i goes to total i mod 4 as in reduce.ts.
   const vectorsPerStep = mode === 'sum' && lanes === float64Lanes ? 2 : 1;
   const elementsPerStep = lanes.width * vectorsPerStep;
   const targetStepBytes = mode === 'map' || lanes === float64Lanes ? 16 : 32;
 
+  // one step of the vector loop and one element of the tail, for all the rows
   let vectorWork: number[];
   let scalarWork: number[];
   if (mode === 'map') {
-    vectorWork = [...readOperands(true), ...get(target), ...get(targetOffset), ...i32Add, ...emit(true), ...vectorStore];
-    scalarWork = [...get(target), ...get(targetOffset), ...i32Add, ...emit(false), ...lanes.store];
+    vectorWork = forEachRow((row) => [...readOperands(row, true), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(true), ...vectorStore]);
+    scalarWork = forEachRow((row) => [...readOperands(row, false), ...get(row.target), ...get(targetOffset), ...i32Add, ...row.emit(false), ...lanes.store]);
   } else if (mode === 'sum') {
-    vectorWork = lanes === float32Lanes
-      ? [...readOperands(true), ...emit(true), ...set(value),
-         ...get(accumulators[0]!), ...get(value), ...promoteLow, ...f64x2Add, ...set(accumulators[0]!),
-         ...get(accumulators[1]!), ...get(value), ...get(value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(accumulators[1]!)]
-      : [...readOperands(true), ...get(accumulators[0]!), ...emit(true), ...f64x2Add, ...set(accumulators[0]!),
-         ...readOperands(true, 16), ...get(accumulators[1]!), ...emit(true), ...f64x2Add, ...set(accumulators[1]!)];
-    scalarWork = [...get(total), ...emit(false), ...toFloat64, ...f64Add, ...set(total)];
+    vectorWork = forEachRow((row) => {
+      const [first, second] = row.accumulators as [number, number];
+      return lanes === float32Lanes
+        ? [...readOperands(row, true), ...row.emit(true), ...set(row.value),
+           ...get(first), ...get(row.value), ...promoteLow, ...f64x2Add, ...set(first),
+           ...get(second), ...get(row.value), ...get(row.value), ...highHalf, ...promoteLow, ...f64x2Add, ...set(second)]
+        : [...readOperands(row, true), ...get(first), ...row.emit(true), ...f64x2Add, ...set(first),
+           ...readOperands(row, true, 16), ...get(second), ...row.emit(true), ...f64x2Add, ...set(second)];
+    });
+    scalarWork = forEachRow((row) => [...readOperands(row, false), ...get(row.total), ...row.emit(false), ...toFloat64, ...f64Add, ...set(row.total)]);
   } else {
-    // accumulator row += value, as float64 pairs: one pair per float64 vector, two per float32 vector
-    const addPair = (pair: number[], byteOffset: number): number[] => [
-      ...targetAddress, ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
-      ...get(address), ...vectorLoad, ...pair, ...f64x2Add, ...vectorStore,
+    // accumulator row += value of each row in turn, as float64 pairs: one pair per float64 vector,
+    // two per float32 vector; the accumulator is loaded once and stored once for all the rows
+    const addPairs = (pair: (row: RowSet) => number[], byteOffset: number): number[] => [
+      ...targetAddress(sets[0]!), ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
+      ...get(address), ...vectorLoad, ...forEachRow((row) => [...pair(row), ...f64x2Add]), ...vectorStore,
     ];
+    const values = forEachRow((row) => [...readOperands(row, true), ...row.emit(true), ...set(row.value)]);
     vectorWork = lanes === float32Lanes
-      ? [...readOperands(true), ...emit(true), ...set(value), ...addPair([...get(value), ...promoteLow], 0), ...addPair([...get(value), ...get(value), ...highHalf, ...promoteLow], 16)]
-      : [...readOperands(true), ...emit(true), ...set(value), ...addPair(get(value), 0)];
-    scalarWork = [...targetAddress, ...get(address), ...float64Lanes.load, ...emit(false), ...toFloat64, ...f64Add, ...float64Lanes.store];
+      ? [...values, ...addPairs((row) => [...get(row.value), ...promoteLow], 0), ...addPairs((row) => [...get(row.value), ...get(row.value), ...highHalf, ...promoteLow], 16)]
+      : [...values, ...addPairs((row) => get(row.value), 0)];
+    scalarWork = [
+      ...forEachRow((row) => readOperands(row, false)),
+      ...targetAddress(sets[0]!), ...get(address), ...float64Lanes.load, ...forEachRow((row) => [...row.emit(false), ...toFloat64, ...f64Add]), ...float64Lanes.store,
+    ];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
+  // a sum's regular elements past the last whole step: each to total 0, then the totals turn by one
+  const turningElements = mode === 'sum'
+    ? [
+        ...block, ...loop,
+        ...get(offset), ...get(regularEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
+        ...forEachRow((row) => {
+          const [first, second] = row.accumulators as [number, number];
+          return [
+            ...readOperands(row, false),
+            ...get(first), ...get(first), ...extractLane(0), ...row.emit(false), ...toFloat64, ...f64Add, ...replaceLane(0), ...set(first),
+            ...get(first), ...get(second), ...laneOneAndZero, ...get(second), ...get(first), ...laneOneAndZero, ...set(second), ...set(first),
+          ];
+        }),
+        ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset),
+        ...branch(0), ...end, ...end,
+      ]
+    : [];
   const body = [
     // the running totals so far
-    ...(mode === 'sum' ? [...get(target), ...vectorLoad, ...set(accumulators[0]!), ...get(target), ...vectorLoadAt(16), ...set(accumulators[1]!)] : []),
+    ...(mode === 'sum'
+      ? forEachRow((row) => [...get(row.target), ...vectorLoad, ...set(row.accumulators[0]!), ...get(row.target), ...vectorLoadAt(16), ...set(row.accumulators[1]!)])
+      : []),
     // one value per row for the 'zero' operands
-    ...strides.flatMap((stride, k) =>
-      stride === 'zero' ? [...get(operandAddress(k)), ...lanes.load, ...tee(scalarValue(k)), ...lanes.splat, ...set(vectorValue(k))] : [],
-    ),
-    ...get(count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
+    ...forEachRow((row) => strides.flatMap((stride, k) =>
+      stride === 'zero' ? [...get(row.operandAddress(k)), ...lanes.load, ...tee(row.scalarValue(k)), ...lanes.splat, ...set(row.vectorValue(k))] : [],
+    )),
+    ...get(mode === 'sum' ? regular : count), ...i32Const(-elementsPerStep), ...i32And, ...i32Const(lanes.bytes), ...i32Mul, ...set(vectorEnd),
+    ...(mode === 'sum' ? [...get(regular), ...i32Const(lanes.bytes), ...i32Mul, ...set(regularEnd)] : []),
     ...get(count), ...i32Const(lanes.bytes), ...i32Mul, ...set(rowEnd),
     ...block, ...loop,
     ...get(offset), ...get(vectorEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
     ...vectorWork,
     ...get(offset), ...i32Const(16 * vectorsPerStep), ...i32Add, ...set(offset), ...targetStep(targetStepBytes),
     ...branch(0), ...end, ...end,
+    ...turningElements,
     // the tail goes to running total 0
-    ...(mode === 'sum' ? [...get(accumulators[0]!), ...extractLane(0), ...set(total)] : []),
+    ...(mode === 'sum' ? forEachRow((row) => [...get(row.accumulators[0]!), ...extractLane(0), ...set(row.total)]) : []),
     ...block, ...loop,
     ...get(offset), ...get(rowEnd), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
-    ...readOperands(false), ...scalarWork,
+    ...scalarWork,
     ...get(offset), ...i32Const(lanes.bytes), ...i32Add, ...set(offset), ...targetStep(mode === 'map' ? lanes.bytes : 8),
     ...branch(0), ...end, ...end,
     // store the running totals, the tail's in total 0
     ...(mode === 'sum'
-      ? [...get(target), ...get(accumulators[0]!), ...get(total), ...replaceLane(0), ...vectorStore, ...get(target), ...get(accumulators[1]!), ...vectorStoreAt(16)]
+      ? forEachRow((row) => [
+          ...get(row.target), ...get(row.accumulators[0]!), ...get(row.total), ...replaceLane(0), ...vectorStore,
+          ...get(row.target), ...get(row.accumulators[1]!), ...vectorStoreAt(16),
+        ])
       : []),
   ];
-  return { parameters: new Array<number>(leading + strides.length).fill(I32), locals, body };
+  return { parameters: new Array<number>(parameterCount).fill(I32), locals, body };
 }
 
 /** A row kernel and the loop that calls it once per row of the outer axes. */
 interface Kernel {
   row: (...args: number[]) => void;
   /**
-   * (row, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
-   * each row; `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
-   * sums with the running totals' view and address and whether this call starts and ends the rows;
+   * The row kernel over several rows at once: 'sum', two rows that are runs of their own, each
+   * with its own running totals; 'sumInto', four consecutive rows into the same output row.
+   */
+  group: ((...args: number[]) => void) | null;
+  /**
+   * (row, group, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
+   * each row (or group for several); `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
+   * sums with the running totals' view and address, whether this call starts and ends the rows, and
+   * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index;
+   * `paired`: every row is a run of its own);
    * addresses and strides are in bytes, target strides in elements.
    */
   walk: (...args: unknown[]) => void;
 }
+
+/** Rows per call of a group kernel. */
+const groupRows = { sum: 2, sumInto: 4 } as const;
+
+/**
+ * Whether a kernel has a group form: every 'sumInto'; a 'sum' of a small tree (at most three
+ * operands and three operators), whose rows wait on their additions; two rows of a larger tree
+ * need more locals than there are registers.
+ */
+const grouped = (tree: Expr, mode: Mode, strides: readonly Stride[]): boolean =>
+  mode === 'sumInto' || (mode === 'sum' && strides.length <= 3 && printSchedule(tree).nodes.length <= 3);
 
 const kernels = new Map<string, Kernel | null>();
 let memory: WasmMemory | null = null;
@@ -230,38 +306,75 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const lanes = dtype === 'float64' ? float64Lanes : float32Lanes;
   const api = webAssemblyApi();
   let row: Kernel['row'];
+  let group: Kernel['group'];
   try {
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
-    const bytes = moduleBytes([{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }]);
+    const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
+    if (grouped(tree, mode, strides)) functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode as 'sum' | 'sumInto']) });
+    const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
-    row = new api.Instance(new api.Module(bytes), { env: { memory } }).exports.row as Kernel['row'];
+    const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
+    row = exports.row as Kernel['row'];
+    group = grouped(tree, mode, strides) ? (exports.group as Kernel['group']) : null;
   } catch {
     return null;
   }
   const operands = strides.map((_, k) => k);
   const bytesPerTarget = mode === 'map' ? lanes.bytes : 8;
   const addresses = operands.map((k) => `address${k}`).join(', ');
-  // a row sum: fresh running totals (unless continuing a row from the previous chunk), then (t0 + t1) + (t2 + t3), as in reduce.ts
-  const call = mode === 'sum'
-    ? `if (target.fresh) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
-       row(target.lanesAddress, inner, ${addresses});
-       if (target.finish) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
-    : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
-  const walk = new Function('row', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
-    const counter = new Array(outerShape.length).fill(0);
-    const lanes = target.lanes;
-    let targetOffset = 0;
-    for (let r = 0; r < rows; r++) {
-      ${call}
-      for (let axis = outerShape.length - 1; axis >= 0; axis--) {
+  /** The step to the next row: the odometer over the outer axes. */
+  const advance = `for (let axis = outerShape.length - 1; axis >= 0; axis--) {
         counter[axis]++; targetOffset += outerTargetStrides[axis]; ${operands.map((k) => `address${k} += strides${k}[axis];`).join(' ')}
         if (counter[axis] < outerShape[axis]) break;
         targetOffset -= outerTargetStrides[axis] * outerShape[axis]; ${operands.map((k) => `address${k} -= strides${k}[axis] * outerShape[axis];`).join(' ')}
         counter[axis] = 0;
-      }
+      }`;
+  // 'sum': rows that are runs of their own go two at a time (each with its own totals, lanes 0–3
+  // and 4–7), their sums added to the output in row order. 'sumInto': four consecutive rows of the
+  // innermost outer axis, when they add into the same output row, go in one call, added in order.
+  const pairedCall = mode === 'sum'
+    ? `if (target.paired && group !== null && r + 1 < rows) {
+         const firstTarget = targetOffset; ${operands.map((k) => `const first${k} = address${k};`).join(' ')}
+         ${advance}
+         for (let lane = 0; lane < 8; lane++) lanes[lane] = 0;
+         group(target.lanesAddress, inner, inner & ~3, ${operands.map((k) => `first${k}`).join(', ')}, target.lanesAddress + 32, ${addresses});
+         target.sums[firstTarget] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);
+         target.sums[targetOffset] += (lanes[4] + lanes[5]) + (lanes[6] + lanes[7]);
+         r++;
+         ${advance}
+         continue;
+       }`
+    : mode === 'sumInto'
+    ? `const last = outerShape.length - 1;
+       if (group !== null && last >= 0 && outerTargetStrides[last] === 0 && counter[last] + 3 < outerShape[last]) {
+         group(target + targetOffset * 8, inner, ${[0, 1, 2, 3].map((j) => operands.map((k) => (j === 0 ? `address${k}` : `address${k} + ${j} * strides${k}[last]`)).join(', ')).join(', target, ')});
+         counter[last] += 3; ${operands.map((k) => `address${k} += 3 * strides${k}[last];`).join(' ')}
+         r += 3;
+         ${advance}
+         continue;
+       }`
+    : '';
+  // A run's sum: fresh running totals (unless continuing a row from the previous chunk, or a run
+  // from the previous row), then (t0 + t1) + (t2 + t3), as in reduce.ts. Of a run of runRows rows,
+  // all but the tail (its length mod 4 last elements) are regular.
+  const call = mode === 'sum'
+    ? `const runRow = (target.firstRow + r) % target.runRows;
+       if (target.fresh && runRow === 0) { lanes[0] = 0; lanes[1] = 0; lanes[2] = 0; lanes[3] = 0; }
+       const regular = target.runRows === 1 ? inner & ~3 : Math.max(0, Math.min(inner, target.runRegular - runRow * inner));
+       row(target.lanesAddress, inner, regular, ${addresses});
+       if (target.finish && runRow === target.runRows - 1) target.sums[targetOffset] += (lanes[0] + lanes[1]) + (lanes[2] + lanes[3]);`
+    : `row(target + targetOffset * ${bytesPerTarget}, inner, ${addresses});`;
+  const walk = new Function('row', 'group', 'rows', 'inner', 'outerShape', 'outerTargetStrides', 'target', ...operands.flatMap((k) => [`address${k}`, `strides${k}`]), `
+    const counter = new Array(outerShape.length).fill(0);
+    const lanes = target.lanes;
+    let targetOffset = 0;
+    for (let r = 0; r < rows; r++) {
+      ${pairedCall}
+      ${call}
+      ${advance}
     }`) as Kernel['walk'];
-  return { row, walk };
+  return { row, group, walk };
 }
 
 function kernelFor(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
@@ -331,6 +444,8 @@ export interface Walk {
   outerStrides: readonly (readonly number[])[];
   /** Per outer axis: the step of the output position, in elements. */
   outerTargetStrides: readonly number[];
+  /** 'sum': how many consecutive rows make one run of the sum's order (reduce.ts); 1 when absent. */
+  runRows?: number;
 }
 
 /**
@@ -358,9 +473,11 @@ export function runWasmElementwise(
   const movesWithChunks = operandStrides.map((strides) => strides[0] !== 0);
   /** Elements per step along the first axis. */
   const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
-  const chunkedArrays = movesWithChunks.filter(Boolean).length + (mode === 'map' ? 1 : 0);
+  // what one step stages: each moving operand's advance along the first axis (a whole step for an
+  // array, one element for a value per row), and the output's step in a map
+  const stagedPerStep = operandStrides.reduce((total, strides) => total + Math.min(stepElements, Math.abs(strides[0]!)), mode === 'map' ? stepElements : 0);
   const steps = extents[0]!;
-  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, chunkedArrays * stepElements * bytes)));
+  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, stagedPerStep * bytes)));
   // a single row staged in chunks keeps element i in running total i mod 4: chunks of whole groups of four
   const stepsPerChunk = outer.length === 0 ? Math.max(4, fitting - (fitting % 4)) : fitting;
   /** The lowest and highest element of its data that operand k reads in steps [first, first + count) of the first axis. */
@@ -401,9 +518,13 @@ export function runWasmElementwise(
     for (const [data, span] of spans) view(span.address, span.high - span.low + 1, bytes === 8).set(data.subarray(span.low, span.high + 1));
   };
 
+  const runRows = walk.runRows ?? 1;
+  const runLength = runRows * walk.inner;
+  /** Rows per step along the first axis. */
+  const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
   const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 32 : 0);
+  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 64 : 0);
   if (!reserve(chunkStart)) return false;
   stage(fixed.spans);
   if (mode === 'sumInto') view(accumulatorAddress, output.length, true).set(output); // adds to the sums so far
@@ -426,13 +547,15 @@ export function runWasmElementwise(
     const target = mode === 'sum'
       ? {
           sums: (output as Float64Array).subarray(first * targetStep),
-          lanes: view(accumulatorAddress, 4, true),
+          lanes: view(accumulatorAddress, 8, true),
           lanesAddress: accumulatorAddress,
           fresh: outer.length > 0 || first === 0,
           finish: outer.length > 0 || first + count >= steps,
+          runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? first * rowsPerStep : 0,
+          paired: runRows === 1 && outer.length > 0,
         }
       : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
-    kernel.walk(kernel.row, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
+    kernel.walk(kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
     if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);
   }
   if (mode === 'sumInto') output.set(view(accumulatorAddress, output.length, true));
