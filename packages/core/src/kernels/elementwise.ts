@@ -101,11 +101,19 @@ export function mapElementwise(expression: Expr, inputs: readonly FloatNdArray[]
   const outerShape = merged.shape.slice(0, Math.max(0, rank - 1));
   const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
   const outerStrides = merged.strides.map((strides) => strides.slice(0, Math.max(0, rank - 1)));
-  const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
-  if (!(tryWasmElementwise(size) && runWasmElementwise(expression, inputs, dtype, 'map', walk, out))) {
-    const operands = inputs.flatMap((input, k) => [input.data, input.offset, innerStrides[k]!, outerStrides[k]!]);
-    elementwiseKernel(expression, dtype, innerStrides.map(strideKind))(out, size, inner, outerShape, ...operands);
+  if (tryWasmElementwise(size)) {
+    const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
+    if (runWasmElementwise(expression, inputs, dtype, 'map', walk, out)) return createNd(dtype, shape, out);
   }
+  // plain loops: this runs for every small op, so the arguments are gathered without closures
+  const kinds = new Array<StrideKind>(inputs.length);
+  const operands: (DataArray | number | readonly number[])[] = [];
+  for (let k = 0; k < inputs.length; k++) {
+    const input = inputs[k]!;
+    operands.push(input.data, input.offset, innerStrides[k]!, outerStrides[k]!);
+    kinds[k] = strideKind(innerStrides[k]!);
+  }
+  elementwiseKernel(expression, dtype, kinds)(out, size, inner, outerShape, ...operands);
   return createNd(dtype, shape, out);
 }
 
