@@ -8,9 +8,9 @@ import { registerScratchRelease } from './kernels/scratch.js';
  * dtype and length, and `allocate` hands them out again, zero-filled, instead of fresh memory.
  *
  * The backward pass returns only arrays allocated while it ran (`recordAllocations` collects them),
- * so user data, forward activations and anything allocated before the pass are never reused; a
- * kernel returns its own scratch arrays once it is done with them (a fused sum's row-major copy).
- * Nothing here watches the garbage collector.
+ * so user data, forward activations and anything allocated before the pass are never reused, and
+ * a compiled program's arrays (`keepOutOfPool`) never enter the pool. Nothing here watches the
+ * garbage collector.
  */
 
 /** Arrays smaller than this come from the allocator's small-object memory, which is reused anyway. */
