@@ -109,8 +109,12 @@ export function crossEntropy(logits: Tensor, target: Tensor | Int32Array | reado
   // a tensor's values are checked as a branch on values, which compile's replays check again
   const found: { invalid: { position: number; value: number } | null } = { invalid: null };
   const valid = (values: ArrayLike<number>): boolean => (found.invalid = firstInvalidClass(values, classes, ignoreIndex)) === null;
-  if (target instanceof Tensor) branchOnValues(allExamples(target), (values) => valid(rowMajorValues(values)));
-  else valid(target);
+  if (target instanceof Tensor) {
+    // flattened (a view where the layout allows): the decision reads one strided row
+    branchOnValues(allExamples(target).flatten(), ({ data, offset, stride, shape }) => valid(Array.from({ length: shape[0]! }, (_, i) => data[offset + i * stride[0]!]!)));
+  } else {
+    valid(target);
+  }
   if (found.invalid !== null) {
     const { position, value } = found.invalid;
     throw new Error(`${op}: target[${position}] = ${value} is not a class index in [0, ${classes}) for logits of shape ${formatShape(logits.shape)} (nor ignoreIndex ${ignoreIndex})`);
@@ -137,16 +141,3 @@ function firstInvalidClass(values: ArrayLike<number>, classes: number, ignoreInd
   return null;
 }
 
-/** A strided array's elements in row-major order. */
-function rowMajorValues(values: { data: ArrayLike<number>; shape: number[]; stride: number[]; offset: number }): number[] {
-  const out: number[] = [];
-  const visit = (axis: number, offset: number): void => {
-    if (axis === values.shape.length) {
-      out.push(values.data[offset]!);
-      return;
-    }
-    for (let k = 0; k < values.shape[axis]!; k++) visit(axis + 1, offset + k * values.stride[axis]!);
-  };
-  visit(0, values.offset);
-  return out;
-}

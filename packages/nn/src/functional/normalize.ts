@@ -103,6 +103,11 @@ export function checkEps(op: string, eps: number): void {
   if (!Number.isFinite(eps) || eps < 0) throw new Error(`${op}: eps must be a finite number >= 0, got ${eps}`);
 }
 
+/** A norm layer's momentum: in [0, 1], or null for a cumulative average. */
+export function checkLayerMomentum(op: string, momentum: number | null): void {
+  if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${op}: momentum must be in [0, 1] or null, got ${momentum}`);
+}
+
 export function checkMomentum(op: string, momentum: number): void {
   if (!Number.isFinite(momentum) || momentum < 0 || momentum > 1) {
     throw new Error(`${op}: momentum must be a number in [0, 1], got ${momentum}`);

@@ -1,6 +1,6 @@
 import { checkOptions, assignInPlace, full, noGrad, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { checkEps, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
+import { checkEps, checkLayerMomentum, checkMoreThanOneValuePerChannel, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { checkSameDtype, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkInputRank, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -42,7 +42,7 @@ abstract class BatchNormBase extends Module {
     checkOptions(name, options, ['eps', 'momentum', 'affine', 'trackRunningStats', 'dtype']);
     const { eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkEps(name, eps);
-    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1] or null, got ${momentum}`);
+    checkLayerMomentum(name, momentum);
     this.numFeatures = numFeatures;
     this.eps = eps;
     this.momentum = momentum;

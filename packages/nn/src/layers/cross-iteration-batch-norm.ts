@@ -1,6 +1,6 @@
 import { Tensor, checkOptions, jvp, moments, noGrad, scaledRsqrt, stopGradient, type DType } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { channelAffine, checkBatchStatisticsUnderVmap, checkEps, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
+import { channelAffine, checkBatchStatisticsUnderVmap, checkEps, checkLayerMomentum, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
 import { Module, isParameter } from '../module.js';
 import { checkSameDtype, formatShape, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -110,7 +110,7 @@ export class CrossIterationBatchNorm2d extends Module {
     if (!Number.isInteger(burnIn) || burnIn < 0) throw new Error(`${layer}: burnIn must be an integer >= 0, got ${burnIn}`);
     checkProducer(producer);
     checkEps(layer, eps);
-    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${layer}: momentum must be in [0, 1] or null, got ${momentum}`);
+    checkLayerMomentum(layer, momentum);
     this.numFeatures = numFeatures;
     this.producer = producer;
     this.slots = parameterSlots(producer);

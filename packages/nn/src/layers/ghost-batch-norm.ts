@@ -1,6 +1,6 @@
 import { checkOptions, concat, traceGuard, type DType, type Tensor } from '@normgrad/core';
 import { checkVirtualBatchSize, ghostBatchNorm, renamed, virtualBatches } from '../functional/ghost-batch-norm.js';
-import { checkEps, checkBatchStatisticsUnderVmap } from '../functional/normalize.js';
+import { checkEps, checkBatchStatisticsUnderVmap, checkLayerMomentum } from '../functional/normalize.js';
 import { Module } from '../module.js';
 import { pythonBool, pythonFloat } from '../repr.js';
 import { checkSameDtype, renameOp } from '../util.js';
@@ -58,7 +58,7 @@ abstract class GhostBatchNormBase extends Module {
     const { virtualBatchSize, eps = 1e-5, momentum = 0.1, affine = true, trackRunningStats = true, dtype = 'float32' } = options;
     checkVirtualBatchSize(name, virtualBatchSize);
     checkEps(name, eps);
-    if (momentum !== null && !(momentum >= 0 && momentum <= 1)) throw new Error(`${name}: momentum must be in [0, 1] or null, got ${momentum}`);
+    checkLayerMomentum(name, momentum);
     this.numFeatures = numFeatures;
     this.virtualBatchSize = virtualBatchSize;
     this.eps = eps;
