@@ -72,7 +72,7 @@ export class Trace implements Recorder {
     const pending: PendingElementwise = { ...input, operands: input.operands.slice(), shape: input.shape.slice() };
     this.see([...pending.operands, out]);
     this.#kernel(params, pending.operands, out);
-    const tape = new AllocationTape(out, pending.operands, true);
+    const tape = new AllocationTape(out, pending.operands);
     this.steps.push(() => copyInto(out, tape.run(() => definition.fusedForward!(pending, params))));
   }
 
@@ -206,33 +206,23 @@ function eagerly(fn: () => void): void {
 export class AllocationTape {
   /** The recorded arrays; null stands for the trace's array for the result, `out.data` (a value may move between replays). */
   #arrays: (DataArray | null)[] | null = null;
-  /** Whether the kernel's result does not depend on what its arrays held (null until checked). */
-  #overwrites: boolean | null = null;
-  /** Whether the last run got every array from the tape. */
-  #served = false;
 
-  /**
-   * `out` is the trace's array for the kernel's result; `inputs` are what the kernel reads;
-   * `checksOverwrites` whether the kernel may be checked for relying on zero-filled arrays.
-   */
+  /** `out` is the trace's array for the kernel's result; `inputs` are what the kernel reads. */
   constructor(
     private readonly out: FloatNdArray,
     private readonly inputs: readonly FloatNdArray[],
-    private readonly checksOverwrites = false,
   ) {}
 
   /** Runs the kernel with its allocations served from (or, the first time, recorded on) the tape. */
   run(kernel: () => FloatNdArray): FloatNdArray {
-    if (this.#arrays === null) return this.#record(kernel);
-    if (this.#overwrites === null) return this.#checkOverwrites(kernel);
-    return this.#serve(kernel, this.#overwrites ? null : 0);
+    return this.#arrays === null ? this.#record(kernel) : this.#serve(kernel);
   }
 
-  /** Runs the kernel with the tape's arrays filled with `fill` (null: as the last run left them); whether every call was served. */
-  #serve(kernel: () => FloatNdArray, fill: number | null): FloatNdArray {
+  /** Runs the kernel with the tape's arrays, zero-filled as `allocate` promises. */
+  #serve(kernel: () => FloatNdArray): FloatNdArray {
     const arrays = this.#arrays!;
     let next = 0;
-    const result = withAllocationSource((dtype, length, otherwise) => {
+    return withAllocationSource((dtype, length, otherwise) => {
       const entry = arrays[next];
       const array = entry === null ? this.out.data : entry;
       if (next < 0 || array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
@@ -240,34 +230,9 @@ export class AllocationTape {
         return otherwise(dtype, length);
       }
       next++;
-      if (fill !== null) array.fill(fill);
+      array.fill(0);
       return array;
     }, kernel);
-    this.#served = next === arrays.length;
-    return result;
-  }
-
-  /**
-   * On the first replay that serves the tape: whether the kernel's result is the same whatever its
-   * arrays held before, so later replays skip the zero-fill. The kernel runs from zeros, then from
-   * NaN and from 1.5 in every array, and the results' bits are compared. Only a reduction from a
-   * fused input (core's kernels, which write where they write whatever the values) and float
-   * arrays take part; everything else is zero-filled on every replay.
-   */
-  #checkOverwrites(kernel: () => FloatNdArray): FloatNdArray {
-    const result = this.#serve(kernel, 0);
-    const out = this.out.data;
-    const floats = this.#arrays!.every((entry) => !((entry ?? out) instanceof Int32Array));
-    if (!this.checksOverwrites || !floats || !this.#served || result.data !== out) {
-      this.#overwrites = false;
-      return result;
-    }
-    const expected = bytesOf(out).slice();
-    this.#overwrites = [NaN, 1.5].every((fill) => {
-      const again = this.#serve(kernel, fill);
-      return this.#served && again.data === out && sameBytes(bytesOf(out), expected);
-    });
-    return this.#overwrites ? result : this.#serve(kernel, 0);
   }
 
   #record(kernel: () => FloatNdArray): FloatNdArray {
@@ -304,16 +269,6 @@ export function withAllocationSource<T>(source: AllocationSource, fn: () => T): 
   } finally {
     setAllocationSource(otherwise === allocateFresh ? null : otherwise);
   }
-}
-
-function bytesOf(array: DataArray): Uint8Array {
-  return new Uint8Array(array.buffer, array.byteOffset, array.byteLength);
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return false;
-  return true;
 }
 
 function sameLayout(a: FloatNdArray, b: FloatNdArray): boolean {
