@@ -11,7 +11,7 @@ import { writeStorage } from '../storage.js';
 import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
 import ndarray from 'ndarray';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
-import { ReplayDiverged, Trace, withAllocationSource, type Step } from './trace.js';
+import { ReplayDiverged, Trace, spansBuffer, withAllocationSource, type Step } from './trace.js';
 
 /** How many traces a compiled function keeps per input signature (calls that differ only in guarded values). */
 const TRACES_PER_SIGNATURE = 4;
@@ -232,10 +232,6 @@ class ValueArray {
     keepOutOfPool(fresh);
     this.bind(fresh);
   }
-}
-
-function spansBuffer(array: DataArray): boolean {
-  return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
 }
 
 /** The array of a computed, contiguous tensor that spans it and is not a compiled program's, or null. */

@@ -246,7 +246,7 @@ export class AllocationTape {
     const at = recorded.indexOf(result.data);
     const out = this.out;
     // the trace's array can take the result's place when the kernel lays the result out in a whole array just like it
-    const servable = at >= 0 && out.offset === 0 && out.data.byteOffset === 0 && out.data.length === out.data.buffer.byteLength / out.data.BYTES_PER_ELEMENT &&
+    const servable = at >= 0 && out.offset === 0 && spansBuffer(out.data) &&
       out.data.length === result.data.length && dtypeOfArray(out.data) === dtypeOfArray(result.data) && sameLayout(out, result) &&
       this.inputs.every((input) => input.data.buffer !== out.data.buffer);
     if (servable) {
@@ -269,6 +269,11 @@ export function withAllocationSource<T>(source: AllocationSource, fn: () => T): 
   } finally {
     setAllocationSource(otherwise === allocateFresh ? null : otherwise);
   }
+}
+
+/** Whether an array is the whole of its buffer. */
+export function spansBuffer(array: DataArray): boolean {
+  return array.byteOffset === 0 && array.byteLength === array.buffer.byteLength;
 }
 
 function sameLayout(a: FloatNdArray, b: FloatNdArray): boolean {
