@@ -169,14 +169,18 @@ export function trainRun(spec: RunSpec, train: Digits, test: Digits, output: Out
   const accuracyEvery = accuracyPoints > 0 ? Math.max(1, Math.floor(totalSteps / accuracyPoints)) : Infinity;
   const progress = new ProgressBar(output, spec.title);
   const curveAccuracy = (): number => evaluate(model, test, { limit: CURVE_TEST_DIGITS, dtype: spec.dtype });
+  const forwardBackward = (images: Tensor, labels: Tensor | number[]): { loss: Tensor; logits: Tensor } => {
+    optimizer.zeroGrad();
+    const logits = model.forward(images);
+    const loss = crossEntropy(logits, labels);
+    loss.backward();
+    return { loss, logits };
+  };
   const compiledStep = (spec.compiled ?? true) && spec.beforeStep === undefined
     ? compile((images: Tensor, labels: Tensor) => {
-      optimizer.zeroGrad();
-      const logits = model.forward(images);
-      const loss = crossEntropy(logits, labels);
-      loss.backward();
+      const result = forwardBackward(images, labels);
       optimizer.step();
-      return { loss, logits };
+      return result;
     })
     : null;
 
@@ -198,10 +202,7 @@ export function trainRun(spec: RunSpec, train: Digits, test: Digits, output: Out
         ({ loss, logits } = compiledStep(batch.images, tensor(Int32Array.from(batch.labels), { dtype: 'int32' })));
         trainMilliseconds += performance.now() - started;
       } else {
-        optimizer.zeroGrad();
-        logits = model.forward(batch.images);
-        loss = crossEntropy(logits, batch.labels);
-        loss.backward();
+        ({ loss, logits } = forwardBackward(batch.images, batch.labels));
         trainMilliseconds += performance.now() - started;
         spec.beforeStep?.(step, batch, model);
         const resumed = performance.now();
