@@ -10,6 +10,7 @@ import { describeValue } from '../creation.js';
 import { writeStorage } from '../storage.js';
 import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
 import ndarray from 'ndarray';
+import { mapLeaves } from '../transforms/records.js';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
 import { ReplayDiverged, Trace, spansBuffer, withAllocationSource, type Step } from './trace.js';
 
@@ -265,14 +266,11 @@ function tensorsIn(result: unknown): Tensor[] {
 }
 
 function mapTensors(value: unknown, map: (tensor: Tensor) => Tensor): unknown {
-  if (value instanceof Tensor) return map(value);
-  if (Array.isArray(value)) return value.map((item) => mapTensors(item, map));
-  if (value !== null && typeof value === 'object') {
-    const prototype: unknown = Object.getPrototypeOf(value);
-    if (prototype !== Object.prototype && prototype !== null) {
-      throw new Error(`compile: the function returned ${describeValue(value)}; return tensors, numbers, or arrays and plain objects of them`);
+  return mapLeaves(value, 'result', (leaf) => {
+    if (leaf instanceof Tensor) return map(leaf);
+    if (leaf !== null && typeof leaf === 'object') {
+      throw new Error(`compile: the function returned ${describeValue(leaf)}; return tensors, numbers, or arrays and plain objects of them`);
     }
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapTensors(item, map)]));
-  }
-  return value;
+    return leaf;
+  });
 }

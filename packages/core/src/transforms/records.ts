@@ -31,8 +31,8 @@ export function childPath(path: string, key: string | number): string {
   return /^[A-Za-z_$][\w$]*$/.test(key) ? `${path}.${key}` : `${path}[${JSON.stringify(key)}]`;
 }
 
-/** How a value looks in an Error: its type, a Tensor's shape, a record's kind. */
-export function describeValue(value: unknown): string {
+/** How a record's node looks in an Error: its type, a Tensor's shape, a record's kind. */
+function describeNode(value: unknown): string {
   if (value instanceof Tensor) return `a Tensor of shape [${value.shape.join(', ')}]`;
   if (Array.isArray(value)) return `an array of ${value.length}`;
   if (isRecordNode(value)) return `a record with keys ${JSON.stringify(Object.keys(value))}`;
@@ -60,14 +60,14 @@ export function mapWithAxes<Axis extends number | null>(
   }
   if (Array.isArray(axes)) {
     if (!Array.isArray(value) || value.length !== axes.length) {
-      throw new Error(`${entryPoint}: ${option} for ${path} is an array of ${axes.length}, but ${path} is ${describeValue(value)}; give an array of the same length, or one axis for all of it`);
+      throw new Error(`${entryPoint}: ${option} for ${path} is an array of ${axes.length}, but ${path} is ${describeNode(value)}; give an array of the same length, or one axis for all of it`);
     }
     return value.map((child, index) => mapWithAxes(entryPoint, option, child, axes[index], childPath(path, index), visit, options));
   }
   if (isRecordNode(axes)) {
     const keys = Object.keys(axes);
     if (!isRecordNode(value) || Array.isArray(value)) {
-      throw new Error(`${entryPoint}: ${option} for ${path} is a record with keys ${JSON.stringify(keys)}, but ${path} is ${describeValue(value)}; give a record of the same keys, or one axis for all of it`);
+      throw new Error(`${entryPoint}: ${option} for ${path} is a record with keys ${JSON.stringify(keys)}, but ${path} is ${describeNode(value)}; give a record of the same keys, or one axis for all of it`);
     }
     const valueKeys = Object.keys(value);
     const missing = keys.filter((key) => !Object.hasOwn(value, key));
