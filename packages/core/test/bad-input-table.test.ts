@@ -165,6 +165,12 @@ const rows: BadInputRow[] = [
   { entryPoint: 'assignInPlace', cases: { 'wrong shape': [() => ng.assignInPlace(ng.zeros([3]), ng.zeros([2]))], 'wrong type': [() => ng.assignInPlace(ng.zeros([3]), notATensor)] } },
   { entryPoint: 'withSettings', cases: { 'unknown option': [() => ng.withSettings({ fusin: true } as never, () => 1)], 'wrong type': [() => ng.withSettings({ fusion: 'yes' } as never, () => 1), () => ng.withSettings({}, 3 as never)], 'out of range': [() => ng.withSettings({ matmulThreads: 3 } as never, () => 1)] } },
   { entryPoint: 'compile', cases: { 'wrong type': [() => ng.compile(42 as never), () => ng.compile((t: ng.Tensor) => t)(notATensor), () => ng.compile((t: ng.Tensor) => new Map([['t', t]]))(x)] } },
+  { entryPoint: 'traceGuard', cases: { 'wrong type': [() => ng.traceGuard(true as never)] } },
+  { entryPoint: 'traceEffect', cases: { 'wrong type': [() => ng.traceEffect('count' as never)] } },
+  {
+    entryPoint: 'branchOnValues',
+    cases: { 'wrong type': [() => ng.branchOnValues(notATensor, () => true), () => ng.branchOnValues(x, 1 as never), () => ng.branchOnValues(x, () => 1 as never)] },
+  },
   { entryPoint: 'grad', cases: { 'unknown option': [() => ng.grad(square, { argnum: 0 } as never)], 'wrong type': [() => ng.grad(square)(notATensor)], 'out of range': [() => ng.grad(square, { argnums: 1 })(x64)] } },
   { entryPoint: 'valueAndGrad', cases: { 'unknown option': [() => ng.valueAndGrad(square, { argnum: 0 } as never)] } },
   { entryPoint: 'jvp', cases: { 'wrong type': [() => ng.jvp(3 as never, [x64], [x64])], 'wrong shape': [() => ng.jvp(square, [x64], [v.to('float64')])], 'zero-size': [() => ng.jvp(square, [x64], [])] } },

@@ -1,5 +1,6 @@
 import type { FloatNdArray } from '../kernels/layout.js';
-import type { Tensor } from '../tensor.js';
+import { describeValue } from '../creation.js';
+import { Tensor } from '../tensor.js';
 import { activeRecorder } from './recorder.js';
 
 /**
@@ -8,6 +9,7 @@ import { activeRecorder } from './recorder.js';
  * traces the function again instead of replaying. Outside a trace it does nothing.
  */
 export function traceGuard(read: () => unknown): void {
+  checkFunction('traceGuard', 'read', read);
   activeRecorder?.guard(read);
 }
 
@@ -16,6 +18,7 @@ export function traceGuard(read: () => unknown): void {
  * compile traces, again at the same point of every replay.
  */
 export function traceEffect(effect: () => void): void {
+  checkFunction('traceEffect', 'effect', effect);
   if (activeRecorder !== null) activeRecorder.effect(effect);
   else effect();
 }
@@ -27,8 +30,11 @@ export function traceEffect(effect: () => void): void {
  * whose decision differs from the trace's does not continue (see compile).
  */
 export function branchOnValues(tensor: Tensor, decide: (values: FloatNdArray) => boolean): boolean {
+  if (!(tensor instanceof Tensor)) throw new Error(`branchOnValues: expected a Tensor, got ${describeValue(tensor)}`);
+  checkFunction('branchOnValues', 'decide', decide);
   const values = tensor.data;
   const taken = decide(values);
+  if (typeof taken !== 'boolean') throw new Error(`branchOnValues: decide must return a boolean, got ${describeValue(taken)}`);
   activeRecorder?.branch(values, decide, taken);
   return taken;
 }
@@ -36,4 +42,8 @@ export function branchOnValues(tensor: Tensor, decide: (values: FloatNdArray) =>
 /** Whether compile is tracing a function right now (outside recorded writes and effects). */
 export function isTracing(): boolean {
   return activeRecorder !== null;
+}
+
+function checkFunction(entryPoint: string, name: string, value: unknown): void {
+  if (typeof value !== 'function') throw new Error(`${entryPoint}: ${name} must be a function, got ${describeValue(value)}`);
 }
