@@ -132,7 +132,7 @@ describe('compile: moves in programs with writes', () => {
       traced = x;
       const scaled = x.mul(2);
       // views of their own, which only the effect's declaration names
-      const [argument, result] = [ndarray(x.data.data, [16]), ndarray(scaled.data.data, [16])] as FloatNdArray[];
+      const [argument, result] = [ndarray(x.data.data, [16]), ndarray(scaled.data.data, [16])] as [FloatNdArray, FloatNdArray];
       traceEffect(() => {
         seen.push([argument.data[0]!, result.data[0]!]);
       }, { arrays: [argument, result] });
@@ -143,7 +143,7 @@ describe('compile: moves in programs with writes', () => {
       return { x, result: compiled(x) };
     });
     expect(seen).toEqual([[1, 2], [2, 4], [3, 6]]);
-    expect(calls.map(({ result }) => result.toArray()[0])).toEqual([2, 4, 6]);
+    expect(calls.map(({ result }) => result.toTypedArray()[0])).toEqual([2, 4, 6]);
     expect(traced!.data.data).toBe(calls[2]!.x.data.data);
   });
 
@@ -159,7 +159,7 @@ describe('compile: moves in programs with writes', () => {
     });
     const results = [1, 2, 3].map((value) => compiled(full([16], value, { dtype: 'float64' })));
     expect(seen).toEqual([[1, 2], [2, 4], [3, 6]]);
-    expect(results.map((result) => result.toArray()[0])).toEqual([2, 4, 6]);
+    expect(results.map((result) => result.toTypedArray()[0])).toEqual([2, 4, 6]);
   });
 
   it('a write without access keeps the program copying; its closure reads the values of each call', () => {
@@ -172,7 +172,7 @@ describe('compile: moves in programs with writes', () => {
     });
     for (const value of [1, 2, 3]) {
       compiled(full([16], value, { dtype: 'float64' }));
-      expect(buffer.toArray()[0]).toBe(2 * value);
+      expect(buffer.toTypedArray()[0]).toBe(2 * value);
     }
   });
 
