@@ -218,7 +218,9 @@ export function elementwiseInto(expression: Expr | ((...inputs: Expr[]) => Expr)
   views.forEach((view, index) => {
     if (inputs[index]!.length === 1) view.stride[0] = 0;
   });
+  // the write reaches the arrays through these ndarrays only (so compile may move the values they view)
+  const target = createNd(dtype, [output.length], output);
   writeStorage(output, () => {
-    mapElementwise(tree, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
-  });
+    mapElementwise(tree, views.length > 0 ? views : [target], dtype, target.data as FloatArray);
+  }, { target, reads: views });
 }
