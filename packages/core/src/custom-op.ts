@@ -1,5 +1,5 @@
 import type { NdArray } from 'ndarray';
-import type { FloatArray } from './dtype.js';
+import type { DataArray, FloatArray } from './dtype.js';
 import { copyNd } from './kernels/elementwise.js';
 import { dtypeOfNd, type FloatNdArray } from './kernels/layout.js';
 import { primitive, type Primitive } from './primitive.js';
@@ -10,8 +10,12 @@ import { stack } from './composite/shape.js';
 
 export interface CustomOpDefinition {
   name: string;
-  /** The forward computation on raw ndarrays (inputs may be strided views: read, never write). */
-  forward: (...inputs: NdArray<FloatArray>[]) => NdArray<FloatArray>;
+  /**
+   * The forward computation on raw ndarrays (inputs may be strided views: read, never write). It
+   * returns a float32 or float64 ndarray, e.g. a tensor's `.data` (typed as any dtype's; an int32
+   * result is an Error).
+   */
+  forward: (...inputs: NdArray<FloatArray>[]) => NdArray<DataArray>;
   /** One gradient (or null) per input, written in Tensor ops so that it is itself differentiable. */
   vjp: (gradOut: Tensor, inputs: Tensor[], output: Tensor) => (Tensor | null)[];
   /**

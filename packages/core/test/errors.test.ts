@@ -279,6 +279,8 @@ describe('autodiff', () => {
     expect(() => twice(3 as unknown as Tensor)).toThrow(/twice: input 0 must be a Tensor/);
     const badForward = customOp({ name: 'badForward', forward: () => ({}) as never, vjp: (g) => [g] });
     expect(() => badForward(x)).toThrow(/badForward: forward must return an ndarray/);
+    const intForward = customOp({ name: 'intForward', forward: (a) => tensor([1, 2], { dtype: 'int32', shape: a.shape }).data, vjp: (g) => [g] });
+    expect(() => intForward(x)).toThrow(/intForward: forward must return an ndarray backed by a Float32Array or Float64Array/);
     expect(() => twice(f32([2]), f64([2]))).toThrow(/twice: dtype mismatch: input 0 is float32 \[2\], input 1 is float64 \[2\]/);
   });
 

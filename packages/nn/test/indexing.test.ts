@@ -91,7 +91,7 @@ describe('crossEntropy validates its options and targets', () => {
     expect(() => crossEntropy(logits, tensor([0, 1.5]))).toThrow('crossEntropy: target[1] = 1.5 is not a class index in [0, 3)');
     expect(() => crossEntropy(logits, tensor([[0, 1]], { dtype: 'int32' }))).toThrow('crossEntropy: target must hold 2 class indices (shape [2]) for logits of shape [2, 3], got shape [1, 2]');
     expect(() => crossEntropy(logits, tensor([[0.5, 0.5]], { dtype: 'float64' }))).toThrow('crossEntropy: probability targets must have the logits\' shape [2, 3], got [1, 2]');
-    expect(crossEntropy(logits, [-1, 2], { ignoreIndex: -1, reduction: 'none' }).toArray()[0]).toBe(0);
+    expect((crossEntropy(logits, [-1, 2], { ignoreIndex: -1, reduction: 'none' }).toArray() as number[])[0]).toBe(0);
     // every target ignored: 'mean' is 0/0 (NaN, as PyTorch)
     expect(Number.isNaN(crossEntropy(logits, [-100, -100]).item())).toBe(true);
   });

@@ -1,7 +1,7 @@
 import ops from 'ndarray-ops';
-import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType, type FloatArray } from '../dtype.js';
+import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
-import { mapElementwise } from '../kernels/elementwise.js';
+import { prepareElementwise } from '../kernels/elementwise.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import type { PrimitiveDefinition } from '../primitive.js';
 import { writeStorage, type StorageAccess } from '../storage.js';
@@ -102,8 +102,8 @@ export class Trace implements Recorder {
     const operands = pending.operands.slice();
     this.see([...operands, out]);
     if (this.allocated.has(out.data.buffer)) this.computed.add(out.data.buffer);
-    // out.data is read on every replay: a value may move to another array between replays
-    this.steps.push(() => mapElementwise(expression, operands, dtype, out.data as FloatArray));
+    // the loop is resolved now; it reads out.data and the operands' data on every replay (a value may move to another array between replays)
+    this.steps.push(prepareElementwise(expression, operands, dtype, out));
   }
 
   /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
