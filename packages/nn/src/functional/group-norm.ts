@@ -1,4 +1,4 @@
-import { checkOptions, type Tensor } from '@normgrad/core';
+import { checkOptions, sumFloat64, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
 import { checkChannelVector, checkEps, normalizeOver, channelBroadcast } from './normalize.js';
 
@@ -43,7 +43,9 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
   const spatialAxes = range(2, x.ndim);
   const count = channelsPerGroup * product(x.shape.slice(2));
   // (N, C, *) → per-(sample, group) sums (N, G, 1), and back to one value per channel (N, C, 1, …)
-  const groupSum = (t: Tensor): Tensor => (spatialAxes.length > 0 ? t.sum(spatialAxes) : t).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
+  const channelSum = (t: Tensor, asFloat64: boolean): Tensor =>
+    spatialAxes.length === 0 ? (asFloat64 ? t.to('float64') : t) : asFloat64 ? sumFloat64(t, spatialAxes) : t.sum(spatialAxes);
+  const groupSum = (t: Tensor, asFloat64 = false): Tensor => channelSum(t, asFloat64).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
   const perChannel = (t: Tensor): Tensor => t.broadcastTo([batch, numGroups, channelsPerGroup]).reshape([batch, channels, ...spatialAxes.map(() => 1)]);
   return normalizeOver(x, { sum: groupSum, spread: perChannel, count }, eps).affine(channelBroadcast(x, weight), channelBroadcast(x, bias));
 }

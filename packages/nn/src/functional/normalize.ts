@@ -1,4 +1,4 @@
-import { assignInPlace, moments, noGrad, ones, scaledRsqrt, vmapLevels, withinSquareRange, type Tensor } from '@normgrad/core';
+import { assignInPlace, moments, noGrad, ones, scaledRsqrt, sumFloat64, vmapLevels, withinSquareRange, type Tensor } from '@normgrad/core';
 import { checkPositiveFinite, checkSameDtype, formatShape, product, range } from '../util.js';
 
 /**
@@ -13,12 +13,13 @@ export function standardizeOver(x: Tensor, axes: number[], eps: number): { norma
 
 /**
  * How a norm groups the values of x (N, C, *) into statistics: `sum` adds up each statistic's
- * values (an x-shaped tensor to the statistics' shape), `spread` puts a statistic back into a shape
- * that broadcasts against x with one value per channel (or per sample and channel), and `count` is
- * how many values of x each statistic is taken over.
+ * values (an x-shaped tensor to the statistics' shape; as float64, unrounded, when asked: core's
+ * sumFloat64), `spread` puts a statistic back into a shape that broadcasts against x with one
+ * value per channel (or per sample and channel), and `count` is how many values of x each
+ * statistic is taken over.
  */
 export interface StatisticsLayout {
-  sum(t: Tensor): Tensor;
+  sum(t: Tensor, asFloat64?: boolean): Tensor;
   spread(statistic: Tensor): Tensor;
   count: number;
 }
@@ -44,9 +45,11 @@ export interface Normalization {
  *   mean's derivatives come in through the zero shift δ = m − m̄ instead, by the identities
  *   x − m = e − δ and Var[x] = E[e²] − δ², so that no x-sized gradient is summed for the mean.
  * - The variance is the corrected two-pass one (Chan, Golub & LeVeque 1983), E[e²] − r² with the
- *   rounding of the mean r = E[e] (zero in exact arithmetic, a constant of the graph), both sums read
- *   from the same deviations; r is subtracted from the deviations too, so float32 data with a large
- *   mean and a small spread neither cancels (never E[x²] − E[x]²) nor keeps the mean's rounding.
+ *   rounding of the mean r = E[e] (zero in exact arithmetic, a constant of the graph); r is
+ *   subtracted from the deviations too, so float32 data with a large mean and a small spread
+ *   neither cancels (never E[x²] − E[x]²) nor keeps the mean's rounding. For float32 x, r is the
+ *   float32 mean's rounding, Σx/n − m̄, from the float64 sum behind the mean (the same to float32
+ *   rounding, without a pass over x); for float64 x it is the sum of the deviations.
  * - Where the squares would leave float range the deviations are divided by their mean magnitude
  *   s (a constant of the graph, as core's meanAbsScale), so float32 is right at every magnitude.
  * - The per-channel terms fold: normalized · a + b = (e/s − r) · F + (b − δ/s · F) with
@@ -56,14 +59,17 @@ export interface Normalization {
  */
 export function normalizeOver(x: Tensor, layout: StatisticsLayout, eps: number): Normalization {
   const { sum, spread, count } = layout;
-  const mean = sum(x).div(count);
+  // float32: the mean from its float64 sum, whose rounding is then known exactly (float64 − float32 is exact)
+  const exactMean = x.dtype === 'float32' ? sum(x, true).div(count) : null;
+  const mean = exactMean ? exactMean.to(x.dtype) : sum(x).div(count);
   const meanValue = mean.detach();
+  const meanRounding = exactMean && exactMean.detach().sub(meanValue.to('float64')).to(x.dtype);
   const deviation = x.sub(spread(meanValue));
   const meanShift = mean.sub(meanValue);
   const statistics = (scale: Tensor | null) => {
     const scaled = scale === null ? deviation : deviation.div(spread(scale));
     const shift = scale === null ? meanShift : meanShift.div(scale);
-    const rounding = sum(scaled).div(count).detach();
+    const rounding = meanRounding ? (scale === null ? meanRounding : meanRounding.div(scale)) : sum(scaled).div(count).detach();
     const scaledVariance = sum(scaled.square()).div(count).sub(rounding.square()).sub(shift.square());
     return { scaled, shift, rounding, scaledVariance };
   };
@@ -88,7 +94,7 @@ export function normalizeOver(x: Tensor, layout: StatisticsLayout, eps: number):
 /** The layout of batch statistics over x (N, C, *): one per channel, over every axis but 1 (statistics (1, C, 1, …)). */
 export function channelStatistics(x: Tensor): StatisticsLayout {
   const axes = [0, ...range(2, x.ndim)];
-  return { sum: (t) => t.sum(axes, true), spread: (statistic) => statistic, count: valuesPerChannel(x) };
+  return { sum: (t, asFloat64) => (asFloat64 ? sumFloat64(t, axes, true) : t.sum(axes, true)), spread: (statistic) => statistic, count: valuesPerChannel(x) };
 }
 
 /** A per-channel tensor of shape [C] (or null) reshaped to broadcast against x (N, C, *). */
