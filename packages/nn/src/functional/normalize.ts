@@ -46,14 +46,14 @@ export interface Normalization {
  *   x − m = e − δ and Var[x] = E[e²] − δ², so that no x-sized gradient is summed for the mean.
  * - The variance is the corrected two-pass one (Chan, Golub & LeVeque 1983), E[e²] − r² with the
  *   rounding of the mean r = E[e] (zero in exact arithmetic, a constant of the graph); r is
- *   subtracted from the deviations too, so float32 data with a large mean and a small spread
+ *   subtracted from the normalized values too, so float32 data with a large mean and a small spread
  *   neither cancels (never E[x²] − E[x]²) nor keeps the mean's rounding. For float32 x, r is the
  *   float32 mean's rounding, Σx/n − m̄, from the float64 sum behind the mean (the same to float32
  *   rounding, without a pass over x); for float64 x it is the sum of the deviations.
  * - Where the squares would leave float range the deviations are divided by their mean magnitude
  *   s (a constant of the graph, as core's meanAbsScale), so float32 is right at every magnitude.
- * - The per-channel terms fold: normalized · a + b = (e/s − r) · F + (b − δ/s · F) with
- *   F = a · rsqrt(Var/s² + eps/s²), so the backward of y sums only g and g · (e/s − r) over x.
+ * - The per-channel terms fold: normalized · a + b = e/s · F + (b − (δ/s + r) · F) with
+ *   F = a · rsqrt(Var/s² + eps/s²), so the backward of y sums only g and g · e/s over x.
  * Every op is an ordinary differentiable one, and the function is the plain formula's (δ is zero
  * and r and s are constants), so every derivative, of any order, is that of the plain formula.
  */
@@ -81,11 +81,12 @@ export function normalizeOver(x: Tensor, layout: StatisticsLayout, eps: number):
     ({ scaled, shift, rounding, scaledVariance } = statistics(scale));
   }
   const factor = spread(scale === null ? scaledVariance.add(eps).rsqrt() : scaledRsqrt(scaledVariance, scale, eps));
-  const centered = scaled.sub(spread(rounding));
+  // the mean's rounding and its zero shift, subtracted once per channel
+  const meanCorrection = spread(shift.add(rounding));
   const affine = (affineScale: Tensor | null, offset: Tensor | null): Tensor => {
     const channelFactor = affineScale ? factor.mul(affineScale) : factor;
-    const shiftTerm = spread(shift).mul(channelFactor);
-    return centered.mul(channelFactor).add(offset ? offset.sub(shiftTerm) : shiftTerm.neg());
+    const correction = meanCorrection.mul(channelFactor);
+    return scaled.mul(channelFactor).add(offset ? offset.sub(correction) : correction.neg());
   };
   const variance = scale === null ? scaledVariance : scaledVariance.mul(scale).mul(scale);
   return { mean, variance, affine };
