@@ -308,6 +308,15 @@ describe('dropout under vmap', () => {
     expect(kept.toArray()).not.toEqual(ng.stack(examples(different).map((d) => d.ne(0).to('float64').sum())).narrow(0, 0, 1).broadcastTo([4]).toArray());
     expectClose(ng.vmap((x: Tensor) => new Dropout(0.5).eval().forward(x))(xs).to('float64'), xs.to('float64'), 0);
   });
+
+  it('a seeded Dropout whose call threw draws, on its next call, the mask a fresh layer draws first', () => {
+    for (const make of [() => new Dropout(0.5, { seed: 11 }), () => new Dropout2d(0.5, { seed: 11 })]) {
+      const inputs = ng.randn([2, 3, 2, 2], { seed: 5 });
+      const layer = make();
+      expect(() => ng.vmap((x: Tensor) => layer.forward(x))(inputs)).toThrow(/draws its random mask inside vmap/);
+      expectClose(layer.forward(inputs).to('float64'), make().forward(inputs).to('float64'), 0);
+    }
+  });
 });
 
 describe('spectralNorm under vmap', () => {

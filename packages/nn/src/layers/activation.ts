@@ -25,9 +25,12 @@ export class Dropout extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.training) return x;
-    const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount++;
+    const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount;
     try {
-      return dropout(x, this.p, seed === undefined ? {} : { seed });
+      const result = dropout(x, this.p, seed === undefined ? {} : { seed });
+      // a call that throws draws no mask: the next call gets the seed this one would have used
+      this.forwardCount++;
+      return result;
     } catch (error) {
       throw renameOp(error, 'dropout', 'Dropout');
     }
@@ -50,9 +53,12 @@ export class Dropout2d extends Module {
 
   forward(x: Tensor): Tensor {
     if (!this.training) return x;
-    const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount++;
+    const seed = this.options.seed === undefined ? undefined : this.options.seed + this.forwardCount;
     try {
-      return dropout2d(x, this.p, seed === undefined ? {} : { seed });
+      const result = dropout2d(x, this.p, seed === undefined ? {} : { seed });
+      // a call that throws draws no mask: the next call gets the seed this one would have used
+      this.forwardCount++;
+      return result;
     } catch (error) {
       throw renameOp(error, 'dropout2d', 'Dropout2d');
     }
