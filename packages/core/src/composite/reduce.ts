@@ -37,6 +37,17 @@ export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
   return finish(x, primitives.sum([x], { axes }), axes, keepdims);
 }
 
+/**
+ * Σ over the axes as float64 whatever x's dtype: the float64 running totals every sum keeps (see
+ * kernels/reduce.ts), not rounded to x's dtype, e.g. so that a float32 mean's rounding,
+ * Σx/n − float32(Σx/n), is known without another pass. The gradient is in x's dtype.
+ */
+export function sumFloat64(x: Tensor, axis?: Axes, keepdims = false): Tensor {
+  checkFloat('sumFloat64', x);
+  const axes = reduced('sumFloat64', x, axis);
+  return finish(x, primitives.sum([x], { axes, dtype: 'float64' }), axes, keepdims);
+}
+
 export function mean(x: Tensor, axis?: Axes, keepdims = false): Tensor {
   checkFloat('mean', x);
   const axes = reduced('mean', x, axis);

@@ -157,9 +157,17 @@ function innermostReducedRun(merged: MergedAxes): number {
 
 /**
  * Sums or maximizes `expression` (a tree over the elements of same-shaped operands with any
- * strides) over the given axes; the result, in `dtype`, has the kept axes only (no keepdims).
+ * strides, computed in `dtype`) over the given axes; the result, in `resultDtype` (default
+ * `dtype`; float64 keeps a sum's float64 totals unrounded), has the kept axes only (no keepdims).
  */
-export function reduceExpression(expression: Expr, operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind, dtype: DType): FloatNdArray {
+export function reduceExpression(
+  expression: Expr,
+  operands: readonly FloatNdArray[],
+  axes: readonly number[],
+  kind: ReductionKind,
+  dtype: DType,
+  resultDtype: DType = dtype,
+): FloatNdArray {
   const shape = operands[0]!.shape;
   const reducedAxes = new Set(axes);
   const outShape = shape.filter((_, axis) => !reducedAxes.has(axis));
@@ -188,7 +196,7 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
         inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
         outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1), runRows,
       };
-      if (runWasmElementwise(expression, operands, dtype, innerReduced ? 'sum' : 'sumInto', walk, accumulator)) return finish(accumulator, outShape, dtype);
+      if (runWasmElementwise(expression, operands, dtype, innerReduced ? 'sum' : 'sumInto', walk, accumulator)) return finish(accumulator, outShape, resultDtype);
     }
     // a kept inner axis takes the reduced axis just outside it as the block's rows
     const blocked = !innerReduced && rank >= 2 && merged.reduced[rank - 2]!;
@@ -203,7 +211,7 @@ export function reduceExpression(expression: Expr, operands: readonly FloatNdArr
       accumulator, size, inner, rows, runRows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
     );
   }
-  return finish(accumulator, outShape, dtype);
+  return finish(accumulator, outShape, resultDtype);
 }
 
 /** The float64 totals as a result of `dtype`. */
@@ -213,7 +221,7 @@ function finish(accumulator: Float64Array, outShape: readonly number[], dtype: D
   return createNd(dtype, outShape, out);
 }
 
-/** Sums or maximizes x over the given axes; the result has the kept axes only (no keepdims). */
-export function reduceAxes(x: FloatNdArray, axes: readonly number[], kind: ReductionKind, dtype: DType = dtypeOfNd(x)): FloatNdArray {
-  return reduceExpression(E.input(0), [x], axes, kind, dtype);
+/** Sums or maximizes x over the given axes; the result (in resultDtype, default x's) has the kept axes only (no keepdims). */
+export function reduceAxes(x: FloatNdArray, axes: readonly number[], kind: ReductionKind, dtype: DType = dtypeOfNd(x), resultDtype: DType = dtype): FloatNdArray {
+  return reduceExpression(E.input(0), [x], axes, kind, dtype, resultDtype);
 }

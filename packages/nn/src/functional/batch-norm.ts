@@ -1,6 +1,6 @@
 import { checkOptions, noGrad, type Tensor } from '@normgrad/core';
-import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
+import { formatShape } from '../util.js';
+import { channelBroadcast, channelStatistics, checkBatchStatisticsUnderVmap, checkMoreThanOneValuePerChannel, checkRunningNormArgs, normalizeOver, standardize, updateRunningStats, valuesPerChannel } from './normalize.js';
 
 export interface BatchNormOptions {
   weight?: Tensor | null;
@@ -26,6 +26,26 @@ export interface BatchNormOptions {
  * A plain composite of core ops: every derivative, of any order, comes from autodiff.
  */
 export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Tensor | null, options: BatchNormOptions = {}): Tensor {
+  return batchNormWithAffine(x, runningMean, runningVar, options, null);
+}
+
+/** An affine applied after normalizing: scale and offset broadcast against x. */
+export interface BroadcastAffine {
+  scale: Tensor;
+  offset: Tensor;
+}
+
+/**
+ * batchNorm with its affine given as `broadcastAffine` (e.g. one scale and offset per sample and
+ * channel, conditionalBatchNorm's) instead of weight and bias, or null for batchNorm's own.
+ */
+export function batchNormWithAffine(
+  x: Tensor,
+  runningMean: Tensor | null,
+  runningVar: Tensor | null,
+  options: BatchNormOptions,
+  broadcastAffine: BroadcastAffine | null,
+): Tensor {
   const op = 'batchNorm';
   checkOptions(op, options, ['weight', 'bias', 'training', 'momentum', 'eps']);
   const { weight = null, bias = null, training = false, momentum = 0.1, eps = 1e-5 } = options;
@@ -34,20 +54,21 @@ export function batchNorm(x: Tensor, runningMean: Tensor | null, runningVar: Ten
   const channels = x.shape[1]!;
   checkRunningNormArgs(op, x, { weight, bias, runningMean, runningVar }, eps, momentum);
 
-  const statAxes = [0, ...range(2, x.ndim)];
-  const channelShape = x.shape.map((extent, axis) => (axis === 1 ? extent : 1));
+  const scale = broadcastAffine ? broadcastAffine.scale : channelBroadcast(x, weight);
+  const offset = broadcastAffine ? broadcastAffine.offset : channelBroadcast(x, bias);
   if (training) {
     checkMoreThanOneValuePerChannel(op, x);
-    const { normalized, mean, variance } = standardizeOver(x, statAxes, eps);
+    const { mean, variance, affine } = normalizeOver(x, channelStatistics(x), eps);
     // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
     if (runningMean && runningVar && x.size > 0) {
       const n = valuesPerChannel(x);
       // outside the graph: the running statistics have no gradient
       noGrad(() => updateRunningStats(runningMean, runningVar, mean.reshape([channels]), variance.mul(n / (n - 1)).reshape([channels]), momentum));
     }
-    return channelAffine(normalized, weight, bias);
+    return affine(scale, offset);
   }
   if (!runningMean || !runningVar) throw new Error(`${op}: runningMean and runningVar must be given when training is false`);
-  const y = standardize(x, runningMean.reshape(channelShape), runningVar.reshape(channelShape), eps);
-  return channelAffine(y, weight, bias);
+  const y = standardize(x, channelBroadcast(x, runningMean)!, channelBroadcast(x, runningVar)!, eps);
+  const scaled = scale ? y.mul(scale) : y;
+  return offset ? scaled.add(offset) : scaled;
 }

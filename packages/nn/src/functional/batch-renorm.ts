@@ -1,6 +1,6 @@
 import { checkOptions, stopGradient, type Tensor } from '@normgrad/core';
-import { formatShape, range } from '../util.js';
-import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, standardizeOver, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
+import { formatShape } from '../util.js';
+import { channelAffine, checkMoreThanOneValuePerChannel, checkRunningNormArgs, standardize, normalizeOver, channelStatistics, channelBroadcast, updateRunningStats, valuesPerChannel, checkBatchStatisticsUnderVmap } from './normalize.js';
 
 export interface BatchRenormOptions {
   weight?: Tensor | null;
@@ -50,15 +50,17 @@ export function batchRenorm(x: Tensor, runningMean: Tensor, runningVar: Tensor, 
   if (!training) return channelAffine(standardize(x, mu, runningVar.reshape(channelShape), eps), weight, bias);
 
   checkMoreThanOneValuePerChannel(op, x);
-  const statAxes = [0, ...range(2, x.ndim)];
-  const { normalized, mean: batchMean, variance: batchVar } = standardizeOver(x, statAxes, eps);
+  const { mean: batchMean, variance: batchVar, affine } = normalizeOver(x, channelStatistics(x), eps);
   const r = stopGradient(batchVar.add(eps).sqrt().div(sigma).clamp(1 / rMax, rMax));
   const d = stopGradient(batchMean.sub(mu).div(sigma).clamp(-dMax, dMax));
   const n = valuesPerChannel(x);
   const unbiasedVar = batchVar.mul(n / (n - 1));
   // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
   if (x.size > 0) updateRunningStats(runningMean, runningVar, batchMean.reshape([channels]), unbiasedVar.reshape([channels]), momentum);
-  return channelAffine(normalized.mul(r).add(d), weight, bias);
+  // (normalized · r + d) · weight + bias
+  const [channelWeight, channelBias] = [channelBroadcast(x, weight), channelBroadcast(x, bias)];
+  const offset = channelWeight ? d.mul(channelWeight) : d;
+  return affine(channelWeight ? r.mul(channelWeight) : r, channelBias ? offset.add(channelBias) : offset);
 }
 
 /** rMax >= 1 and dMax >= 0, both finite. */

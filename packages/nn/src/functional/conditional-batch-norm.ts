@@ -1,6 +1,6 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape } from '../util.js';
-import { batchNorm } from './batch-norm.js';
+import { batchNormWithAffine } from './batch-norm.js';
 
 export interface ConditionalBatchNormOptions {
   /** Per-sample γ, shape (N, C): e.g. rows of a class embedding or a projection of a condition. */
@@ -34,13 +34,11 @@ export function conditionalBatchNorm(x: Tensor, runningMean: Tensor | null, runn
     }
   }
   checkSameDtype(op, x, { weight, bias });
-  let normalized: Tensor;
+  const sampleShape = x.shape.map((extent, axis) => (axis < 2 ? extent : 1));
   try {
-    normalized = batchNorm(x, runningMean, runningVar, { training, momentum, eps });
+    return batchNormWithAffine(x, runningMean, runningVar, { training, momentum, eps }, { scale: weight.reshape(sampleShape), offset: bias.reshape(sampleShape) });
   } catch (error) {
     if (error instanceof Error && error.message.startsWith('batchNorm:')) throw new Error(`${op}:${error.message.slice('batchNorm:'.length)}`);
     throw error;
   }
-  const sampleShape = x.shape.map((extent, axis) => (axis < 2 ? extent : 1));
-  return normalized.mul(weight.reshape(sampleShape)).add(bias.reshape(sampleShape));
 }

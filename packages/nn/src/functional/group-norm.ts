@@ -1,6 +1,6 @@
-import { checkOptions, scaledRsqrt, withinSquareRange, zeros, type Tensor } from '@normgrad/core';
+import { checkOptions, sumFloat64, type Tensor } from '@normgrad/core';
 import { checkSameDtype, formatShape, product, range } from '../util.js';
-import { channelAffine, checkChannelVector, checkEps } from './normalize.js';
+import { checkChannelVector, checkEps, normalizeOver, channelBroadcast } from './normalize.js';
 
 export interface GroupNormOptions {
   weight?: Tensor | null;
@@ -16,10 +16,10 @@ export interface GroupNormOptions {
  *   y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias        (biased Var, per-channel affine)
  *
  * numGroups = 1 is LayerNorm over (C, *) with per-channel affine; numGroups = C is InstanceNorm.
- * A plain composite of core ops. The statistics are the corrected two-pass ones of core's
- * `moments`, summed per channel and then per group, and are spread back to one value per
- * channel: x and everything of its size keep the (N, C, *) layout, so the elementwise work fuses
- * with the reductions as in batchNorm.
+ * A plain composite of core ops (normalizeOver, as batchNorm). The statistics are summed
+ * per channel and then per group, and are spread back to one value per (sample, channel), where
+ * they fold with the per-channel affine: x and everything of its size keep the (N, C, *) layout,
+ * so the elementwise work fuses with the reductions.
  */
 export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOptions = {}): Tensor {
   const op = 'groupNorm';
@@ -43,27 +43,9 @@ export function groupNorm(x: Tensor, numGroups: number, options: GroupNormOption
   const spatialAxes = range(2, x.ndim);
   const count = channelsPerGroup * product(x.shape.slice(2));
   // (N, C, *) → per-(sample, group) sums (N, G, 1), and back to one value per channel (N, C, 1, …)
-  const groupSum = (t: Tensor): Tensor => (spatialAxes.length > 0 ? t.sum(spatialAxes) : t).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
+  const channelSum = (t: Tensor, asFloat64: boolean): Tensor =>
+    spatialAxes.length === 0 ? (asFloat64 ? t.to('float64') : t) : asFloat64 ? sumFloat64(t, spatialAxes) : t.sum(spatialAxes);
+  const groupSum = (t: Tensor, asFloat64 = false): Tensor => channelSum(t, asFloat64).reshape([batch, numGroups, channelsPerGroup]).sum(2, true);
   const perChannel = (t: Tensor): Tensor => t.broadcastTo([batch, numGroups, channelsPerGroup]).reshape([batch, channels, ...spatialAxes.map(() => 1)]);
-  const deviation = x.sub(perChannel(groupSum(x).div(count)));
-  // As core's moments: deviations corrected for the rounding of the mean, and, where their squares
-  // would leave float range, divided by their mean magnitude s (a constant of the graph), so float32
-  // is right at every magnitude.
-  const statistics = (scale: Tensor | null) => {
-    const scaled = scale === null ? deviation : deviation.div(perChannel(scale));
-    // the rounding of the mean: zero in exact arithmetic for every x, so a constant of the graph
-    const rounding = groupSum(scaled).div(count).detach();
-    const scaledDeviation = scaled.sub(perChannel(rounding));
-    return { scaledDeviation, scaledVariance: groupSum(scaledDeviation.square()).div(count) };
-  };
-  let scale: Tensor | null = null;
-  let { scaledDeviation, scaledVariance } = statistics(null);
-  if (!withinSquareRange(scaledVariance)) {
-    const meanAbs = x.size > 0 ? groupSum(deviation.abs()).div(count).detach() : zeros([batch, numGroups, 1], { dtype: x.dtype });
-    scale = meanAbs.maximum(x.dtype === 'float32' ? 2 ** -63 : 2 ** -511); // as meanAbsScale
-    ({ scaledDeviation, scaledVariance } = statistics(scale));
-  }
-  const factor = scale === null ? scaledVariance.add(eps).rsqrt() : scaledRsqrt(scaledVariance, scale, eps);
-  const y = scaledDeviation.mul(perChannel(factor));
-  return channelAffine(y, weight, bias);
+  return normalizeOver(x, { sum: groupSum, spread: perChannel, count }, eps).affine(channelBroadcast(x, weight), channelBroadcast(x, bias));
 }

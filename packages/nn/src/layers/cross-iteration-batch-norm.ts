@@ -1,6 +1,6 @@
 import { Tensor, checkOptions, jvp, moments, noGrad, scaledRsqrt, stopGradient, type DType } from '@normgrad/core';
 import { batchNorm } from '../functional/batch-norm.js';
-import { channelAffine, checkBatchStatisticsUnderVmap, checkEps, checkLayerMomentum, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
+import { channelAffine, channelBroadcast, channelStatistics, checkBatchStatisticsUnderVmap, normalizeOver, checkEps, checkLayerMomentum, checkMoreThanOneValuePerChannel, updateRunningStats, valuesPerChannel } from '../functional/normalize.js';
 import { Module, isParameter } from '../module.js';
 import { checkSameDtype, formatShape, renameOp } from '../util.js';
 import { affineParameters, channelNormRepr, checkChannelCount, checkNumFeatures, runningStatBuffers } from './channel-norm.js';
@@ -187,14 +187,14 @@ export class CrossIterationBatchNorm2d extends Module {
 
   /** Training: the compensated cross-iteration statistics (BatchNorm2d's when there are no past iterations). */
   private normalize(x: Tensor, past: readonly CrossIterationRecord[], parameters: Record<string, Tensor>): Tensor {
-    const current = moments(x, statAxes, { correction: 0 });
-    if (this.runningMean && this.runningVar) {
-      const n = valuesPerChannel(x);
-      this.numBatchesTracked += 1;
-      const momentum = this.momentum ?? 1 / this.numBatchesTracked;
-      updateRunningStats(this.runningMean, this.runningVar, current.mean.reshape([this.numFeatures]), current.variance.mul(n / (n - 1)).reshape([this.numFeatures]), momentum);
+    if (past.length === 0) {
+      // batchNorm's own computation, so that it is BatchNorm2d's bit for bit
+      const batch = normalizeOver(x, channelStatistics(x), this.eps);
+      this.updateRunning(x, batch.mean, batch.variance);
+      return batch.affine(channelBroadcast(x, this.weight), channelBroadcast(x, this.bias));
     }
-    if (past.length === 0) return channelAffine(current.normalized(this.eps), this.weight, this.bias);
+    const current = moments(x, statAxes, { correction: 0 });
+    this.updateRunning(x, current.mean, current.variance);
 
     // Everything in units of the current scale s (a graph constant, 1 unless the squares leave range),
     // means relative to the current batch mean c: its float rounding would otherwise enter every offset.
@@ -217,6 +217,15 @@ export class CrossIterationBatchNorm2d extends Module {
     const variance = variances.div(k).add(spread.div(k));
     const normalized = current.scaledDeviation.sub(meanOffset).mul(scaledRsqrt(variance, scale, this.eps));
     return channelAffine(normalized, this.weight, this.bias);
+  }
+
+  /** BatchNorm2d's update of the running statistics (when tracked) from the batch mean and biased variance. */
+  private updateRunning(x: Tensor, mean: Tensor, variance: Tensor): void {
+    if (!this.runningMean || !this.runningVar) return;
+    const n = valuesPerChannel(x);
+    this.numBatchesTracked += 1;
+    const momentum = this.momentum ?? 1 / this.numBatchesTracked;
+    updateRunningStats(this.runningMean, this.runningVar, mean.reshape([this.numFeatures]), variance.mul(n / (n - 1)).reshape([this.numFeatures]), momentum);
   }
 
   /** Keeps this iteration (copies of the input and of the producer's parameters), newest first, k − 1 at most. */
