@@ -33,14 +33,30 @@ function forEachPosition(shape: readonly number[], arrays: readonly { offset: nu
 /**
  * Splits a walk over `shape` into rows along its last axis: the outer shape, each array's strides
  * over it, the row length and each array's stride along the row (a 0-d shape is one row of one).
+ * Axes of extent 1 are left out and an axis is merged into the next where every array steps
+ * over both as over one axis, so rows are as long as the layouts allow; the walk's order is
+ * row-major over `shape` either way.
  */
 function rows(shape: readonly number[], strides: readonly (readonly number[])[]): { outer: number[]; outerStrides: number[][]; inner: number; innerStrides: number[] } {
-  const rank = shape.length;
+  const merged: number[] = [];
+  const mergedStrides: number[][] = strides.map(() => []);
+  shape.forEach((extent, axis) => {
+    if (extent === 1) return;
+    const last = merged.length - 1;
+    if (last >= 0 && strides.every((list, k) => mergedStrides[k]![last] === extent * list[axis]!)) {
+      merged[last] = merged[last]! * extent;
+      strides.forEach((list, k) => (mergedStrides[k]![last] = list[axis]!));
+      return;
+    }
+    merged.push(extent);
+    strides.forEach((list, k) => mergedStrides[k]!.push(list[axis]!));
+  });
+  const rank = merged.length;
   return {
-    outer: shape.slice(0, Math.max(0, rank - 1)),
-    outerStrides: strides.map((list) => list.slice(0, Math.max(0, rank - 1))),
-    inner: rank === 0 ? 1 : shape[rank - 1]!,
-    innerStrides: strides.map((list) => (rank === 0 ? 0 : list[rank - 1]!)),
+    outer: merged.slice(0, Math.max(0, rank - 1)),
+    outerStrides: mergedStrides.map((list) => list.slice(0, Math.max(0, rank - 1))),
+    inner: rank === 0 ? 1 : merged[rank - 1]!,
+    innerStrides: mergedStrides.map((list) => (rank === 0 ? 0 : list[rank - 1]!)),
   };
 }
 
@@ -112,19 +128,25 @@ export function argmaxKernel(x: FloatNdArray, axis: number, minimize: boolean): 
   const out = createNd('int32', lineShape);
   const extent = x.shape[axis]!;
   const axisStride = x.stride[axis]!;
-  const lineStrides = x.stride.filter((_, index) => index !== axis);
+  const walk = rows(lineShape, [x.stride.filter((_, index) => index !== axis)]);
+  const [lineStep] = walk.innerStrides as [number];
+  const { data } = x;
+  const outData = out.data;
   let position = 0;
-  forEachPosition(lineShape, [{ offset: x.offset, strides: lineStrides }], ([offset]) => {
-    let best = 0;
-    let bestValue = x.data[offset!]!;
-    for (let k = 1; k < extent && bestValue === bestValue; k++) {
-      const value = x.data[offset! + k * axisStride]!;
-      if (value !== value || (minimize ? value < bestValue : value > bestValue)) {
-        best = k;
-        bestValue = value;
+  forEachPosition(walk.outer, [{ offset: x.offset, strides: walk.outerStrides[0]! }], ([rowOffset]) => {
+    for (let line = 0; line < walk.inner; line++) {
+      const offset = rowOffset! + line * lineStep;
+      let best = 0;
+      let bestValue = data[offset]!;
+      for (let k = 1; k < extent && bestValue === bestValue; k++) {
+        const value = data[offset + k * axisStride]!;
+        if (value !== value || (minimize ? value < bestValue : value > bestValue)) {
+          best = k;
+          bestValue = value;
+        }
       }
+      outData[position++] = best;
     }
-    out.data[position++] = best;
   });
   return out;
 }
