@@ -1,4 +1,4 @@
-import { allocate } from '../dtype.js';
+import { allocate, type DataArray } from '../dtype.js';
 import { contiguousData, createNd, dtypeOfNd, type FloatNdArray } from './layout.js';
 import { registerScratchRelease } from './scratch.js';
 
@@ -87,10 +87,16 @@ registerScratchRelease('fold', () => {
   foldSums = new Float64Array(0);
 });
 
+/** Whether no two window elements fall on one pixel: along each axis the kernel's span is at most the stride. */
+function disjointWindows(geometry: WindowGeometry): boolean {
+  return [0, 1].every((axis) => geometry.dilation[axis]! * (geometry.kernel[axis]! - 1) + 1 <= geometry.stride[axis]!);
+}
+
 /**
  * col2im: the adjoint of unfold — each column value is added back to the pixel it came from.
  * Each pixel's sum runs in float64 from 0 over its window elements in column order (float32
- * results are rounded once at the end).
+ * results are rounded once at the end). Where windows are disjoint, each pixel is 0 plus at most
+ * one value, which float32 holds exactly, so float32 sums run in the output itself.
  */
 export function foldKernel(columns: FloatNdArray, channels: number, geometry: WindowGeometry): FloatNdArray {
   const batch = columns.shape[0]!;
@@ -99,8 +105,8 @@ export function foldKernel(columns: FloatNdArray, channels: number, geometry: Wi
   const [height, width] = geometry.input;
   const length = batch * channels * height * width;
   const out = allocate(dtype, length);
-  let sums: Float64Array;
-  if (out instanceof Float64Array) {
+  let sums: DataArray;
+  if (out instanceof Float64Array || disjointWindows(geometry)) {
     sums = out;
   } else {
     if (foldSums.length < length) foldSums = new Float64Array(length);
