@@ -127,8 +127,9 @@ export function conv2d(x: Tensor, weight: Tensor, bias: Tensor | null = null, op
   const batch = x.shape[0]!;
   const { outHeight, outWidth } = geometry;
   const columns = unfold(x, [kh, kw], { stride: geometry.stride, padding: geometry.padding, dilation: geometry.dilation });
-  const weightRows = weight.reshape([groups, outChannels / groups, groupChannels * kh * kw]);
-  const y = groupedProduct(weightRows, columns, groups).reshape([batch, outChannels, outHeight, outWidth]);
+  const rows = groupChannels * kh * kw;
+  const product = groups === 1 ? weight.reshape([outChannels, rows]).matmul(columns) : groupedProduct(weight.reshape([groups, outChannels / groups, rows]), columns, groups);
+  const y = product.reshape([batch, outChannels, outHeight, outWidth]);
   return bias ? y.add(bias.reshape([1, outChannels, 1, 1])) : y;
 }
 
