@@ -33,6 +33,22 @@ function insideRange(offset: number, stride: number, size: number, positions: nu
  * inside. Rows and positions in the padding are left out. Every plane of a batch has the same rows.
  */
 function insideRows(geometry: WindowGeometry): Int32Array {
+  const key = [geometry.kernel, geometry.stride, geometry.padding, geometry.dilation, geometry.input, geometry.output].join(';');
+  let rows = insideRowsByGeometry.get(key);
+  if (rows === undefined) {
+    if (insideRowsByGeometry.size >= INSIDE_ROWS_KEPT) insideRowsByGeometry.clear();
+    rows = listInsideRows(geometry);
+    insideRowsByGeometry.set(key, rows);
+  }
+  return rows;
+}
+
+/** How many geometries' rows insideRows keeps (a program slides few distinct windows). */
+const INSIDE_ROWS_KEPT = 64;
+const insideRowsByGeometry = new Map<string, Int32Array>();
+
+/** The rows insideRows returns, computed afresh. */
+function listInsideRows(geometry: WindowGeometry): Int32Array {
   const [kernelHeight, kernelWidth] = geometry.kernel;
   const [strideHeight, strideWidth] = geometry.stride;
   const [padHeight, padWidth] = geometry.padding;
