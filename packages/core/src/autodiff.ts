@@ -328,11 +328,18 @@ export interface GradOptions {
   allowUnused?: boolean;
 }
 
-/** The gradient for an argument: a Tensor for a Tensor, a record of the same shape (and type) for a record of Tensors. */
+/** The gradient for the differentiated argument: a Tensor for a Tensor, a record of the same shape (and type) for a record of Tensors. */
 type GradientOf<Argument> = Argument extends Tensor ? Tensor : Argument extends object ? Argument : Tensor;
 
+/**
+ * The gradient for one of several argnums (typed from all arguments): a Tensor, or a record typed
+ * as an array or plain object (an argument that is neither, such as an Int32Array of labels, is
+ * not a record and adds Tensor).
+ */
+type GradientAmong<Argument> = Argument extends Tensor ? Tensor : Argument extends readonly unknown[] | { readonly [key: string]: unknown } ? Argument : Tensor;
+
 type GradResult<Args extends unknown[], Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] }
-  ? GradientOf<Args[number]>[]
+  ? GradientAmong<Args[number]>[]
   : Options extends { argnums: infer Argnum extends number } ? GradientOf<Args[Argnum]> : GradientOf<Args[0]>;
 
 /** The arguments prepared for one differentiated call (see prepareArguments). */

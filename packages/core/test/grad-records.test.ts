@@ -75,3 +75,15 @@ describe('grad with records', () => {
     expect(() => grad((list: Tensor[]) => list[0]!.sum())([w, 3 as unknown as Tensor])).toThrow(/^grad: argument 0\[1\] must be a Tensor .*got number/);
   });
 });
+
+describe('grad with records: types', () => {
+  it('types a record argument’s gradient as the argument, and several argnums over tensors and labels as Tensor[]', () => {
+    const labels = new Int32Array([0, 1]);
+    const withLabels = (weight: Tensor, bias: Tensor, _labels: Int32Array) => weight.sum().add(bias.sum());
+    const [dw, db] = grad(withLabels, { argnums: [0, 1] })(w, b, labels);
+    // compile-time: Tensor[] (an Int32Array argument is not a record)
+    expect([dw!.shape, db!.shape]).toEqual([[3, 4], [3]]);
+    const single: Layer = grad(recordLoss)({ w, b }, x);
+    expect(single.b.shape).toEqual([3]);
+  });
+});
