@@ -42,7 +42,8 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
   } else {
     throw new Error(`${op}: the source must be a Tensor or a number, got ${source === null ? 'null' : typeof source}`);
   }
-  // the source is read when the write runs (so a replay under compile reads the replayed values)
+  // the source is read when the write runs (so a replay under compile reads the replayed values),
+  // through these two ndarrays only (so compile may move the values they view)
   const sourceData = values.data;
   const data = target.data;
   writeStorage(data.data, () => {
@@ -56,5 +57,5 @@ export function assignInPlace(target: Tensor, source: Tensor | number): void {
         index[axis] = 0;
       }
     }
-  });
+  }, { target: data, reads: [sourceData] });
 }

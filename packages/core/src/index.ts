@@ -14,7 +14,7 @@ export { E, evaluate as evaluateExpr, printJs, structuralKey, operators } from '
 export type { Expr, ExprLike, OperatorName, OperatorInfo } from './kernels/expr.js';
 export { withSettings, settings } from './settings.js';
 export type { Settings } from './settings.js';
-export { writeStorage, storageVersion } from './storage.js';
+export { writeStorage, storageVersion, type StorageAccess } from './storage.js';
 export { noGrad, enableGrad, isGradEnabled } from './grad-mode.js';
 export { grad, valueAndGrad, backwardPass } from './autodiff.js';
 export type { GradOptions, BackwardOptions } from './autodiff.js';
@@ -44,4 +44,4 @@ export { variance as var } from './composite/reduce.js';
 export { toDot } from './to-dot.js';
 export type { ToDotOptions } from './to-dot.js';
 export { compile } from './compile/compile.js';
-export { traceGuard, traceEffect, isTracing, branchOnValues } from './compile/hooks.js';
+export { traceGuard, traceEffect, isTracing, branchOnValues, type TraceEffectOptions } from './compile/hooks.js';

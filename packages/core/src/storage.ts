@@ -1,4 +1,5 @@
 import type { DataArray } from './dtype.js';
+import type { FloatNdArray } from './kernels/layout.js';
 import { activeRecorder } from './compile/recorder.js';
 
 /**
@@ -74,12 +75,27 @@ export function contentsAt<A extends DataArray>(array: A, cell: StorageCell): A 
 }
 
 /**
- * Writes into the storage behind `array`: if pending results may still read it, its contents are
- * kept for them first (a copy), then `write` runs and the storage's version is bumped.
+ * What a write reaches: `target` views the array it writes (`array` of writeStorage), and `reads`
+ * are the ndarrays through which it reads tensors' values. The write reaches them only through
+ * these ndarrays' `.data`, read when it runs; other arrays it reads or writes (an optimizer's state)
+ * belong to no tensor that a compiled program computes or takes as an argument. Under compile a
+ * write that declares its access lets the program move values between arrays (compile.ts's
+ * ValueArray re-points these ndarrays too), where an undeclared one makes it copy them.
  */
-export function writeStorage(array: DataArray, write: () => void): void {
+export interface StorageAccess {
+  target: FloatNdArray;
+  reads: readonly FloatNdArray[];
+}
+
+/**
+ * Writes into the storage behind `array`: if pending results may still read it, its contents are
+ * kept for them first (a copy), then `write` runs and the storage's version is bumped. `access`
+ * declares what the write reaches (see StorageAccess); `access.target.data` must be `array`.
+ */
+export function writeStorage(array: DataArray, write: () => void, access?: StorageAccess): void {
+  if (access !== undefined && access.target.data !== array) throw new Error('writeStorage: access.target must view the written array (access.target.data === array)');
   // while compile traces, the write is recorded (and replayed by running `write` again)
-  if (activeRecorder !== null) return activeRecorder.write(array, write);
+  if (activeRecorder !== null) return activeRecorder.write(array, write, access);
   const buffer = array.buffer;
   const cell = currentCells.get(buffer);
   if (cell !== undefined && cell.readers > 0) {

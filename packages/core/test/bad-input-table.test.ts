@@ -166,7 +166,14 @@ const rows: BadInputRow[] = [
   { entryPoint: 'withSettings', cases: { 'unknown option': [() => ng.withSettings({ fusin: true } as never, () => 1)], 'wrong type': [() => ng.withSettings({ fusion: 'yes' } as never, () => 1), () => ng.withSettings({}, 3 as never)], 'out of range': [() => ng.withSettings({ matmulThreads: 3 } as never, () => 1)] } },
   { entryPoint: 'compile', cases: { 'wrong type': [() => ng.compile(42 as never), () => ng.compile((t: ng.Tensor) => t)(notATensor), () => ng.compile((t: ng.Tensor) => new Map([['t', t]]))(x)] } },
   { entryPoint: 'traceGuard', cases: { 'wrong type': [() => ng.traceGuard(true as never)] } },
-  { entryPoint: 'traceEffect', cases: { 'wrong type': [() => ng.traceEffect('count' as never)] } },
+  {
+    entryPoint: 'traceEffect',
+    cases: {
+      'wrong type': [() => ng.traceEffect('count' as never), () => ng.traceEffect(() => {}, { arrays: [new Float32Array(2)] } as never)],
+      'unknown option': [() => ng.traceEffect(() => {}, { array: [] } as never)],
+    },
+  },
+  { entryPoint: 'writeStorage', cases: { 'wrong shape': [() => ng.writeStorage(x.data.data, () => {}, { target: v.data, reads: [] })] } },
   {
     entryPoint: 'branchOnValues',
     cases: { 'wrong type': [() => ng.branchOnValues(notATensor, () => true), () => ng.branchOnValues(x, 1 as never), () => ng.branchOnValues(x, () => 1 as never)] },

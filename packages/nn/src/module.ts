@@ -193,7 +193,7 @@ export abstract class Module {
       const change = this.readNumber(field) - before[k]!;
       if (change === 0) return;
       this.writeNumber(field, before[k]!);
-      traceEffect(() => this.writeNumber(field, this.readNumber(field) + change));
+      traceEffect(() => this.writeNumber(field, this.readNumber(field) + change), { arrays: [] });
     });
     return output;
   }

@@ -188,7 +188,7 @@ export abstract class Optimizer<O extends BaseOptions, S extends object = ParamS
             const slot: ParamSlot<S> = { param, values, grad: readElements(grad.data, undefined, this.#gradScratch), state, zerosLike };
             this.updateParam(slot, group);
             writeElements(param.data, values);
-          });
+          }, { target: param.data, reads: [grad.data] });
         }
       }
     });

@@ -27,10 +27,12 @@ interface Entry {
 interface Program {
   /** Per argument: the array the trace's copy of a tensor argument lives in (null for other arguments). */
   argumentArrays: (FloatArray | null)[];
-  /** In a pure program, per argument: its value, which a replay moves to the caller's array where it can (else null: copied). */
+  /** Per argument: its value, which a replay moves to the caller's array where it can (null: copied; see Trace.opaque). */
   argumentValues: (ValueArray | null)[];
-  /** In a pure program, the values of results that the caller receives without a copy. */
+  /** The values of results that the caller receives without a copy. */
   resultValues: ValueArray[];
+  /** The buffers the program's writes write into: an argument in one of them is copied, as it was before the write. */
+  written: ReadonlySet<ArrayBufferLike>;
   steps: Step[];
   gradWrites: [Tensor, Tensor | null][];
   /**
@@ -53,11 +55,13 @@ interface Program {
  * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
  * array of the program, and each kernel gets back on replay the arrays it allocated before (the
  * memory plan, trace.ts's AllocationTape). Results have no history, and a later call never changes
- * them: a pure program (no writes or effects) hands over the arrays of its computed results and
- * reads contiguous arguments where they are; other programs copy both. A leaf whose `.grad` the trace
- * assigned gets the same gradient tensor after every replay, refilled in place (as PyTorch
- * accumulates into `.grad`); lazy results computed from it earlier keep their values. See
- * docs/core.md for what cannot be traced.
+ * them: a program hands over the arrays of its computed results and reads contiguous arguments
+ * where they are, unless some step may reach arrays the trace did not see (a write or an effect
+ * that does not declare what it reaches, a kernel whose parameters hold objects: Trace.opaque), in
+ * which case it copies both. A leaf whose `.grad` the trace assigned gets the same gradient tensor
+ * after every replay, refilled in place (as PyTorch accumulates into `.grad`), so gradients stay
+ * where they are and a result that is one is a copy; lazy results computed from it earlier keep
+ * their values. See docs/core.md for what cannot be traced.
  */
 export function compile<Args extends unknown[], Result>(fn: (...args: Args) => Result): (...args: Args) => Result {
   if (typeof fn !== 'function') throw new Error(`compile: expected a function, got ${describeValue(fn)}`);
@@ -145,9 +149,11 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
   if (outputs.some((output) => output.node !== null && !output.node.freed)) return { result, entry: { ...base, program: 'eager' } };
   const argumentData = traceArgs.map((arg) => (arg instanceof Tensor ? arg.data : null));
   recording.see([...argumentData.filter((data) => data !== null), ...outputs.map((output) => output.data)]);
-  // in a pure program every step reaches its arrays through the ndarrays the trace saw, so values can move
-  const pure = !recording.opaque && recording.gradWrites.size === 0;
-  const valueOf = (array: FloatArray | DataArray): ValueArray | null => (pure ? ValueArray.of(recording.views.get(array.buffer), array) : null);
+  // unless the program is opaque, every step reaches its arrays through the ndarrays the trace saw, so
+  // values can move; the .grad tensors are refilled in place, so their values stay where they are
+  const gradientBuffers = new Set([...recording.gradWrites.values()].flatMap((gradient) => (gradient === null ? [] : [gradient.data.data.buffer])));
+  const valueOf = (array: FloatArray | DataArray): ValueArray | null =>
+    (recording.opaque || gradientBuffers.has(array.buffer) ? null : ValueArray.of(recording.views.get(array.buffer), array));
   const argumentValues = argumentData.map((data) => (data === null ? null : valueOf(data.data)));
   // the program's arrays are never the caller's arguments (a replay copies such an argument)
   for (const buffer of recording.computed) for (const view of recording.views.get(buffer) ?? []) keepOutOfPool(view.data);
@@ -165,6 +171,7 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     argumentArrays,
     argumentValues,
     resultValues: [...new Set(resultValueOf.values())],
+    written: recording.written,
     steps: recording.steps,
     gradWrites: [...recording.gradWrites],
     // the other results live in arrays that the next call refills (or are state): each call returns copies of them
@@ -188,7 +195,7 @@ function replay(program: Program, args: readonly unknown[]): unknown {
     const arg = args[k] as Tensor;
     const value = program.argumentValues[k] ?? null;
     const callerArray = value === null ? null : wholeArrayOf(arg);
-    if (value !== null && callerArray !== null) {
+    if (value !== null && callerArray !== null && !program.written.has(callerArray.buffer)) {
       value.bind(callerArray);
     } else {
       value?.bind(array);
@@ -203,9 +210,10 @@ function replay(program: Program, args: readonly unknown[]): unknown {
 }
 
 /**
- * One value of a pure program (no writes or effects: see Trace.opaque) and every
- * ndarray through which the program's steps and results reach it: `bind` points them all at
- * another array of the same dtype and length, which moves the value there. A replay binds an
+ * One value of a program whose steps reach their arrays only through ndarrays the trace saw (no
+ * opaque step: see Trace.opaque), and every ndarray through which the steps (kernels, declared
+ * writes and effects) and results reach it: `bind` points them all at another array of the same
+ * dtype and length, which moves the value there. A replay binds an
  * argument's value to the caller's array instead of copying it, and hands a result's array to the
  * caller instead of copying it (the value moves to a fresh array for the next call, as eager
  * execution makes fresh results).

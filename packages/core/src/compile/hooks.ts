@@ -1,5 +1,6 @@
 import type { FloatNdArray } from '../kernels/layout.js';
 import { describeValue } from '../creation.js';
+import { checkOptions } from '../composite/validate.js';
 import { Tensor } from '../tensor.js';
 import { activeRecorder } from './recorder.js';
 
@@ -13,14 +14,35 @@ export function traceGuard(read: () => unknown): void {
   activeRecorder?.guard(read);
 }
 
+/** What a traced effect reaches (see traceEffect). */
+export interface TraceEffectOptions {
+  /**
+   * Every ndarray (a tensor's `.data`) through which the effect reads or writes tensors' values,
+   * read through their `.data` when it runs; `[]` for an effect on JavaScript values only.
+   */
+  arrays?: readonly FloatNdArray[];
+}
+
 /**
  * Runs a JavaScript-side effect (e.g. `numBatchesTracked += 1`) now and, inside a function that
- * compile traces, again at the same point of every replay.
+ * compile traces, again at the same point of every replay. An effect that declares the `arrays`
+ * it reaches lets the compiled program read its arguments where they are and hand over its
+ * results (compile moves those ndarrays' values with the others); without them the program copies
+ * both, since the effect may read any array it captured.
  */
-export function traceEffect(effect: () => void): void {
+export function traceEffect(effect: () => void, options?: TraceEffectOptions): void {
   checkFunction('traceEffect', 'effect', effect);
-  if (activeRecorder !== null) activeRecorder.effect(effect);
+  checkOptions('traceEffect', options, ['arrays']);
+  const arrays = options?.arrays;
+  if (arrays !== undefined && !(Array.isArray(arrays) && arrays.every(isNdArray))) {
+    throw new Error(`traceEffect: arrays must be an array of ndarrays (tensors' .data), got ${describeValue(arrays)}`);
+  }
+  if (activeRecorder !== null) activeRecorder.effect(effect, arrays);
   else effect();
+}
+
+function isNdArray(value: unknown): value is FloatNdArray {
+  return value !== null && typeof value === 'object' && ArrayBuffer.isView((value as { data?: unknown }).data) && Array.isArray((value as { shape?: unknown }).shape);
 }
 
 /**

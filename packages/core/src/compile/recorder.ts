@@ -2,6 +2,7 @@ import type { DataArray } from '../dtype.js';
 import type { FloatNdArray } from '../kernels/layout.js';
 import type { PendingElementwise } from '../fusion.js';
 import type { PrimitiveDefinition } from '../primitive.js';
+import type { StorageAccess } from '../storage.js';
 import type { Tensor } from '../tensor.js';
 
 /**
@@ -26,10 +27,10 @@ export interface Recorder {
   readsSnapshot(pending: PendingElementwise): void;
   /** A pending elementwise result was computed into `out`. */
   materialize(pending: PendingElementwise, out: FloatNdArray): void;
-  /** A write into existing storage (storage.ts's writeStorage): recorded, then run. */
-  write(array: DataArray, write: () => void): void;
-  /** A JavaScript-side effect that every replay repeats at this point (see `traceEffect`). */
-  effect(run: () => void): void;
+  /** A write into existing storage (storage.ts's writeStorage), with what it reaches if declared: recorded, then run. */
+  write(array: DataArray, write: () => void, access?: StorageAccess): void;
+  /** A JavaScript-side effect that every replay repeats at this point (see `traceEffect`), with the ndarrays it reaches if declared. */
+  effect(run: () => void, arrays?: readonly FloatNdArray[]): void;
   /** A JavaScript value the program depends on; a call where `read()` gives another value traces again. */
   guard(read: () => unknown): void;
   /** A branch taken on a tensor's values; replays check that the same branch is taken. */

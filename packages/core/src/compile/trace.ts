@@ -1,10 +1,10 @@
 import ops from 'ndarray-ops';
-import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType, type FloatArray } from '../dtype.js';
+import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
-import { mapElementwise } from '../kernels/elementwise.js';
+import { prepareElementwise } from '../kernels/elementwise.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import type { PrimitiveDefinition } from '../primitive.js';
-import { writeStorage } from '../storage.js';
+import { writeStorage, type StorageAccess } from '../storage.js';
 import { keepOutOfPool } from '../storage-pool.js';
 import type { Tensor } from '../tensor.js';
 import { setActiveRecorder, type Recorder } from './recorder.js';
@@ -49,9 +49,12 @@ export class Trace implements Recorder {
   readonly computed = new Set<ArrayBufferLike>();
   /** The buffers of the arrays `allocate` made while the function ran (compile.ts watches): only those can be values the program computes. */
   readonly allocated = new WeakSet<ArrayBufferLike>();
+  /** The buffers that writes write into (as they were during the trace). */
+  readonly written = new Set<ArrayBufferLike>();
   /**
-   * Whether some step may use arrays that are not in `views`: a write or an effect (JavaScript that
-   * reads what it captured), or a kernel whose parameters hold arrays or objects.
+   * Whether some step may use arrays that are not in `views`: a write or an effect that did not
+   * declare what it reaches (JavaScript that reads what it captured), or a kernel whose parameters
+   * hold arrays or objects.
    */
   opaque = false;
   #effects = false;
@@ -99,8 +102,8 @@ export class Trace implements Recorder {
     const operands = pending.operands.slice();
     this.see([...operands, out]);
     if (this.allocated.has(out.data.buffer)) this.computed.add(out.data.buffer);
-    // out.data is read on every replay: a value may move to another array between replays
-    this.steps.push(() => mapElementwise(expression, operands, dtype, out.data as FloatArray));
+    // the loop is resolved now; it reads out.data and the operands' data on every replay (a value may move to another array between replays)
+    this.steps.push(prepareElementwise(expression, operands, dtype, out));
   }
 
   /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
@@ -126,7 +129,7 @@ export class Trace implements Recorder {
     if (holdsReferences(params)) this.opaque = true;
   }
 
-  write(array: DataArray, write: () => void): void {
+  write(array: DataArray, write: () => void, access?: StorageAccess): void {
     for (const argument of this.argumentTensors) {
       if (argument.data.data.buffer === array.buffer) {
         this.untraceable('a write into the storage of an argument', 'a replay would write into the trace\'s copy of it; capture the tensor in the function\'s closure instead of passing it');
@@ -134,14 +137,23 @@ export class Trace implements Recorder {
     }
     eagerly(() => writeStorage(array, write));
     this.#effects = true;
-    this.opaque = true;
-    this.steps.push(() => writeStorage(array, write));
+    this.written.add(array.buffer);
+    if (access === undefined) {
+      this.opaque = true;
+      this.steps.push(() => writeStorage(array, write));
+      return;
+    }
+    // the write reaches values only through these ndarrays, so a value that moves moves for it too
+    const { target, reads } = access;
+    this.see([target, ...reads]);
+    this.steps.push(() => writeStorage(target.data, write));
   }
 
-  effect(run: () => void): void {
+  effect(run: () => void, arrays?: readonly FloatNdArray[]): void {
     eagerly(run);
     this.#effects = true;
-    this.opaque = true;
+    if (arrays === undefined) this.opaque = true;
+    else this.see(arrays);
     this.steps.push(run);
   }
 

@@ -2,7 +2,7 @@ import { allocate, type DType, type DataArray, type FloatArray } from '../dtype.
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { writeStorage } from '../storage.js';
 import { E, inputCount, printJs, structuralKey, type Expr } from './expr.js';
-import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
+import { runWasmElementwise, tryWasmElementwise, type Walk } from './wasm-elementwise.js';
 
 /**
  * Elementwise kernels. Each op is an expression tree (expr.ts) over its operands' element values;
@@ -20,6 +20,8 @@ type ElementwiseKernel = (
 ) => void;
 
 const compiledKernels = new Map<string, ElementwiseKernel>();
+/** The kernels of each tree, by dtype and stride kinds (trees never change). */
+const kernelsOfTree = new WeakMap<Expr, Map<string, ElementwiseKernel>>();
 
 /** How an operand is read along the innermost axis: 'unit' stride, stride 'zero' (broadcast), or 'any'. */
 export type StrideKind = 'unit' | 'zero' | 'any';
@@ -33,8 +35,17 @@ export const strideKind = (stride: number): StrideKind => (stride === 1 ? 'unit'
  * offset, innermost stride and outer-axis strides.
  */
 function elementwiseKernel(expression: Expr, dtype: DType, kinds: readonly StrideKind[]): ElementwiseKernel {
-  const key = `${dtype}:${kinds.join(',')}:${structuralKey(expression)}`;
-  let kernel = compiledKernels.get(key);
+  // first by the tree itself, then by its structure (a long string for a big tree, hashed once per tree and loop kind)
+  let byLoop = kernelsOfTree.get(expression);
+  if (byLoop === undefined) {
+    byLoop = new Map();
+    kernelsOfTree.set(expression, byLoop);
+  }
+  const loop = `${dtype}:${kinds.join(',')}`;
+  let kernel = byLoop.get(loop);
+  if (kernel !== undefined) return kernel;
+  const key = `${loop}:${structuralKey(expression)}`;
+  kernel = compiledKernels.get(key);
   if (kernel === undefined) {
     const operands = kinds.map((_, k) => k);
     const parameters = operands.flatMap((k) => [`data${k}`, `offset${k}`, `stride${k}`, `outerStrides${k}`]);
@@ -60,6 +71,7 @@ function elementwiseKernel(expression: Expr, dtype: DType, kinds: readonly Strid
     kernel = new Function('out', 'size', 'inner', 'outerShape', ...parameters, body) as ElementwiseKernel;
     compiledKernels.set(key, kernel);
   }
+  byLoop.set(loop, kernel);
   return kernel;
 }
 
@@ -86,6 +98,33 @@ function coalesce(shape: readonly number[], strides: readonly (readonly number[]
   return { shape: mergedShape, strides: mergedStrides };
 }
 
+/** How a loop walks same-shaped arrays: the coalesced axes as rows of `inner` elements and the outer axes, per operand its strides. */
+interface ElementwiseWalk {
+  size: number;
+  inner: number;
+  outerShape: number[];
+  innerStrides: number[];
+  outerStrides: number[][];
+}
+
+function walkOf(inputs: readonly FloatNdArray[]): ElementwiseWalk {
+  const shape = inputs[0]!.shape;
+  const merged = coalesce(shape, inputs.map((input) => input.stride));
+  const rank = merged.shape.length;
+  return {
+    size: sizeOf(shape),
+    inner: rank === 0 ? 1 : merged.shape[rank - 1]!,
+    outerShape: merged.shape.slice(0, Math.max(0, rank - 1)),
+    innerStrides: merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!)),
+    outerStrides: merged.strides.map((strides) => strides.slice(0, Math.max(0, rank - 1))),
+  };
+}
+
+/** The walk in the form the WebAssembly kernels take (wasm-elementwise.ts). */
+const wasmWalkOf = ({ inner, outerShape, innerStrides, outerStrides }: ElementwiseWalk): Walk => ({
+  inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner),
+});
+
 /**
  * out = expression (over inputs 0, 1, …) applied elementwise to same-shaped inputs (any strides),
  * in `dtype`: a fresh array, or the front of `target` when given (it must be of `dtype` and long enough).
@@ -95,17 +134,10 @@ export function mapElementwise(expression: Expr, inputs: readonly FloatNdArray[]
   const size = sizeOf(shape);
   const out = target ? target.subarray(0, size) : allocate(dtype, size);
   if (size === 0) return createNd(dtype, shape, out);
-  const merged = coalesce(shape, inputs.map((input) => input.stride));
-  const rank = merged.shape.length;
-  const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
-  const outerShape = merged.shape.slice(0, Math.max(0, rank - 1));
-  const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
-  const outerStrides = merged.strides.map((strides) => strides.slice(0, Math.max(0, rank - 1)));
-  if (tryWasmElementwise(size)) {
-    const walk = { inner, outerShape, innerStrides, outerStrides, outerTargetStrides: rowMajorStrides(outerShape).map((stride) => stride * inner) };
-    if (runWasmElementwise(expression, inputs, dtype, 'map', walk, out)) return createNd(dtype, shape, out);
-  }
+  const walk = walkOf(inputs);
+  if (tryWasmElementwise(size) && runWasmElementwise(expression, inputs, dtype, 'map', wasmWalkOf(walk), out)) return createNd(dtype, shape, out);
   // plain loops: this runs for every small op, so the arguments are gathered without closures
+  const { inner, outerShape, innerStrides, outerStrides } = walk;
   const kinds = new Array<StrideKind>(inputs.length);
   const operands: (DataArray | number | readonly number[])[] = [];
   for (let k = 0; k < inputs.length; k++) {
@@ -115,6 +147,35 @@ export function mapElementwise(expression: Expr, inputs: readonly FloatNdArray[]
   }
   elementwiseKernel(expression, dtype, kinds)(out, size, inner, outerShape, ...operands);
   return createNd(dtype, shape, out);
+}
+
+/**
+ * `mapElementwise(expression, inputs, dtype, out.data)` with everything but the arrays resolved
+ * once: the loop (WebAssembly or JavaScript, chosen as mapElementwise chooses it now), the
+ * coalesced walk and each operand's offset and strides. The returned function runs the loop over
+ * the arrays that `out` and `inputs` view at that moment (`.data` is read on every call: compile.ts
+ * moves values by pointing views at other arrays); their shapes, strides and offsets must not
+ * change. For compile's replays of a trace.
+ */
+export function prepareElementwise(expression: Expr, inputs: readonly FloatNdArray[], dtype: DType, out: FloatNdArray): () => void {
+  const walk = walkOf(inputs);
+  const { size, inner, outerShape, innerStrides, outerStrides } = walk;
+  if (size === 0) return () => {};
+  const kinds = innerStrides.map(strideKind);
+  const kernel = elementwiseKernel(expression, dtype, kinds);
+  // the kernel's arguments, of which the arrays are replaced on every call
+  const args: (DataArray | number | readonly number[])[] = [out.data, size, inner, outerShape];
+  inputs.forEach((input, k) => args.push(input.data, input.offset, innerStrides[k]!, outerStrides[k]!));
+  const runJs = (): void => {
+    args[0] = out.data;
+    for (let k = 0; k < inputs.length; k++) args[4 + 4 * k] = inputs[k]!.data;
+    Reflect.apply(kernel, undefined, args);
+  };
+  if (!tryWasmElementwise(size)) return runJs;
+  const wasmWalk = wasmWalkOf(walk);
+  return () => {
+    if (!runWasmElementwise(expression, inputs, dtype, 'map', wasmWalk, out.data)) runJs();
+  };
 }
 
 /** Copies any (strided) ndarray into a fresh contiguous one, optionally converting the dtype. */
@@ -157,7 +218,9 @@ export function elementwiseInto(expression: Expr | ((...inputs: Expr[]) => Expr)
   views.forEach((view, index) => {
     if (inputs[index]!.length === 1) view.stride[0] = 0;
   });
+  // the write reaches the arrays through these ndarrays only (so compile may move the values they view)
+  const target = createNd(dtype, [output.length], output);
   writeStorage(output, () => {
-    mapElementwise(tree, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
-  });
+    mapElementwise(tree, views.length > 0 ? views : [target], dtype, target.data as FloatArray);
+  }, { target, reads: views });
 }

@@ -1,0 +1,162 @@
+/**
+ * compile's prepared steps: a replayed elementwise step resolves its loop, walk and operand
+ * parameters once and then only runs the loop over the arrays its views hold at that moment. It
+ * equals `mapElementwise` bit for bit on any layout (either backend), and follows a value that
+ * moved to another array between calls (compile.ts points the views at the caller's arrays and
+ * hands result arrays over).
+ */
+import fc from 'fast-check';
+import ndarray from 'ndarray';
+import { describe, expect, it } from 'vitest';
+import { compile, tensor, valueAndGrad, withSettings, type DType, type Tensor } from '@normgrad/core';
+import { E, type Expr } from '../src/kernels/expr.js';
+import { mapElementwise, prepareElementwise } from '../src/kernels/elementwise.js';
+import type { FloatNdArray } from '../src/kernels/layout.js';
+import type { DataArray } from '../src/dtype.js';
+
+type Backend = 'js' | 'wasm';
+
+const bitsOf = (array: ArrayLike<number> & { buffer: ArrayBufferLike; byteOffset: number; byteLength: number }, length = array.length): number[] =>
+  Array.from(new Uint8Array(array.buffer, array.byteOffset, (array.byteLength / array.length) * length));
+
+/** Trees over inputs 0…2 that both backends run (arithmetic, square root, selection) or only JavaScript (tanh). */
+const trees: ((a: Expr, b: Expr, c: Expr) => Expr)[] = [
+  (a) => E.neg(a),
+  (a, b) => E.add(E.mul(a, b), 0.5),
+  (a, b, c) => E.div(E.sub(a, c), E.add(E.abs(b), 1)),
+  (a, b, c) => E.select(E.gt(a, b), E.sqrt(E.abs(c)), E.mul(a, c)),
+  (a, b) => E.mul(E.tanh(a), b),
+];
+
+/** How an operand of a given shape is laid out: its own contiguous array, a transposed view, a view at an offset, or broadcast from one row. */
+type Layout = 'contiguous' | 'transposed' | 'offset' | 'broadcast';
+
+function makeView(shape: readonly number[], layout: Layout, dtype: DType, random: () => number): FloatNdArray {
+  const size = shape.reduce((product, extent) => product * extent, 1);
+  const fill = (length: number): DataArray => {
+    const data = dtype === 'float64' ? new Float64Array(length) : new Float32Array(length);
+    for (let i = 0; i < length; i++) data[i] = random() * 4 - 2;
+    return data;
+  };
+  const rowMajor = (extents: readonly number[]) => extents.map((_, axis) => extents.slice(axis + 1).reduce((product, extent) => product * extent, 1));
+  if (layout === 'transposed' && shape.length >= 2) {
+    const reversed = shape.slice().reverse();
+    const strides = rowMajor(reversed).reverse();
+    return ndarray(fill(size), shape.slice(), strides, 0) as FloatNdArray;
+  }
+  if (layout === 'offset') return ndarray(fill(size + 3), shape.slice(), rowMajor(shape), 3) as FloatNdArray;
+  if (layout === 'broadcast' && shape.length >= 1) {
+    const rowLength = shape[shape.length - 1]!;
+    return ndarray(fill(rowLength), shape.slice(), [...shape.slice(0, -1).map(() => 0), 1], 0) as FloatNdArray;
+  }
+  return ndarray(fill(size), shape.slice(), rowMajor(shape), 0) as FloatNdArray;
+}
+
+/** A seeded generator of numbers in [0, 1). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0 || 1;
+  return () => {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    return (state >>> 0) / 2 ** 32;
+  };
+}
+
+/** The same views pointed at fresh arrays of new values (all views of one array at the same new array), and a fresh output array. */
+function moveAll(inputs: readonly FloatNdArray[], out: FloatNdArray, random: () => number): void {
+  const moved = new Map<DataArray, DataArray>();
+  for (const view of inputs) {
+    let array = moved.get(view.data);
+    if (array === undefined) {
+      array = view.data.slice();
+      for (let i = 0; i < array.length; i++) array[i] = random() * 4 - 2;
+      moved.set(view.data, array);
+    }
+    view.data = array;
+  }
+  out.data = out.data.slice().fill(0);
+}
+
+describe('prepareElementwise', () => {
+  const caseArbitrary = fc.record({
+    tree: fc.nat(trees.length - 1),
+    shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 3 }),
+    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'transposed', 'offset', 'broadcast'), { minLength: 3, maxLength: 3 }),
+    shareFirst: fc.boolean(),
+    dtype: fc.constantFrom<DType>('float32', 'float64'),
+    backend: fc.constantFrom<Backend>('js', 'wasm'),
+    seed: fc.nat(),
+  });
+
+  it('equals mapElementwise bit for bit, and after every array moved, equals it over the new arrays', () => {
+    fc.assert(
+      fc.property(caseArbitrary, ({ tree, shape, layouts, shareFirst, dtype, backend, seed }) => withSettings({ elementwiseBackend: backend }, () => {
+        const random = seeded(seed);
+        const expression = trees[tree]!(E.input(0), E.input(1), E.input(2));
+        const inputs = layouts.map((layout) => makeView(shape, layout, dtype, random));
+        // two operands that view one array (x·x reads x once)
+        if (shareFirst) inputs[1] = ndarray(inputs[0]!.data, inputs[0]!.shape.slice(), inputs[0]!.stride.slice(), inputs[0]!.offset) as FloatNdArray;
+        const size = shape.reduce((product, extent) => product * extent, 1);
+        const out = ndarray(dtype === 'float64' ? new Float64Array(size) : new Float32Array(size), shape.slice()) as FloatNdArray;
+        const step = prepareElementwise(expression, inputs, dtype, out);
+        for (let call = 0; call < 3; call++) {
+          if (call > 0) moveAll(inputs, out, random);
+          step();
+          const expected = mapElementwise(expression, inputs, dtype).data;
+          expect(bitsOf(out.data)).toEqual(bitsOf(expected));
+        }
+      })),
+      { seed: 18, numRuns: 120 },
+    );
+  });
+
+  it('writes into the array its output views at each call, leaving the one it wrote before as it was', () => {
+    for (const backend of ['js', 'wasm'] as const) {
+      withSettings({ elementwiseBackend: backend }, () => {
+        const input = ndarray(Float32Array.of(1, 2, 3, 4), [4]) as FloatNdArray;
+        const out = ndarray(new Float32Array(4), [4]) as FloatNdArray;
+        const step = prepareElementwise(E.mul(E.input(0), 2), [input], 'float32', out);
+        step();
+        const first = out.data;
+        expect(Array.from(first)).toEqual([2, 4, 6, 8]);
+        input.data = Float32Array.of(10, 20, 30, 40);
+        out.data = new Float32Array(4);
+        step();
+        expect(Array.from(out.data)).toEqual([20, 40, 60, 80]);
+        expect(Array.from(first)).toEqual([2, 4, 6, 8]);
+      });
+    }
+  });
+});
+
+describe('compile: prepared steps follow moved values', () => {
+  /** W10's chain in small: blocks of mul, add, tanh, mul; its loss and gradients. */
+  const chain = (x: Tensor, a: Tensor, b: Tensor): Tensor => {
+    let h = x;
+    for (let k = 0; k < 6; k++) h = h.mul(a).add(b).tanh().mul(a);
+    return h.sum();
+  };
+  const lossAndGradient = valueAndGrad(chain, { argnums: [0, 1, 2] });
+  const step = (x: Tensor, a: Tensor, b: Tensor): Tensor[] => {
+    const [loss, gradients] = lossAndGradient(x, a, b);
+    return [loss, ...gradients];
+  };
+
+  for (const [dtype, backend, length] of [['float32', 'js', 5], ['float64', 'js', 5], ['float32', 'wasm', 2100], ['float64', 'auto', 2100]] as const) {
+    it(`every call reads its own arguments and keeps earlier results, ${dtype}, ${backend} loops over ${length} elements`, () => {
+      withSettings({ elementwiseBackend: backend }, () => {
+        const compiled = compile(step);
+        const random = seeded(length + dtype.length);
+        const argumentsOf = () => [0, 1, 2].map((k) => tensor(Array.from({ length }, () => (k === 0 ? random() * 2 - 1 : k === 1 ? 0.8 + random() * 0.4 : random() * 0.2)), { dtype }));
+        const calls = Array.from({ length: 4 }, argumentsOf);
+        // each call's arguments live in arrays of their own (a pure program reads them in place) and each call's results are handed over
+        const results = calls.map((args) => compiled(args[0]!, args[1]!, args[2]!));
+        calls.forEach((args, call) => {
+          const eager = step(args[0]!, args[1]!, args[2]!);
+          results[call]!.forEach((result, k) => expect(bitsOf(result.toTypedArray())).toEqual(bitsOf(eager[k]!.toTypedArray())));
+        });
+      });
+    });
+  }
+});
