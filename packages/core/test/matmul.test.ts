@@ -109,6 +109,18 @@ describe('matmul outer products (inner size 1)', () => {
       }
     });
 
+    it(`in ${dtype} under compile: each replay writes its own inputs' product (per-example gradients by vmap(grad))`, () => {
+      const perExample = ng.vmap(ng.grad((weight: ng.Tensor, x: ng.Tensor) => x.matmul(weight.transpose()).tanh().sum()), { inDims: [null, 0] });
+      const weight = ng.randn([30, 50], { seed: 42, dtype });
+      const compiled = ng.compile((xs: ng.Tensor) => perExample(weight, xs));
+      for (const seed of [43, 44, 45]) {
+        const xs = ng.randn([6, 1, 50], { seed, dtype });
+        const replayed = compiled(xs);
+        expect(replayed.shape).toEqual([6, 30, 50]);
+        expect(replayed.sub(perExample(weight, xs)).abs().max().item()).toBe(0);
+      }
+    });
+
     it(`in ${dtype}: the kernel writes c = a ⊗ b over whatever c held, on memory that is not shared`, () => {
       const wasm = unsharedWasmMatmul()!;
       expect(wasm.shared).toBe(false);
