@@ -8,7 +8,7 @@
 import fc from 'fast-check';
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
-import { compile, tensor, valueAndGrad, withSettings, type DType, type Tensor } from '@normgrad/core';
+import { compile, elementwiseInto, tensor, valueAndGrad, withSettings, type DType, type Tensor } from '@normgrad/core';
 import { E, type Expr } from '../src/kernels/expr.js';
 import { mapElementwise, prepareElementwise } from '../src/kernels/elementwise.js';
 import type { FloatNdArray } from '../src/kernels/layout.js';
@@ -127,6 +127,32 @@ describe('prepareElementwise', () => {
         expect(Array.from(first)).toEqual([2, 4, 6, 8]);
       });
     }
+  });
+});
+
+describe('elementwiseInto (the optimizers\' write steps, replayed by compile)', () => {
+  it('its one-row loop equals mapElementwise over the same inputs as views, bit for bit', () => {
+    fc.assert(
+      fc.property(
+        fc.nat(trees.length - 1), fc.integer({ min: 1, max: 40 }), fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }), fc.constantFrom<DType>('float32', 'float64'), fc.nat(),
+        (tree, length, single, dtype, seed) => {
+          const random = seeded(seed);
+          const make = (n: number) => {
+            const data = dtype === 'float64' ? new Float64Array(n) : new Float32Array(n);
+            for (let i = 0; i < n; i++) data[i] = random() * 4 - 2;
+            return data;
+          };
+          const inputs = single.map((one) => make(one ? 1 : length));
+          const expression = trees[tree]!(E.input(0), E.input(1), E.input(2));
+          const views = inputs.map((input) => ndarray(input, [length], [input.length === 1 ? 0 : 1], 0) as FloatNdArray);
+          const expected = mapElementwise(expression, views, dtype).data;
+          const output = make(length);
+          withSettings({ elementwiseBackend: 'js' }, () => elementwiseInto(expression, inputs, output));
+          expect(bitsOf(output)).toEqual(bitsOf(expected));
+        },
+      ),
+      { seed: 7, numRuns: 100 },
+    );
   });
 });
 

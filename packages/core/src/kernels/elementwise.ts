@@ -214,11 +214,21 @@ export function elementwiseInto(expression: Expr | ((...inputs: Expr[]) => Expr)
     if (input.length !== output.length && input.length !== 1) throw new Error(`${op}: input ${index} has ${input.length} elements, the output ${output.length} (inputs have the output's length or 1)`);
   });
   if (output.length === 0) return;
-  const views = inputs.map((input) => createNd(dtype, [output.length], input));
-  views.forEach((view, index) => {
-    if (inputs[index]!.length === 1) view.stride[0] = 0;
-  });
   writeStorage(output, () => {
-    mapElementwise(tree, views.length > 0 ? views : [createNd(dtype, [output.length], output)], dtype, output);
+    const length = output.length;
+    if (inputs.length > 0 && !tryWasmElementwise(length)) {
+      // one row, each input read at every element or (of length 1) once: mapElementwise's walk of these inputs
+      const kinds = inputs.map((input): StrideKind => (length === 1 || input.length === 1 ? 'zero' : 'unit'));
+      const operands = inputs.flatMap((input, k) => [input, 0, kinds[k] === 'zero' ? 0 : 1, noOuterAxes]);
+      elementwiseKernel(tree, dtype, kinds)(output, length, length, noOuterAxes, ...operands);
+      return;
+    }
+    const views = inputs.map((input) => createNd(dtype, [length], input));
+    views.forEach((view, index) => {
+      if (inputs[index]!.length === 1) view.stride[0] = 0;
+    });
+    mapElementwise(tree, views.length > 0 ? views : [createNd(dtype, [length], output)], dtype, output);
   });
 }
+
+const noOuterAxes: readonly number[] = [];
