@@ -263,6 +263,19 @@ def make_case(workload, sizes, dtype, inp):
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
+WARMUP_BUDGET_MS = 500  # stats.ts warmupBudgetMs
+MAX_WARMUPS = 100  # stats.ts maxWarmups
+
+
+def wants_warmup(done, spent_ms, latest_ms, quick):
+    """Whether another warm-up iteration runs: stats.ts wantsWarmup."""
+    if done < 1:
+        return True
+    if quick or latest_ms > 200:
+        return False
+    return done < 3 or (spent_ms < WARMUP_BUDGET_MS and done < MAX_WARMUPS)
+
+
 def timed(iterate):
     start = time.perf_counter()
     results = iterate()
@@ -306,13 +319,15 @@ def run(request):
             gc.collect()
             variant["firstMs"], results = timed(variant["iterate"])
             variant["outputs"], offset = write_outputs(results, out, offset)
-    # warm-up as the node side does: the checked iteration counts as one; fast variants get a few more
+    # warm-up as the node side does (stats.ts wantsWarmup)
     for variant in variants:
         use_threads(variant["threads"])
         estimate = variant["firstMs"]
-        variant["warmups"] = 1 if quick else 0 if estimate > 1000 else 1 if estimate > 200 else 3
-        for _ in range(variant["warmups"]):
+        variant["warmups"], spent = 0, 0.0
+        while wants_warmup(variant["warmups"], spent, estimate, quick):
             estimate, _ = timed(variant["iterate"])
+            spent += estimate
+            variant["warmups"] += 1
         variant["plannedRuns"] = max(3, min(request["runs"], int(request["budgetMs"] // max(estimate, 1e-3))))
         variant["runsMs"], variant["faults"] = [], []
     rounds = max(variant["plannedRuns"] for variant in variants)

@@ -1,7 +1,7 @@
 import { compareResults, type Agreement } from './compare.js';
 import { runLeakCheck, type LeakCheck } from './leak.js';
 import { systemSelected, type BenchOptions } from './options.js';
-import { collectGarbage, mean, median, minorPageFaults, plannedRuns, rotated, warmupCount } from './stats.js';
+import { collectGarbage, mean, median, minorPageFaults, plannedRuns, rotated, wantsWarmup } from './stats.js';
 import { jaxSystem } from './systems/jax.js';
 import { normgradCompiledSystem, normgradHvpSystem, normgradSystem, normgradVmapSystem } from './systems/normgrad.js';
 import type { Case, Results, System } from './systems/system.js';
@@ -170,10 +170,13 @@ async function measureInProcess(slots: SystemSlot[], workload: Workload, options
         continue;
       }
       let estimateMs = cell.firstMs;
-      cell.warmups = warmupCount(cell.firstMs, options.quick);
-      for (let i = 0; i < cell.warmups; i++) {
+      let spentMs = 0;
+      cell.warmups = 0;
+      while (wantsWarmup(cell.warmups, spentMs, estimateMs, options.quick)) {
         await benchCase.beforeStep?.();
         estimateMs = await timeOnce(() => benchCase!.step());
+        spentMs += estimateMs;
+        cell.warmups++;
       }
       cell.runsMs = [];
       cell.runsFaults = [];

@@ -28,9 +28,21 @@ export function plannedRuns(estimateMs: number, maxRuns: number, budgetMs: numbe
   return Math.max(minRuns, Math.min(maxRuns, Math.floor(budgetMs / Math.max(estimateMs, 1e-3))));
 }
 
-/** Warm-up iterations after the first (checked) one: a few for fast iterations, one over 200 ms, none over 1 s; one with --quick. */
-export function warmupCount(firstMs: number, quick: boolean): number {
-  return quick ? 1 : firstMs > 1000 ? 0 : firstMs > 200 ? 1 : 3;
+/** A fast iteration warms up for at least this long (JIT compilation of generated kernels settles within it). */
+export const warmupBudgetMs = 500;
+/** The most warm-up iterations of a fast iteration. */
+export const maxWarmups = 100;
+
+/**
+ * Whether another warm-up iteration runs after the first (checked) one, given how many ran, the
+ * time they took and the latest iteration's time (the first's before any ran): one with --quick;
+ * always one (a first iteration may include tracing or compilation); then none more when it took
+ * over 200 ms, else at least 3, and more until they took warmupBudgetMs (at most maxWarmups).
+ */
+export function wantsWarmup(done: number, spentMs: number, latestMs: number, quick: boolean): boolean {
+  if (done < 1) return true;
+  if (quick || latestMs > 200) return false;
+  return done < 3 || (spentMs < warmupBudgetMs && done < maxWarmups);
 }
 
 /** Minor page faults of this process so far (first touches of fresh pages). */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareResults } from '../src/compare.js';
 import { judge, summarize, type Cell } from '../src/harness.js';
-import { mean, median, plannedRuns, rotated, warmupCount } from '../src/stats.js';
+import { mean, median, plannedRuns, rotated, wantsWarmup } from '../src/stats.js';
 import { makeWorkload, quickSizes } from '../src/workloads.js';
 
 describe('harness math', () => {
@@ -19,7 +19,13 @@ describe('harness math', () => {
     expect(plannedRuns(500, 15, 4000)).toBe(8);
     expect(plannedRuns(3000, 15, 4000)).toBe(3); // never fewer than 3
     expect(plannedRuns(0, 15, 4000)).toBe(15);
-    expect([warmupCount(5, false), warmupCount(300, false), warmupCount(2000, false), warmupCount(2000, true)]).toEqual([3, 1, 0, 1]);
+    // how many warm-ups run after a first iteration of `firstMs` when each takes `stepMs`
+    const warmups = (firstMs: number, stepMs: number, quick = false): number => {
+      let done = 0;
+      while (wantsWarmup(done, done * stepMs, done === 0 ? firstMs : stepMs, quick)) done++;
+      return done;
+    };
+    expect([warmups(5, 250), warmups(5, 50), warmups(5, 1), warmups(2000, 1), warmups(300, 300), warmups(2000, 2000), warmups(5, 1, true)]).toEqual([1, 10, 100, 100, 1, 1, 1]);
   });
 
   it('summarizes a cell: median, mean, page faults per iteration and throughput (bytes per element from the name)', () => {

@@ -6,6 +6,7 @@ import { mayHavePendingReaders } from './storage.js';
 import { recordAllocations, returnToPool, type AllocationRecord } from './storage-pool.js';
 import { activeRecorder } from './compile/recorder.js';
 import { Tensor } from './tensor.js';
+import { isRecordNode, mapLeaves } from './transforms/records.js';
 import { onesLike, zerosLike } from './creation.js';
 import { primitives } from './ops/index.js';
 import { versionOf, type GraphNode, type VjpContext } from './primitive.js';
@@ -327,50 +328,86 @@ export interface GradOptions {
   allowUnused?: boolean;
 }
 
-type GradResult<Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] } ? Tensor[] : Tensor;
+/** The gradient for the differentiated argument: a Tensor for a Tensor, a record of the same shape (and type) for a record of Tensors. */
+type GradientOf<Argument> = Argument extends Tensor ? Tensor : Argument extends object ? Argument : Tensor;
+
+/**
+ * The gradient for one of several argnums (typed from all arguments): a Tensor, or a record typed
+ * as an array or plain object (an argument that is neither, such as an Int32Array of labels, is
+ * not a record and adds Tensor).
+ */
+type GradientAmong<Argument> = Argument extends Tensor ? Tensor : Argument extends readonly unknown[] | { readonly [key: string]: unknown } ? Argument : Tensor;
+
+type GradResult<Args extends unknown[], Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] }
+  ? GradientAmong<Args[number]>[]
+  : Options extends { argnums: infer Argnum extends number } ? GradientOf<Args[Argnum]> : GradientOf<Args[0]>;
 
 /** The arguments prepared for one differentiated call (see prepareArguments). */
 export interface DifferentiatedCall {
   /** The arguments to call the function with: fresh tensors at the differentiated positions. */
   callArgs: unknown[];
-  /** The fresh tensors, one per argnum. */
+  /** The fresh tensors: one per argnum, or one per leaf of an argnum's record, in argnum order. */
   differentiated: Tensor[];
+  /** Where each differentiated tensor is among the arguments, for Errors: `argument 1`, `argument 0.w`. */
+  paths: string[];
   argnums: readonly number[];
   freshLeaves: ReadonlySet<Tensor>;
   outerGradEnabled: boolean;
 }
 
 /**
- * Replaces the differentiated arguments by fresh tensors to take gradients with respect to.
- * Library-internal (grad, vjp and the transforms built on them).
+ * Replaces the differentiated arguments by fresh tensors to take gradients with respect to. An
+ * argument may be a record (plain objects and arrays of Tensors, nested; transforms/records.ts):
+ * each of its leaves is differentiated. Library-internal (grad, vjp and the transforms built on them).
  */
 export function prepareArguments(operation: string, argnums: readonly number[], args: readonly unknown[]): DifferentiatedCall {
   const outerGradEnabled = isGradEnabled();
   const callArgs = [...args];
-  const differentiated: Tensor[] = argnums.map((argnum) => {
-    const argument = args[argnum];
+  const differentiated: Tensor[] = [];
+  const paths: string[] = [];
+  const freshLeaves = new Set<Tensor>();
+  const fresh = (argument: unknown, path: string): Tensor => {
     if (!(argument instanceof Tensor)) {
-      throw new Error(`${operation}: argument ${argnum} must be a Tensor to differentiate with respect to it, got ${typeof argument}`);
+      const what = argument === null ? 'null' : typeof argument;
+      throw new Error(`${operation}: ${path} must be a Tensor (or a record of Tensors) to differentiate with respect to it, got ${what}`);
     }
     if (argument.dtype === 'int32') {
-      throw new Error(`${operation}: argument ${argnum} is an int32 tensor of shape ${formatShape(argument.shape)}; indices are not differentiated (convert with .to('float32'))`);
+      throw new Error(`${operation}: ${path} is an int32 tensor of shape ${formatShape(argument.shape)}; indices are not differentiated (convert with .to('float32'))`);
     }
+    let tensor: Tensor;
     if (argument.requiresGrad && outerGradEnabled) {
       // Differentiate with respect to a fresh alias, not the argument itself: uses of the argument
       // that reach fn another way (a closure over an outer grad's variable) must count as constants
       // here, or nested grads confuse their perturbations (d/dx [d/dy (y·x) at y = x] would be 2, not 1).
-      const alias = enableGrad(() => primitives.reshape([argument], { shape: argument.shape }));
-      callArgs[argnum] = alias;
-      return alias;
+      tensor = enableGrad(() => primitives.reshape([argument], { shape: argument.shape }));
+    } else {
+      tensor = argument.detach();
+      copyTangents(argument, tensor);
+      tensor.requiresGrad = true;
     }
-    const leaf = argument.detach();
-    copyTangents(argument, leaf);
-    leaf.requiresGrad = true;
-    callArgs[argnum] = leaf;
-    return leaf;
+    freshLeaves.add(tensor);
+    differentiated.push(tensor);
+    paths.push(path);
+    return tensor;
+  };
+  for (const argnum of argnums) {
+    const argument = args[argnum];
+    const path = `argument ${argnum}`;
+    callArgs[argnum] = isRecordNode(argument) ? mapLeaves(argument, path, fresh) : fresh(argument, path);
+  }
+  return { callArgs, differentiated, paths, argnums, freshLeaves, outerGradEnabled };
+}
+
+/**
+ * The gradients of a prepared call in the form of its arguments: per argnum a Tensor, or for a
+ * record argument a record of the same shape (its leaves' gradients). Library-internal.
+ */
+export function gradientsInArgumentForm(call: DifferentiatedCall, args: readonly unknown[], gradients: readonly Tensor[]): unknown[] {
+  let next = 0;
+  return call.argnums.map((argnum) => {
+    const argument = args[argnum];
+    return isRecordNode(argument) ? mapLeaves(argument, `argument ${argnum}`, () => gradients[next++]) : gradients[next++];
   });
-  const freshLeaves = new Set(differentiated.filter((tensor, index) => tensor !== args[argnums[index]!]));
-  return { callArgs, differentiated, argnums, freshLeaves, outerGradEnabled };
 }
 
 /**
@@ -393,7 +430,7 @@ export function gradientsOf(
     if (gradient !== undefined) return gradient;
     if (!options.allowUnused && !isReachable(output, tensor)) {
       throw new Error(
-        `${operation}: the function's output does not depend on argument ${call.argnums[index]} ` +
+        `${operation}: the function's output does not depend on ${call.paths[index]} ` +
           `(shape ${formatShape(tensor.shape)}); pass { allowUnused: true } to get a zero gradient for it`,
       );
     }
@@ -408,7 +445,7 @@ function evaluateWithGradient<Args extends unknown[]>(
   argnums: readonly number[],
   args: Args,
   allowUnused: boolean,
-): [Tensor, Tensor[]] {
+): [Tensor, unknown[]] {
   const call = prepareArguments(operation, argnums, args);
   const output = enableGrad(() => fn(...(call.callArgs as Args)));
   if (!(output instanceof Tensor) || output.size !== 1) {
@@ -416,7 +453,7 @@ function evaluateWithGradient<Args extends unknown[]>(
     throw new Error(`${operation}: the function must return a one-element Tensor, got ${shape}`);
   }
   const { gradients, createGraph } = gradientsOf(operation, call, output, onesLike(output), { retainGraph: false, allowUnused });
-  return [createGraph ? output : detachKeepingTangents(output), gradients];
+  return [createGraph ? output : detachKeepingTangents(output), gradientsInArgumentForm(call, args, gradients)];
 }
 
 /**
@@ -444,33 +481,35 @@ export function normalizeArgnums(operation: string, argnums: number | readonly n
 
 /**
  * JAX-style gradient: grad(f)(...args) is the gradient of the scalar f(...args) with respect to
- * args[argnums]. It composes: grad(x => grad(f)(x).sum())(x) is a second derivative.
+ * args[argnums]. It composes: grad(x => grad(f)(x).sum())(x) is a second derivative. A
+ * differentiated argument may be a record (plain objects and arrays of Tensors, nested, as vmap
+ * takes them): its gradient is a record of the same shape, `grad(loss)({ w, b }, x)` is `{ w: dw, b: db }`.
  */
 export function grad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
   fn: (...args: Args) => Tensor,
   options?: Options,
-): (...args: Args) => GradResult<Options> {
+): (...args: Args) => GradResult<Args, Options> {
   checkOptions('grad', options, ['argnums', 'allowUnused']);
   const argnums = normalizeArgnums('grad', options?.argnums);
   const many = Array.isArray(options?.argnums);
   const allowUnused = options?.allowUnused ?? false;
   return (...args: Args) => {
     const [, gradients] = evaluateWithGradient('grad', fn, argnums, args, allowUnused);
-    return (many ? gradients : gradients[0]!) as GradResult<Options>;
+    return (many ? gradients : gradients[0]!) as GradResult<Args, Options>;
   };
 }
 
-/** Like grad, but returns [f(...args), gradient(s)]. */
+/** Like grad, but returns [f(...args), gradient(s)] (records of gradients for record arguments, as grad). */
 export function valueAndGrad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
   fn: (...args: Args) => Tensor,
   options?: Options,
-): (...args: Args) => [Tensor, GradResult<Options>] {
+): (...args: Args) => [Tensor, GradResult<Args, Options>] {
   checkOptions('valueAndGrad', options, ['argnums', 'allowUnused']);
   const argnums = normalizeArgnums('valueAndGrad', options?.argnums);
   const many = Array.isArray(options?.argnums);
   const allowUnused = options?.allowUnused ?? false;
   return (...args: Args) => {
     const [value, gradients] = evaluateWithGradient('valueAndGrad', fn, argnums, args, allowUnused);
-    return [value, (many ? gradients : gradients[0]!) as GradResult<Options>];
+    return [value, (many ? gradients : gradients[0]!) as GradResult<Args, Options>];
   };
 }

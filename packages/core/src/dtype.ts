@@ -43,6 +43,26 @@ export function allocateFresh(dtype: DType, length: number): DataArray {
   return array;
 }
 
+interface NodeBuffer {
+  buffer: ArrayBuffer;
+}
+
+/** Node's Buffer.allocUnsafeSlow (memory of its own, not zero-filled), or undefined outside Node. */
+const allocateUninitializedBytes = (globalThis as { Buffer?: { allocUnsafeSlow?: (size: number) => NodeBuffer } }).Buffer?.allocUnsafeSlow;
+
+/**
+ * A typed array for a kernel that writes every element before anything reads it: as `allocate`,
+ * except that fresh memory is not zero-filled first where the runtime can skip that (Node), so the
+ * kernel's write is the only pass over it.
+ */
+export function allocateForOverwrite(dtype: DType, length: number): DataArray {
+  if (allocationSource !== null || allocateUninitializedBytes === undefined) return allocate(dtype, length);
+  const Type = dtype === 'float64' ? Float64Array : dtype === 'int32' ? Int32Array : Float32Array;
+  const array = takePooled(dtype, length) ?? new Type(allocateUninitializedBytes(length * Type.BYTES_PER_ELEMENT).buffer, 0, length);
+  recordAllocation(array);
+  return array;
+}
+
 export function dtypeOfArray(array: DataArray): DType {
   return array instanceof Float64Array ? 'float64' : array instanceof Int32Array ? 'int32' : 'float32';
 }

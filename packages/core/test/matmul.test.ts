@@ -2,14 +2,15 @@
  * Matrix products agree across every path: the plain-JS loop, the WebAssembly row kernel (few
  * rows), the blocked kernel on one thread and shared with the worker thread — in both dtypes, on
  * shapes around each threshold (16 rows for the blocked kernel, 256-deep inner blocks, 2²² multiply-adds
- * for threads, the 4096-matrix batch slices) and on transposed, sliced and broadcast operands.
+ * for threads, the 4096-matrix batch slices) and on transposed, sliced and broadcast operands;
+ * outer products (inner size 1), which have a kernel of their own, equal the JS loop bit for bit.
  */
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
 import { installMatchers } from '@normgrad/testing/vitest';
 import { getMatmulThreads, setMatmulBackend, setMatmulThreads } from '@normgrad/core';
 import { CONTROL_BYTES, runBlocked, workerChunkCount } from '../src/kernels/matmul-threads.js';
-import { wasmMatmul } from '../src/kernels/wasm-matmul.js';
+import { unsharedWasmMatmul, wasmMatmul } from '../src/kernels/wasm-matmul.js';
 
 installMatchers();
 
@@ -81,6 +82,62 @@ describe('matmul paths agree', () => {
     const single = productOn('wasm, 2 threads', a.to('float32'), b.to('float32'));
     expect(single.to('float64')).toBeAllclose(exact, { rtol: 1e-4, atol: 1e-4 });
   });
+});
+
+describe('matmul outer products (inner size 1)', () => {
+  for (const dtype of ['float32', 'float64'] as const) {
+    it(`in ${dtype} equal the JS loop and the broadcast product bit for bit, on strided, broadcast and padded operands`, () => {
+      const cases: [string, ng.Tensor, ng.Tensor][] = [
+        ['one matrix', ng.randn([200, 1], { seed: 30, dtype }), ng.randn([1, 100], { seed: 31, dtype })],
+        ['a batch, columns padded to whole vectors', ng.randn([3, 40, 1], { seed: 32, dtype }), ng.randn([3, 1, 131], { seed: 33, dtype })],
+        // more rows than one block of the kernel's output, padded columns
+        ['several blocks per matrix', ng.randn([2, 70, 1], { seed: 34, dtype }), ng.randn([2, 1, 517], { seed: 35, dtype })],
+        // a column read through a stride (every third element), a row that is a transposed column
+        ['strided operands', ng.randn([4, 70, 3], { seed: 36, dtype }).slice(null, null, [1, 2]), ng.randn([4, 90, 1], { seed: 37, dtype }).transpose(1, 2)],
+        ['a broadcast batch', ng.randn([1, 40, 1], { seed: 38, dtype }).broadcastTo([5, 40, 1]), ng.randn([5, 1, 64], { seed: 39, dtype })],
+        ['two batch axes', ng.randn([2, 3, 50, 1], { seed: 40, dtype }), ng.randn([2, 3, 1, 33], { seed: 41, dtype })],
+      ];
+      /** The largest difference from the JS loop's product (NaN where a value is NaN). */
+      const largestDifference = (product: ng.Tensor, reference: ng.Tensor) => product.sub(reference).abs().max().item();
+      for (const [name, a, b] of cases) {
+        const reference = productOn('js', a, b);
+        const products = [productOn('wasm, 1 thread', a, b), productOn('wasm, 2 threads', a, b), ng.withSettings({ matmulBackend: 'auto' }, () => a.matmul(b)), a.mul(b)];
+        for (const product of products) {
+          expect(product.shape, name).toEqual(reference.shape);
+          expect(largestDifference(product, reference), name).toBe(0);
+        }
+      }
+    });
+
+    it(`in ${dtype} under compile: each replay writes its own inputs' product (per-example gradients by vmap(grad))`, () => {
+      const perExample = ng.vmap(ng.grad((weight: ng.Tensor, x: ng.Tensor) => x.matmul(weight.transpose()).tanh().sum()), { inDims: [null, 0] });
+      const weight = ng.randn([30, 50], { seed: 42, dtype });
+      const compiled = ng.compile((xs: ng.Tensor) => perExample(weight, xs));
+      for (const seed of [43, 44, 45]) {
+        const xs = ng.randn([6, 1, 50], { seed, dtype });
+        const replayed = compiled(xs);
+        expect(replayed.shape).toEqual([6, 30, 50]);
+        expect(replayed.sub(perExample(weight, xs)).abs().max().item()).toBe(0);
+      }
+    });
+
+    it(`in ${dtype}: the kernel writes c = a ⊗ b over whatever c held, on memory that is not shared`, () => {
+      const wasm = unsharedWasmMatmul()!;
+      expect(wasm.shared).toBe(false);
+      const View = dtype === 'float32' ? Float32Array : Float64Array;
+      const outer = dtype === 'float32' ? wasm.outerFloat32 : wasm.outerFloat64;
+      const bytes = View.BYTES_PER_ELEMENT;
+      const [rows, columns] = [3, 16 / bytes * 2];
+      const [column, row, out] = [CONTROL_BYTES, CONTROL_BYTES + 256, CONTROL_BYTES + 512];
+      new View(wasm.memory.buffer, column, rows).set([2, -3, 0.5]);
+      new View(wasm.memory.buffer, row, columns).set(Array.from({ length: columns }, (_, j) => j + 1));
+      new View(wasm.memory.buffer, out, rows * columns + 1).fill(Number.NaN);
+      outer(column, row, out, rows, columns);
+      const written = Array.from(new View(wasm.memory.buffer, out, rows * columns + 1));
+      expect(written.slice(0, rows * columns)).toEqual(Array.from({ length: rows * columns }, (_, k) => [2, -3, 0.5][Math.floor(k / columns)]! * ((k % columns) + 1)));
+      expect(written[rows * columns]).toBeNaN();
+    });
+  }
 });
 
 describe('matmul packing kernel', () => {

@@ -120,6 +120,35 @@ function adamUpdate(variant: AdamVariant, slot: ParamSlot<AdamState>, group: Par
  * compiles once. float64 runs the same operations in the same order as adamUpdate; float32 runs
  * them in float32 lanes, as torch's float32 Adam does. amsgrad keeps to adamUpdate.
  */
+/** The inputs of Adam's update trees, in order (adamUpdateStorage's arrays). */
+const adamInputNames = [
+  'param', 'grad', 'expAvg', 'expAvgSq', 'beta1', 'keep1', 'beta2', 'keep2', 'sign', 'decay', 'l2Penalty', 'eps', 'negativeStepSize', 'biasCorrection2Sqrt',
+] as const;
+
+/** The three update trees per form (AdamW's decoupled decay, Adam's L2 penalty), made once: a kernel is found by its tree. */
+const adamTrees = new Map<string, readonly [Expr, Expr, Expr]>();
+
+function adamUpdateTrees(decoupledDecay: boolean, l2Penalty: boolean): readonly [Expr, Expr, Expr] {
+  const key = `${decoupledDecay} ${l2Penalty}`;
+  let trees = adamTrees.get(key);
+  if (trees === undefined) {
+    const x = Object.fromEntries(adamInputNames.map((name, k) => [name, E.input(k)])) as Record<(typeof adamInputNames)[number], Expr>;
+    // AdamW: p = p·(1 − lr·λ); g = ±∇, then Adam's L2 penalty g = g + λ·p
+    const decayed = decoupledDecay ? E.mul(x.param, x.decay) : x.param;
+    const gradient = l2Penalty ? E.add(E.mul(x.sign, x.grad), E.mul(x.l2Penalty, decayed)) : E.mul(x.sign, x.grad);
+    trees = [
+      // m = β1·m + (1 − β1)·g
+      E.add(E.mul(x.expAvg, x.beta1), E.mul(x.keep1, gradient)),
+      // v = β2·v + (1 − β2)·g·g
+      E.add(E.mul(x.expAvgSq, x.beta2), E.mul(E.mul(x.keep2, gradient), gradient)),
+      // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
+      E.add(decayed, E.div(E.mul(x.negativeStepSize, x.expAvg), E.add(E.div(E.sqrt(x.expAvgSq), x.biasCorrection2Sqrt), x.eps))),
+    ];
+    adamTrees.set(key, trees);
+  }
+  return trees;
+}
+
 function adamUpdateStorage(variant: AdamVariant, storage: ParamStorage<AdamState>, group: ParamGroup<AdamOptions>): boolean {
   const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
   if (amsgrad) return false;
@@ -138,18 +167,11 @@ function adamUpdateStorage(variant: AdamVariant, storage: ParamStorage<AdamState
     sign: number(maximize ? -1 : 1), decay: number(decay), l2Penalty: number(l2Penalty), eps: number(eps),
     negativeStepSize: number(-(lr / (1 - beta1 ** step))), biasCorrection2Sqrt: number(Math.sqrt(1 - beta2 ** step)),
   };
-  const names = Object.keys(arrays) as (keyof typeof arrays)[];
-  const inputs = names.map((name) => arrays[name]);
-  const x = Object.fromEntries(names.map((name, k) => [name, E.input(k)])) as Record<keyof typeof arrays, Expr>;
-  // AdamW: p = p·(1 − lr·λ); g = ±∇, then Adam's L2 penalty g = g + λ·p
-  const decayed = decay === 1 ? x.param : E.mul(x.param, x.decay);
-  const gradient = l2Penalty === 0 ? E.mul(x.sign, x.grad) : E.add(E.mul(x.sign, x.grad), E.mul(x.l2Penalty, decayed));
-  // m = β1·m + (1 − β1)·g
-  elementwiseInto(E.add(E.mul(x.expAvg, x.beta1), E.mul(x.keep1, gradient)), inputs, expAvg);
-  // v = β2·v + (1 − β2)·g·g
-  elementwiseInto(E.add(E.mul(x.expAvgSq, x.beta2), E.mul(E.mul(x.keep2, gradient), gradient)), inputs, expAvgSq);
-  // p = p − (lr / (1 − β1^t))·m / (√v / √(1 − β2^t) + ε)
-  elementwiseInto(E.add(decayed, E.div(E.mul(x.negativeStepSize, x.expAvg), E.add(E.div(E.sqrt(x.expAvgSq), x.biasCorrection2Sqrt), x.eps))), inputs, storage.values);
+  const inputs = adamInputNames.map((name) => arrays[name]);
+  const [expAvgUpdate, expAvgSqUpdate, paramUpdate] = adamUpdateTrees(decay !== 1, l2Penalty !== 0);
+  elementwiseInto(expAvgUpdate, inputs, expAvg);
+  elementwiseInto(expAvgSqUpdate, inputs, expAvgSq);
+  elementwiseInto(paramUpdate, inputs, storage.values);
   return true;
 }
 

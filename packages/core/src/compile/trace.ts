@@ -68,7 +68,8 @@ export class Trace implements Recorder {
     this.#kernel(params, inputs, out);
     const kernelInputs = inputs.slice();
     const tape = new AllocationTape(out, kernelInputs);
-    this.steps.push(() => copyInto(out, tape.run(() => definition.forward(kernelInputs, params))));
+    const kernel = (): FloatNdArray => definition.forward(kernelInputs, params);
+    this.steps.push(() => copyInto(out, tape.run(kernel)));
   }
 
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void {
@@ -76,7 +77,8 @@ export class Trace implements Recorder {
     this.see([...pending.operands, out]);
     this.#kernel(params, pending.operands, out);
     const tape = new AllocationTape(out, pending.operands);
-    this.steps.push(() => copyInto(out, tape.run(() => definition.fusedForward!(pending, params))));
+    const kernel = (): FloatNdArray => definition.fusedForward!(pending, params);
+    this.steps.push(() => copyInto(out, tape.run(kernel)));
   }
 
   settle(inputs: readonly Tensor[]): void {
@@ -232,20 +234,32 @@ export class AllocationTape {
 
   /** Runs the kernel with the tape's arrays, zero-filled as `allocate` promises. */
   #serve(kernel: () => FloatNdArray): FloatNdArray {
-    const arrays = this.#arrays!;
-    let next = 0;
-    return withAllocationSource((dtype, length, otherwise) => {
-      const entry = arrays[next];
-      const array = entry === null ? this.out.data : entry;
-      if (next < 0 || array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
-        next = -1;
-        return otherwise(dtype, length);
-      }
-      next++;
-      array.fill(0);
-      return array;
-    }, kernel);
+    this.#next = 0;
+    const previous = setAllocationSource(this.#source);
+    this.#otherwise = previous ?? allocateFresh;
+    try {
+      return kernel();
+    } finally {
+      setAllocationSource(previous);
+    }
   }
+
+  /** The position of the next `allocate` call on the tape while it serves a kernel; -1 once a call differed from the tape. */
+  #next = 0;
+  /** The allocation source in place before the tape served (allocateFresh when none). */
+  #otherwise: (dtype: DType, length: number) => DataArray = allocateFresh;
+  /** `allocate`'s source while the tape serves a kernel (one function for all replays). */
+  readonly #source = (dtype: DType, length: number): DataArray => {
+    const entry = this.#next < 0 ? undefined : this.#arrays![this.#next];
+    const array = entry === null ? this.out.data : entry;
+    if (array === undefined || array.length !== length || dtypeOfArray(array) !== dtype) {
+      this.#next = -1;
+      return this.#otherwise(dtype, length);
+    }
+    this.#next++;
+    array.fill(0);
+    return array;
+  };
 
   #record(kernel: () => FloatNdArray): FloatNdArray {
     const recorded: (DataArray | null)[] = [];

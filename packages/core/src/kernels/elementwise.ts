@@ -2,7 +2,7 @@ import { allocate, type DType, type DataArray, type FloatArray } from '../dtype.
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { writeStorage } from '../storage.js';
 import { E, inputCount, printJs, structuralKey, type Expr } from './expr.js';
-import { runWasmElementwise, tryWasmElementwise, type Walk } from './wasm-elementwise.js';
+import { prepareWasmMap, runWasmElementwise, tryWasmElementwise, type Walk } from './wasm-elementwise.js';
 
 /**
  * Elementwise kernels. Each op is an expression tree (expr.ts) over its operands' element values;
@@ -152,7 +152,8 @@ export function mapElementwise(expression: Expr, inputs: readonly FloatNdArray[]
 /**
  * `mapElementwise(expression, inputs, dtype, out.data)` with everything but the arrays resolved
  * once: the loop (WebAssembly or JavaScript, chosen as mapElementwise chooses it now), the
- * coalesced walk and each operand's offset and strides. The returned function runs the loop over
+ * coalesced walk and each operand's offset and strides (and for WebAssembly, the staging plan:
+ * wasm-elementwise.ts's prepareWasmMap). The returned function runs the loop over
  * the arrays that `out` and `inputs` view at that moment (`.data` is read on every call: compile.ts
  * moves values by pointing views at other arrays); their shapes, strides and offsets must not
  * change. For compile's replays of a trace.
@@ -171,11 +172,8 @@ export function prepareElementwise(expression: Expr, inputs: readonly FloatNdArr
     for (let k = 0; k < inputs.length; k++) args[4 + 4 * k] = inputs[k]!.data;
     Reflect.apply(kernel, undefined, args);
   };
-  if (!tryWasmElementwise(size)) return runJs;
-  const wasmWalk = wasmWalkOf(walk);
-  return () => {
-    if (!runWasmElementwise(expression, inputs, dtype, 'map', wasmWalk, out.data)) runJs();
-  };
+  const runWasm = tryWasmElementwise(size) ? prepareWasmMap(expression, inputs, dtype, wasmWalkOf(walk)) : null;
+  return runWasm === null ? runJs : () => runWasm(out.data);
 }
 
 /** Copies any (strided) ndarray into a fresh contiguous one, optionally converting the dtype. */
@@ -214,13 +212,24 @@ export function elementwiseInto(expression: Expr | ((...inputs: Expr[]) => Expr)
     if (input.length !== output.length && input.length !== 1) throw new Error(`${op}: input ${index} has ${input.length} elements, the output ${output.length} (inputs have the output's length or 1)`);
   });
   if (output.length === 0) return;
-  const views = inputs.map((input) => createNd(dtype, [output.length], input));
+  const length = output.length;
+  const views = inputs.map((input) => createNd(dtype, [length], input));
   views.forEach((view, index) => {
     if (inputs[index]!.length === 1) view.stride[0] = 0;
   });
-  // the write reaches the arrays through these ndarrays only (so compile may move the values they view)
-  const target = createNd(dtype, [output.length], output);
+  // the write reaches the arrays through these ndarrays only, read when it runs (so compile may move the values they view)
+  const target = createNd(dtype, [length], output);
   writeStorage(output, () => {
-    mapElementwise(tree, views.length > 0 ? views : [target], dtype, target.data as FloatArray);
+    const out = target.data as FloatArray;
+    if (views.length > 0 && !tryWasmElementwise(length)) {
+      // one row, each input read at every element or (of length 1) once: mapElementwise's walk of these inputs
+      const kinds = inputs.map((input): StrideKind => (length === 1 || input.length === 1 ? 'zero' : 'unit'));
+      const operands = views.flatMap((view, k) => [view.data, 0, kinds[k] === 'zero' ? 0 : 1, noOuterAxes]);
+      elementwiseKernel(tree, dtype, kinds)(out, length, length, noOuterAxes, ...operands);
+      return;
+    }
+    mapElementwise(tree, views.length > 0 ? views : [target], dtype, out);
   }, { target, reads: views });
 }
+
+const noOuterAxes: readonly number[] = [];

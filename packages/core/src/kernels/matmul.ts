@@ -1,10 +1,10 @@
-import { allocate, type DType, type DataArray } from '../dtype.js';
+import { allocate, allocateForOverwrite, type DType, type DataArray } from '../dtype.js';
 import { registerSettingCheck, settings, updateSettings } from '../settings.js';
 import { contiguousData, createNd, dtypeOfNd, sizeOf, type FloatNdArray } from './layout.js';
 import { toContiguous } from './elementwise.js';
 import { CONTROL_BYTES, runBlocked, stopMatmulWorker } from './matmul-threads.js';
 import { registerScratchRelease } from './scratch.js';
-import { float32Block, float64Block, MAXIMUM_PAGES, releaseWasmMatmul, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
+import { float32Block, float64Block, MAXIMUM_PAGES, releaseWasmMatmul, unsharedWasmMatmul, wasmMatmul, type WasmMatmul } from './wasm-matmul.js';
 
 export type MatmulBackend = 'auto' | 'wasm' | 'js';
 
@@ -39,10 +39,13 @@ export function matmulKernel(a: FloatNdArray, b: FloatNdArray): FloatNdArray {
   const dtype = dtypeOfNd(a);
   const backend = settings.matmulBackend;
   const wasm = backend === 'js' ? null : wasmMatmul();
-  const useWasm = wasm !== null && (backend === 'wasm' || rows * inner * columns >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
+  // an outer product (inner size 1) is one multiplication per element of the result: its size counts, batch included
+  const work = inner === 1 ? batch * rows * columns : rows * inner * columns;
+  const useWasm = wasm !== null && (backend === 'wasm' || work >= WASM_MIN_WORK) && inner > 0 && rows > 0 && columns > 0;
   let out: DataArray | null = null;
   try {
-    if (useWasm) out = matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns);
+    if (useWasm && inner === 1) out = outerWasm(unsharedWasmMatmul() ?? wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, columns);
+    else if (useWasm) out = matmulWasm(wasm, dtype, matrices(a, batchShape), matrices(b, batchShape), batch, rows, inner, columns);
   } catch (error) {
     // A product whose WebAssembly memory cannot grow that far runs in JavaScript instead.
     if (!(error instanceof ScratchMemoryExhausted)) throw error;
@@ -195,6 +198,54 @@ function matmulWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right
   // (allocate + set is faster than slice, measured)
   out.set(outView.subarray(0, out.length));
   return out;
+}
+
+/** The outer-product kernel writes this many bytes of rows at a time, a block that stays in cache until it is copied out. */
+const OUTER_BLOCK_BYTES = 1 << 17;
+
+/**
+ * A batch of outer products (inner size 1). Per batch element, a's column and b's row are copied
+ * into memory; the kernel writes the product a block of rows at a time, and each block is copied
+ * into the result while it is in cache. The result is written once, in order. Runs on the kernels'
+ * unshared memory where there is one (copies out of shared memory are slower).
+ */
+function outerWasm(wasm: WasmMatmul, dtype: DType, left: StridedMatrices, right: StridedMatrices, batch: number, rows: number, columns: number): DataArray {
+  const elementBytes = dtype === 'float64' ? 8 : 4;
+  const paddedColumns = roundUp(columns, 16 / elementBytes);
+  const rowsPerBlock = Math.max(1, Math.min(rows, Math.floor(OUTER_BLOCK_BYTES / (paddedColumns * elementBytes))));
+  const columnStart = CONTROL_BYTES;
+  const rowStart = columnStart + align16(rows * elementBytes);
+  const blockStart = rowStart + align16(paddedColumns * elementBytes);
+  ensureMemory(wasm, blockStart + rowsPerBlock * paddedColumns * elementBytes);
+  const View = dtype === 'float64' ? Float64Array : Float32Array;
+  const buffer = wasm.memory.buffer;
+  const column = new View(buffer, columnStart, rows);
+  const row = new View(buffer, rowStart, paddedColumns);
+  const block = new View(buffer, blockStart, rowsPerBlock * paddedColumns);
+  const kernel = dtype === 'float64' ? wasm.outerFloat64 : wasm.outerFloat32;
+  const out = allocateForOverwrite(dtype, batch * rows * columns);
+  // the row's padding lanes stay zero
+  row.fill(0);
+  for (let batchIndex = 0; batchIndex < batch; batchIndex++) {
+    gather(column, left.data, left.offsets[batchIndex]!, left.rowStride, rows);
+    gather(row, right.data, right.offsets[batchIndex]!, right.columnStride, columns);
+    for (let first = 0; first < rows; first += rowsPerBlock) {
+      const count = Math.min(rowsPerBlock, rows - first);
+      kernel(columnStart + first * elementBytes, rowStart, blockStart, count, paddedColumns);
+      if (paddedColumns !== columns) wasm.compactRows(blockStart, 1, count, count, columns * elementBytes, paddedColumns * elementBytes);
+      out.set(block.subarray(0, count * columns), (batchIndex * rows + first) * columns);
+    }
+  }
+  return out;
+}
+
+/** Copies `count` elements of data from `start`, `stride` apart, into the start of target. */
+function gather(target: DataArray, data: DataArray, start: number, stride: number, count: number): void {
+  if (stride === 1) {
+    target.set(data.subarray(start, start + count));
+    return;
+  }
+  for (let index = 0; index < count; index++) target[index] = data[start + index * stride]!;
 }
 
 const PAGE_SIZE = 4096;

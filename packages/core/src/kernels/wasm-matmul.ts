@@ -12,6 +12,8 @@
  * - the packing kernel, pack(...): a strided matrix into that panel layout (lanes that lie side by
  *   side in memory, as in b's rows, copied a vector at a time).
  * - the compacting kernel, compactRows(...): padded products' rows into one contiguous run.
+ * - the outer-product kernel, outer(a, b, c, rows, columns): c = a ⊗ b for a column a and a row b
+ *   (a product with inner size 1), c only written; columns a multiple of one vector.
  * The memory is shared where possible, so that a worker thread can run the same kernels on it
  * (matmul-threads.ts). The row kernel's caller pads its operands with zeros (matmul.ts).
  */
@@ -88,6 +90,37 @@ function rowKernelBody(lanes: Lanes): number[] {
     end,
   ].flat();
   const locals = vector([[...unsignedLeb(8), I32], [...unsignedLeb(2), V128]]);
+  const body = [...locals, ...code, ...end];
+  return [...unsignedLeb(body.length), ...body];
+}
+
+/** The outer-product kernel: c = a ⊗ b (c[i][j] = a[i] · b[j]), a a column, b a row; c is only written. */
+function outerKernelBody(lanes: Lanes): number[] {
+  // params 0..4: a b c rows columns; i32 locals 5..: i j cRow rowBytes; v128 local: x
+  const [a, b, c, rows, columns] = [0, 1, 2, 3, 4];
+  const [i, j, cRow, rowBytes, x] = [5, 6, 7, 8, 9];
+  const load = simd(0x00, 4, 0);
+  const store = simd(0x0b, 4, 0);
+  const code = [
+    get(columns), constant(lanes.bytes), mul, set(rowBytes),
+    constant(0), set(i),
+    loop,
+      get(c), get(i), get(rowBytes), mul, add, set(cRow),
+      get(a), get(i), constant(lanes.bytes), mul, add, lanes.loadScalar, lanes.splat, set(x),
+      constant(0), set(j),
+      loop,
+        // c[i][j] = x · b[j]
+        get(cRow), get(j), add,
+        get(x), get(b), get(j), add, load, lanes.mulVectors,
+        store,
+        get(j), constant(16), add, set(j),
+        get(j), get(rowBytes), lessThan, repeatIf,
+      end,
+      get(i), constant(1), add, set(i),
+      get(i), get(rows), lessThan, repeatIf,
+    end,
+  ].flat();
+  const locals = vector([[...unsignedLeb(4), I32], [...unsignedLeb(1), V128]]);
   const body = [...locals, ...code, ...end];
   return [...unsignedLeb(body.length), ...body];
 }
@@ -294,11 +327,12 @@ export function matmulModuleBytes(shared: boolean, block32 = float32Block, block
   const rowType = [0x60, ...vector([[I32], [I32], [I32], [I32], [I32], [I32]]), ...vector([])];
   const blockedType = [0x60, ...vector(new Array<number[]>(7).fill([I32])), ...vector([])];
   const packType = [0x60, ...vector(new Array<number[]>(9).fill([I32])), ...vector([])];
+  const outerType = [0x60, ...vector(new Array<number[]>(5).fill([I32])), ...vector([])];
   const bytes = [
     0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00,
-    ...section(1, vector([rowType, blockedType, packType, rowType])),
+    ...section(1, vector([rowType, blockedType, packType, rowType, outerType])),
     ...section(2, vector([[...name('env'), ...name('memory'), 0x02, ...memoryLimits]])),
-    ...section(3, vector([[0], [0], [1], [1], [2], [2], [3]])),
+    ...section(3, vector([[0], [0], [1], [1], [2], [2], [3], [4], [4]])),
     ...section(7, vector([
       [...name('rowFloat32'), 0x00, 0],
       [...name('rowFloat64'), 0x00, 1],
@@ -307,9 +341,11 @@ export function matmulModuleBytes(shared: boolean, block32 = float32Block, block
       [...name('packFloat32'), 0x00, 4],
       [...name('packFloat64'), 0x00, 5],
       [...name('compactRows'), 0x00, 6],
+      [...name('outerFloat32'), 0x00, 7],
+      [...name('outerFloat64'), 0x00, 8],
     ])),
     ...section(10, vector([rowKernelBody(float32), rowKernelBody(float64), blockedKernelBody(float32, block32), blockedKernelBody(float64, block64),
-      packKernelBody(float32), packKernelBody(float64), compactKernelBody(),
+      packKernelBody(float32), packKernelBody(float64), compactKernelBody(), outerKernelBody(float32), outerKernelBody(float64),
     ])),
   ];
   return Uint8Array.from(bytes);
@@ -319,6 +355,7 @@ type RowKernel = (a: number, b: number, c: number, rows: number, inner: number, 
 type PackKernel = (source: number, target: number, inner: number, innerStride: number, lanes: number, paddedLanes: number, laneStride: number, panelLanes: number, innerBlock: number) => void;
 type CompactKernel = (start: number, batch: number, rows: number, paddedRows: number, rowBytes: number, paddedRowBytes: number) => void;
 type BlockedKernel = (a: number, b: number, c: number, rows: number, inner: number, columns: number, accumulate: number) => void;
+type OuterKernel = (a: number, b: number, c: number, rows: number, columns: number) => void;
 
 export type { WasmMemory };
 
@@ -335,28 +372,48 @@ export interface WasmMatmul {
   packFloat32: PackKernel;
   packFloat64: PackKernel;
   compactRows: CompactKernel;
+  outerFloat32: OuterKernel;
+  outerFloat64: OuterKernel;
 }
 
 let instance: WasmMatmul | null | undefined;
+let unsharedInstance: WasmMatmul | null | undefined;
 /** Compiled modules by whether their memory is shared; kept when the instance is released. */
 const compiledModules = new Map<boolean, object>();
 
 /**
- * Drops the kernels' instance and with it their memory (WebAssembly memory never shrinks): the
- * next wasmMatmul() instantiates the compiled module again on a fresh one-page memory.
+ * Drops the kernels' instances and with them their memory (WebAssembly memory never shrinks): the
+ * next wasmMatmul() or unsharedWasmMatmul() instantiates the compiled module again on a fresh
+ * one-page memory.
  */
 export function releaseWasmMatmul(): void {
-  if (instance) instance = undefined;
+  instance = undefined;
+  unsharedInstance = undefined;
 }
 
+type WebAssemblyNamespace = NonNullable<ReturnType<typeof webAssemblyApi>>;
+
 /** Shared memory where the runtime offers it, else plain memory. */
-function createMemory(WebAssembly: NonNullable<ReturnType<typeof webAssemblyApi>>): { memory: WasmMemory; shared: boolean } {
+function createMemory(WebAssembly: WebAssemblyNamespace): { memory: WasmMemory; shared: boolean } {
   try {
     if (typeof SharedArrayBuffer === 'function') return { memory: new WebAssembly.Memory({ initial: 1, maximum: MAXIMUM_PAGES, shared: true }), shared: true };
   } catch {
     // no shared memory here: single-threaded
   }
   return { memory: new WebAssembly.Memory({ initial: 1 }), shared: false };
+}
+
+/** The kernels on `memory`, or null where the module does not validate (no WebAssembly SIMD). */
+function instantiate(WebAssembly: WebAssemblyNamespace, memory: WasmMemory, shared: boolean): WasmMatmul | null {
+  let module = compiledModules.get(shared);
+  if (module === undefined) {
+    const bytes = matmulModuleBytes(shared);
+    if (!WebAssembly.validate(bytes)) return null;
+    module = new WebAssembly.Module(bytes);
+    compiledModules.set(shared, module);
+  }
+  const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'module' | 'memory' | 'shared'>;
+  return { module, memory, shared, ...exports };
 }
 
 /** The compiled kernels, or null where WebAssembly SIMD is not available. */
@@ -367,17 +424,27 @@ export function wasmMatmul(): WasmMatmul | null {
   try {
     if (WebAssembly === undefined) return instance;
     const { memory, shared } = createMemory(WebAssembly);
-    let module = compiledModules.get(shared);
-    if (module === undefined) {
-      const bytes = matmulModuleBytes(shared);
-      if (!WebAssembly.validate(bytes)) return instance;
-      module = new WebAssembly.Module(bytes);
-      compiledModules.set(shared, module);
-    }
-    const exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as Omit<WasmMatmul, 'module' | 'memory' | 'shared'>;
-    instance = { module, memory, shared, ...exports };
+    instance = instantiate(WebAssembly, memory, shared);
   } catch {
     instance = null;
   }
   return instance;
+}
+
+/**
+ * The same kernels on a memory of their own that is never shared (no worker computes on it), or
+ * null where WebAssembly SIMD is not available. For results copied out block by block right after
+ * they are computed (the outer product): typed-array copies out of shared memory are slower.
+ */
+export function unsharedWasmMatmul(): WasmMatmul | null {
+  if (unsharedInstance !== undefined) return unsharedInstance;
+  const WebAssembly = webAssemblyApi();
+  unsharedInstance = null;
+  try {
+    if (WebAssembly === undefined) return unsharedInstance;
+    unsharedInstance = instantiate(WebAssembly, new WebAssembly.Memory({ initial: 1 }), false);
+  } catch {
+    unsharedInstance = null;
+  }
+  return unsharedInstance;
 }
