@@ -6,7 +6,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { BatchNorm2d, GroupNorm, LayerNorm, type Module } from '@normgrad/nn';
+import { BatchNorm2d, GroupNorm, InstanceNorm2d, LayerNorm, type Module } from '@normgrad/nn';
 
 const counted = ['reshape', 'broadcastTo'] as const;
 const originals = counted.map((name) => ng.primitives[name].definition.forward);
@@ -38,7 +38,10 @@ describe('shape-only primitives per norm forward + backward', () => {
     expect(shapeOpsPerStep(new BatchNorm2d(8), [4, 8, 6, 6])).toEqual({ reshape: 15, broadcastTo: 6 });
   });
   it('LayerNorm', () => {
-    expect(shapeOpsPerStep(new LayerNorm(48), [16, 48])).toEqual({ reshape: 10, broadcastTo: 8 });
+    expect(shapeOpsPerStep(new LayerNorm(48), [16, 48])).toEqual({ reshape: 9, broadcastTo: 8 });
+  });
+  it('InstanceNorm2d (affine, running statistics)', () => {
+    expect(shapeOpsPerStep(new InstanceNorm2d(8, { affine: true, trackRunningStats: true }), [4, 8, 6, 6])).toEqual({ reshape: 17, broadcastTo: 8 });
   });
   it('GroupNorm', () => {
     expect(shapeOpsPerStep(new GroupNorm(4, 8), [4, 8, 6, 6])).toEqual({ reshape: 28, broadcastTo: 13 });

@@ -1,6 +1,6 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { formatShape, product, range } from '../util.js';
-import { channelAffine, checkRunningNormArgs, checkRunningStatisticsUnderVmap, standardize, standardizeOver, updateRunningStats } from './normalize.js';
+import { channelAffine, channelBroadcast, checkRunningNormArgs, checkRunningStatisticsUnderVmap, normalizeOver, standardize, statisticsOver, updateRunningStats } from './normalize.js';
 
 export interface InstanceNormOptions {
   runningMean?: Tensor | null;
@@ -23,7 +23,8 @@ export interface InstanceNormOptions {
  * per-instance mean and unbiased variance averaged over the batch,
  *   runningMean = (1 - momentum) * runningMean + momentum * mean_n(E[x_n])
  *   runningVar  = (1 - momentum) * runningVar  + momentum * mean_n(Var[x_n] * L / (L - 1)).
- * Without useInputStats the running statistics normalize. A plain composite of core ops.
+ * Without useInputStats the running statistics normalize. A plain composite of core ops
+ * (normalizeOver with one statistic per sample and channel, the per-channel affine folded in).
  * Inside a vmap over the examples of a batch, updating the running statistics is an Error (the
  * update averages over the batch); over stacked running statistics (an ensemble) each updates its own.
  */
@@ -46,12 +47,12 @@ export function instanceNorm(x: Tensor, options: InstanceNormOptions = {}): Tens
   }
   if (runningMean && runningVar) checkRunningStatisticsUnderVmap(op, x, [runningMean, runningVar]);
   const spatialAxes = range(2, x.ndim);
-  const { normalized, mean, variance } = standardizeOver(x, spatialAxes, eps); // statistics (N, C, 1, ...)
+  const { mean, variance, affine } = normalizeOver(x, statisticsOver(x, spatialAxes), eps); // statistics (N, C, 1, ...)
   // An empty batch (N = 0 or a spatial extent 0) has no statistics: the running ones stay as they are.
   if (runningMean && runningVar && x.size > 0) {
     const batchMean = mean.mean(0).reshape([channels]);
     const batchUnbiasedVar = variance.mul(spatialSize / (spatialSize - 1)).mean(0).reshape([channels]);
     updateRunningStats(runningMean, runningVar, batchMean, batchUnbiasedVar, momentum);
   }
-  return channelAffine(normalized, weight, bias);
+  return affine(channelBroadcast(x, weight), channelBroadcast(x, bias));
 }

@@ -1,6 +1,6 @@
 import { checkOptions, type Tensor } from '@normgrad/core';
 import { checkSameDtype, range } from '../util.js';
-import { checkElementwiseTensor, checkEps, standardizeOver, trailingNormalizedShape } from './normalize.js';
+import { checkElementwiseTensor, checkEps, normalizeOver, statisticsOver, trailingNormalizedShape } from './normalize.js';
 
 export interface LayerNormOptions {
   weight?: Tensor | null;
@@ -14,7 +14,9 @@ export interface LayerNormOptions {
  *
  *   y = (x - E[x]) / sqrt(Var[x] + eps) * weight + bias        (biased Var)
  *
- * with weight and bias elementwise, shaped like normalizedShape. A plain composite of core ops.
+ * with weight and bias elementwise, shaped like normalizedShape. A plain composite of core ops:
+ * normalizeOver with one statistic per row (the leading axes), then the elementwise affine, which
+ * does not fold into the per-row terms (weight varies along the normalized axes).
  */
 export function layerNorm(x: Tensor, normalizedShape: number | readonly number[], options: LayerNormOptions = {}): Tensor {
   const op = 'layerNorm';
@@ -26,7 +28,7 @@ export function layerNorm(x: Tensor, normalizedShape: number | readonly number[]
   checkSameDtype(op, x, { weight, bias });
   checkEps(op, eps);
   const axes = range(x.ndim - shape.length, x.ndim);
-  let y = standardizeOver(x, axes, eps).normalized;
+  let y = normalizeOver(x, statisticsOver(x, axes), eps).affine(null, null);
   if (weight) y = y.mul(weight);
   if (bias) y = y.add(bias);
   return y;

@@ -92,10 +92,15 @@ export function normalizeOver(x: Tensor, layout: StatisticsLayout, eps: number):
   return { mean, variance, affine };
 }
 
+/** The layout of statistics over x's `axes`: one per index of the other axes (statistics of x's shape with 1 at the axes). */
+export function statisticsOver(x: Tensor, axes: number[]): StatisticsLayout {
+  const count = axes.reduce((values, axis) => values * x.shape[axis]!, 1);
+  return { sum: (t, asFloat64) => (asFloat64 ? sumFloat64(t, axes, true) : t.sum(axes, true)), spread: (statistic) => statistic, count };
+}
+
 /** The layout of batch statistics over x (N, C, *): one per channel, over every axis but 1 (statistics (1, C, 1, …)). */
 export function channelStatistics(x: Tensor): StatisticsLayout {
-  const axes = [0, ...range(2, x.ndim)];
-  return { sum: (t, asFloat64) => (asFloat64 ? sumFloat64(t, axes, true) : t.sum(axes, true)), spread: (statistic) => statistic, count: valuesPerChannel(x) };
+  return statisticsOver(x, [0, ...range(2, x.ndim)]);
 }
 
 /** A per-channel tensor of shape [C] (or null) reshaped to broadcast against x (N, C, *). */
