@@ -1,4 +1,4 @@
-import { checkOptions, concat, pad, tensor, type Tensor } from '@normgrad/core';
+import { arange, checkOptions, concat, noGrad, pad, tensor, where, type Tensor } from '@normgrad/core';
 import { formatShape, pair } from '../util.js';
 import { windows, type WindowGeometry } from './conv.js';
 
@@ -84,16 +84,21 @@ function pool2d(
 }
 
 /**
- * The largest element of each window (axis 2 of (N, C, K, outH, outW)), taken with gather at
- * argmax's position: the first maximal element in row-major kernel order (as PyTorch's
- * max_pool2d), or the window's first NaN (PyTorch 1.13's CPU kernel takes its last NaN). The
- * gradient goes entirely to that element (gather's adjoint is scatterAdd), unlike Tensor.max,
- * which splits it between ties.
+ * The largest element of each window (axis 2 of (N, C, K, outH, outW)). The gradient goes
+ * entirely to the first maximal element in row-major kernel order, as PyTorch's max_pool2d
+ * (unlike Tensor.max, which splits it between ties). A window holding NaN gives NaN.
  */
 function firstMaximum(windowValues: Tensor): Tensor {
-  const [batch, channels, , outHeight, outWidth] = windowValues.shape as [number, number, number, number, number];
-  const first = windowValues.argmax(2, true);
-  return windowValues.gather(2, first).reshape([batch, channels, outHeight, outWidth]);
+  const size = windowValues.shape[2]!;
+  const first = noGrad(() => {
+    const isMaximal = windowValues.eq(windowValues.max(2, true));
+    // K, K-1, ..., 1 on the maximal elements: the largest marks the first of them
+    const priority = isMaximal.mul(arange(size, 0, -1, { dtype: windowValues.dtype }).reshape([1, 1, size, 1, 1]));
+    return priority.eq(priority.max(2, true)).mul(isMaximal);
+  });
+  const selected = where(first, windowValues, 0).sum(2);
+  const largest = noGrad(() => windowValues.max(2));
+  return where(largest.ne(largest), largest, selected);
 }
 
 /** Max over each kernel window of x (N, C, H, W); padding counts as -Infinity (never the maximum). */
