@@ -53,6 +53,12 @@ export interface PrimitiveDefinition<Params> {
    * inlined elsewhere is still reduced from its expression rather than computed into an array.
    */
   fusedForward?(input: PendingElementwise, params: Params): FloatNdArray;
+  /**
+   * For compile: `fusedForward(input, params)` computed into `out` (its result's array during the
+   * trace) with the kernel resolved once; the returned step reads the operands' and out's `.data`
+   * on every call. Null where it cannot (then the trace replays fusedForward).
+   */
+  prepareFusedForward?(input: PendingElementwise, params: Params, out: FloatNdArray): (() => void) | null;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
   /**
    * The output's tangent given one tangent per input (null: a zero tangent; at least one is not

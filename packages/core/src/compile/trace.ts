@@ -76,6 +76,12 @@ export class Trace implements Recorder {
     const pending: PendingElementwise = { ...input, operands: input.operands.slice(), shape: input.shape.slice() };
     this.see([...pending.operands, out]);
     this.#kernel(params, pending.operands, out);
+    // the kernel is resolved now where the reduction allows it; it reads out.data and the operands' data on every replay
+    const prepared = definition.prepareFusedForward?.(pending, params, out) ?? null;
+    if (prepared !== null) {
+      this.steps.push(prepared);
+      return;
+    }
     const tape = new AllocationTape(out, pending.operands);
     const kernel = (): FloatNdArray => definition.fusedForward!(pending, params);
     this.steps.push(() => copyInto(out, tape.run(kernel)));

@@ -1,8 +1,8 @@
 import { allocate, type DType, type DataArray } from '../dtype.js';
-import { createNd, dtypeOfNd, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
+import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
-import { runWasmElementwise, tryWasmElementwise } from './wasm-elementwise.js';
+import { prepareWasmSum, runWasmElementwise, tryWasmElementwise, type Walk } from './wasm-elementwise.js';
 
 export type ReductionKind = 'sum' | 'max';
 
@@ -168,50 +168,125 @@ export function reduceExpression(
   dtype: DType,
   resultDtype: DType = dtype,
 ): FloatNdArray {
+  const plan = planReduction(operands, axes, kind);
+  const accumulator = new Float64Array(sizeOf(plan.outShape));
+  if (kind === 'max') accumulator.fill(-Infinity);
+  if (plan.size > 0) {
+    if (plan.wasmWalk !== null && tryWasmElementwise(plan.size)) {
+      if (runWasmElementwise(expression, operands, dtype, plan.wasmMode, plan.wasmWalk, accumulator)) return finish(accumulator, plan.outShape, resultDtype);
+    }
+    const { kernel, kernelArguments } = jsReduction(expression, operands, kind, dtype, plan, accumulator);
+    Reflect.apply(kernel, undefined, kernelArguments);
+  }
+  return finish(accumulator, plan.outShape, resultDtype);
+}
+
+/** How a reduction walks its operands: resolved from their shape and strides alone. */
+interface ReductionPlan {
+  outShape: number[];
+  size: number;
+  merged: MergedAxes;
+  /** Output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones. */
+  outputStrides: number[];
+  inner: number;
+  innerReduced: boolean;
+  runRows: number;
+  /** The WebAssembly kernels' walk (sums with at least one merged axis), else null. */
+  wasmWalk: Walk | null;
+  wasmMode: 'sum' | 'sumInto';
+}
+
+function planReduction(operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind): ReductionPlan {
   const shape = operands[0]!.shape;
   const reducedAxes = new Set(axes);
   const outShape = shape.filter((_, axis) => !reducedAxes.has(axis));
-  const accumulator = new Float64Array(sizeOf(outShape));
-  if (kind === 'max') accumulator.fill(-Infinity);
   const size = sizeOf(shape);
-  if (size > 0) {
-    const merged = mergeAxes(shape, reducedAxes, operands.map((operand) => operand.stride));
-    const rank = merged.shape.length;
-    // output strides of the merged axes: contiguous over the kept ones, 0 over the reduced ones
-    const outputStrides = new Array<number>(rank).fill(0);
-    for (let axis = rank - 1, stride = 1; axis >= 0; axis--) {
-      if (merged.reduced[axis]) continue;
-      outputStrides[axis] = stride;
-      stride *= merged.shape[axis]!;
-    }
-    const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
-    const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
-    // The order of a sum is the one its row-major layout gives: the four running totals walk the
-    // run of reduced axes merged innermost in that layout. Where an operand's strides split that
-    // run (a broadcast row, a transposed view), each run is `runRows` rows of `inner`, and the
-    // kernels carry the totals across them, so fusion and views never change a sum's bits.
-    const runRows = kind === 'sum' && innerReduced ? innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)])) / inner : 1;
-    if (kind === 'sum' && rank > 0 && tryWasmElementwise(size)) {
-      const walk = {
+  const merged = mergeAxes(shape, reducedAxes, operands.map((operand) => operand.stride));
+  const rank = merged.shape.length;
+  const outputStrides = new Array<number>(rank).fill(0);
+  for (let axis = rank - 1, stride = 1; axis >= 0; axis--) {
+    if (merged.reduced[axis]) continue;
+    outputStrides[axis] = stride;
+    stride *= merged.shape[axis]!;
+  }
+  const inner = rank === 0 ? 1 : merged.shape[rank - 1]!;
+  const innerReduced = rank > 0 && merged.reduced[rank - 1]!;
+  // The order of a sum is the one its row-major layout gives: the four running totals walk the
+  // run of reduced axes merged innermost in that layout. Where an operand's strides split that
+  // run (a broadcast row, a transposed view), each run is `runRows` rows of `inner`, and the
+  // kernels carry the totals across them, so fusion and views never change a sum's bits.
+  const runRows = kind === 'sum' && innerReduced && size > 0 ? innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)])) / inner : 1;
+  const wasmWalk = kind === 'sum' && rank > 0
+    ? {
         inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
         outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1), runRows,
-      };
-      if (runWasmElementwise(expression, operands, dtype, innerReduced ? 'sum' : 'sumInto', walk, accumulator)) return finish(accumulator, outShape, resultDtype);
-    }
-    // a kept inner axis takes the reduced axis just outside it as the block's rows
-    const blocked = !innerReduced && rank >= 2 && merged.reduced[rank - 2]!;
-    const rows = blocked ? merged.shape[rank - 2]! : 1;
-    const outer = Math.max(0, rank - (blocked ? 2 : 1));
-    const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
-    const operandArguments = operands.flatMap((operand, k) => [
-      operand.data, operand.offset, innerStrides[k]!, blocked ? merged.strides[k]![rank - 2]! : 0, merged.strides[k]!.slice(0, outer),
-    ]);
-    const innerWalk: InnerWalk = !innerReduced ? 'kept' : runRows > 1 ? 'carried' : 'reduced';
-    reductionKernel(expression, dtype, kind, innerWalk, innerStrides.map(strideKind))(
-      accumulator, size, inner, rows, runRows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments,
-    );
+      }
+    : null;
+  return { outShape, size, merged, outputStrides, inner, innerReduced, runRows, wasmWalk, wasmMode: innerReduced ? 'sum' : 'sumInto' };
+}
+
+/** The JavaScript kernel of a planned reduction and its arguments (the operands' arrays at 7 + 5k, the accumulator at 0). */
+function jsReduction(
+  expression: Expr, operands: readonly FloatNdArray[], kind: ReductionKind, dtype: DType, plan: ReductionPlan, accumulator: Float64Array,
+): { kernel: ReductionKernel; kernelArguments: unknown[] } {
+  const { merged, inner, innerReduced, runRows, outputStrides, size } = plan;
+  const rank = merged.shape.length;
+  // a kept inner axis takes the reduced axis just outside it as the block's rows
+  const blocked = !innerReduced && rank >= 2 && merged.reduced[rank - 2]!;
+  const rows = blocked ? merged.shape[rank - 2]! : 1;
+  const outer = Math.max(0, rank - (blocked ? 2 : 1));
+  const innerStrides = merged.strides.map((strides) => (rank === 0 ? 0 : strides[rank - 1]!));
+  const operandArguments = operands.flatMap((operand, k) => [
+    operand.data, operand.offset, innerStrides[k]!, blocked ? merged.strides[k]![rank - 2]! : 0, merged.strides[k]!.slice(0, outer),
+  ]);
+  const innerWalk: InnerWalk = !innerReduced ? 'kept' : runRows > 1 ? 'carried' : 'reduced';
+  const kernel = reductionKernel(expression, dtype, kind, innerWalk, innerStrides.map(strideKind));
+  return { kernel, kernelArguments: [accumulator, size, inner, rows, runRows, merged.shape.slice(0, outer), outputStrides.slice(0, outer), ...operandArguments] };
+}
+
+/**
+ * `reduceExpression(expression, operands, axes, kind, dtype, out's dtype)` computed into `out`,
+ * with the kernel, the walk and (WebAssembly) the staging resolved once: the returned function
+ * reads the operands' and out's `.data` on every call (compile moves a value by pointing its views
+ * at another array) and gives the same bits as reduceExpression. Null when `out` is not one whole
+ * contiguous array of the result's shape (the caller then runs reduceExpression).
+ */
+export function prepareReduceExpression(
+  expression: Expr, operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind, dtype: DType, out: FloatNdArray,
+): (() => void) | null {
+  const plan = planReduction(operands, axes, kind);
+  const outSize = sizeOf(plan.outShape);
+  const wholeArray = out.offset === 0 && out.data.length === outSize && out.shape.length === plan.outShape.length &&
+    out.shape.every((extent, axis) => extent === plan.outShape[axis]) && isContiguous(out);
+  if (!wholeArray) return null;
+  const initial = kind === 'max' ? -Infinity : 0;
+  const accumulator = new Float64Array(outSize);
+  const write = (): void => {
+    out.data.set(accumulator);
+  };
+  if (plan.size === 0) {
+    return () => {
+      accumulator.fill(initial);
+      write();
+    };
   }
-  return finish(accumulator, outShape, resultDtype);
+  const runWasm = plan.wasmWalk !== null && tryWasmElementwise(plan.size)
+    ? prepareWasmSum(expression, operands, dtype, plan.wasmMode, plan.wasmWalk, accumulator)
+    : null;
+  if (runWasm !== null) {
+    return () => {
+      accumulator.fill(initial);
+      runWasm();
+      write();
+    };
+  }
+  const { kernel, kernelArguments } = jsReduction(expression, operands, kind, dtype, plan, accumulator);
+  return () => {
+    accumulator.fill(initial);
+    for (let k = 0; k < operands.length; k++) kernelArguments[7 + 5 * k] = operands[k]!.data;
+    Reflect.apply(kernel, undefined, kernelArguments);
+    write();
+  };
 }
 
 /** The float64 totals as a result of `dtype`. */

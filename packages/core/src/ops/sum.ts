@@ -1,4 +1,4 @@
-import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
+import { prepareReduceExpression, reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { dtypeOfNd } from '../kernels/layout.js';
 import type { DType } from '../dtype.js';
 import { primitive, type Primitive } from '../primitive.js';
@@ -13,6 +13,7 @@ export const sum: Primitive<SumParams> = primitive<SumParams>({
   name: 'sum',
   forward: ([x], { axes, dtype }) => reduceAxes(x!, axes, 'sum', dtypeOfNd(x!), dtype),
   fusedForward: (pending, { axes, dtype }) => reduceExpression(pending.expression, pending.operands, axes, 'sum', pending.dtype, dtype),
+  prepareFusedForward: (pending, { axes }, out) => prepareReduceExpression(pending.expression, pending.operands, axes, 'sum', pending.dtype, out),
   vjp: (g, { inputs: [x], params: { axes } }) => [g.to(x!.dtype).reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
   // tangent: Σ_axes ẋ
   jvp: ([t], { params }) => sum([t!], params),
