@@ -192,11 +192,11 @@ describe('prepareReduceExpression', () => {
 });
 
 describe('compile: fused reductions follow moved values', () => {
-  /** Per-row and whole sums of elementwise results (each reduced straight from its operands), and their gradients. */
+  /** Per-row and whole sums and per-row maxima of elementwise results (each reduced straight from its operands), and their gradients. */
   const normLike = (x: Tensor, a: Tensor, b: Tensor): Tensor => {
     const h = x.mul(a).add(b);
     const centred = h.sub(h.sum([1], true).div(h.shape[1]!));
-    return centred.mul(centred).sum([1]).add(h.tanh().sum([0]).sum()).sum();
+    return centred.mul(centred).sum([1]).add(h.tanh().sum([0]).sum()).add(h.mul(2).max(1)).sum();
   };
   const lossAndGradient = valueAndGrad(normLike, { argnums: [0, 1, 2] });
   const step = (x: Tensor, a: Tensor, b: Tensor): Tensor[] => {

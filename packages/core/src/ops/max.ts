@@ -1,4 +1,4 @@
-import { reduceAxes, reduceExpression } from '../kernels/reduce.js';
+import { prepareReduceExpression, reduceAxes, reduceExpression } from '../kernels/reduce.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { shiftedAxes } from './batching.js';
 import { sum } from './sum.js';
@@ -9,6 +9,7 @@ export const max: Primitive<{ axes: number[] }> = primitive<{ axes: number[] }>(
   name: 'max',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
   fusedForward: (pending, { axes }) => reduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype),
+  prepareFusedForward: (pending, { axes }, out) => prepareReduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype, out),
   vjp: (g, { inputs: [x], out, params: { axes } }) => {
     const kept = keptShape(x!.shape, axes);
     const isMaximal = x!.eq(out.reshape(kept).broadcastTo(x!.shape));
