@@ -59,6 +59,12 @@ export interface PrimitiveDefinition<Params> {
    * on every call. Null where it cannot (then the trace replays fusedForward).
    */
   prepareFusedForward?(input: PendingElementwise, params: Params, out: FloatNdArray): (() => void) | null;
+  /**
+   * For compile: `forward(inputs, params)` computed into `out` (its result's array during the
+   * trace) with the kernel resolved once; the returned step reads the inputs' and out's `.data` on
+   * every call. Null where it cannot (then the trace replays forward).
+   */
+  prepareForward?(inputs: readonly FloatNdArray[], params: Params, out: FloatNdArray): (() => void) | null;
   vjp(gradOut: Tensor, context: VjpContext<Params>): (Tensor | null)[];
   /**
    * The output's tangent given one tangent per input (null: a zero tangent; at least one is not

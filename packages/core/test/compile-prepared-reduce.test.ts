@@ -225,3 +225,30 @@ describe('compile: fused reductions follow moved values', () => {
     });
   }
 });
+
+describe('compile: reductions of computed arrays follow moved values', () => {
+  // the sums and maxima read a matrix product's result (an array, not a fused input): Trace.forward's prepared step
+  const reduced = (a: Tensor, b: Tensor): Tensor[] => {
+    const product = a.matmul(b);
+    return [product.sum([0]), product.sum([1], true), product.max(0), product.sum()];
+  };
+
+  for (const [dtype, backend] of [['float32', 'js'], ['float64', 'js'], ['float32', 'wasm'], ['float64', 'auto']] as const) {
+    it(`every call reads its own arguments and keeps earlier results, ${dtype}, ${backend} loops`, () => {
+      withSettings({ elementwiseBackend: backend }, () => {
+        const compiled = compile(reduced);
+        const random = seeded(97 + dtype.length);
+        const values = (length: number) => Array.from({ length }, () => random() * 2 - 1);
+        const calls = Array.from({ length: 4 }, () => [
+          tensor(values(60 * 50), { dtype }).reshape([60, 50]),
+          tensor(values(50 * 70), { dtype }).reshape([50, 70]),
+        ]);
+        const results = calls.map((args) => compiled(args[0]!, args[1]!));
+        calls.forEach((args, call) => {
+          const eager = reduced(args[0]!, args[1]!);
+          results[call]!.forEach((result, k) => expect(firstDifference(result.toTypedArray(), eager[k]!.toTypedArray())).toBe(-1));
+        });
+      });
+    });
+  }
+});

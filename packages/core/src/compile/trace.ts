@@ -67,6 +67,12 @@ export class Trace implements Recorder {
     if (VIEW_PRIMITIVES.has(definition.name) && out.data.buffer === inputs[0]!.data.buffer) return;
     this.#kernel(params, inputs, out);
     const kernelInputs = inputs.slice();
+    // the kernel is resolved now where the primitive allows it; it reads out.data and the inputs' data on every replay
+    const prepared = definition.prepareForward?.(kernelInputs, params, out) ?? null;
+    if (prepared !== null) {
+      this.steps.push(prepared);
+      return;
+    }
     const tape = new AllocationTape(out, kernelInputs);
     const kernel = (): FloatNdArray => definition.forward(kernelInputs, params);
     this.steps.push(() => copyInto(out, tape.run(kernel)));

@@ -1,4 +1,6 @@
 import { prepareReduceExpression, reduceAxes, reduceExpression } from '../kernels/reduce.js';
+import { E } from '../kernels/expr.js';
+import { dtypeOfNd } from '../kernels/layout.js';
 import { primitive, type Primitive } from '../primitive.js';
 import { shiftedAxes } from './batching.js';
 import { sum } from './sum.js';
@@ -9,6 +11,7 @@ export const max: Primitive<{ axes: number[] }> = primitive<{ axes: number[] }>(
   name: 'max',
   forward: ([x], { axes }) => reduceAxes(x!, axes, 'max'),
   fusedForward: (pending, { axes }) => reduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype),
+  prepareForward: ([x], { axes }, out) => prepareReduceExpression(E.input(0), [x!], axes, 'max', dtypeOfNd(x!), out),
   prepareFusedForward: (pending, { axes }, out) => prepareReduceExpression(pending.expression, pending.operands, axes, 'max', pending.dtype, out),
   vjp: (g, { inputs: [x], out, params: { axes } }) => {
     const kept = keptShape(x!.shape, axes);

@@ -1,4 +1,5 @@
 import { prepareReduceExpression, reduceAxes, reduceExpression } from '../kernels/reduce.js';
+import { E } from '../kernels/expr.js';
 import { dtypeOfNd } from '../kernels/layout.js';
 import type { DType } from '../dtype.js';
 import { primitive, type Primitive } from '../primitive.js';
@@ -13,6 +14,7 @@ export const sum: Primitive<SumParams> = primitive<SumParams>({
   name: 'sum',
   forward: ([x], { axes, dtype }) => reduceAxes(x!, axes, 'sum', dtypeOfNd(x!), dtype),
   fusedForward: (pending, { axes, dtype }) => reduceExpression(pending.expression, pending.operands, axes, 'sum', pending.dtype, dtype),
+  prepareForward: ([x], { axes }, out) => prepareReduceExpression(E.input(0), [x!], axes, 'sum', dtypeOfNd(x!), out),
   prepareFusedForward: (pending, { axes }, out) => prepareReduceExpression(pending.expression, pending.operands, axes, 'sum', pending.dtype, out),
   vjp: (g, { inputs: [x], params: { axes } }) => [g.to(x!.dtype).reshape(keptShape(x!.shape, axes)).broadcastTo(x!.shape)],
   // tangent: Σ_axes ẋ
