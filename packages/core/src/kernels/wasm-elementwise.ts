@@ -572,27 +572,21 @@ interface StagedSpan {
 }
 
 /**
- * `runWasmElementwise(expression, operands, dtype, 'map', walk, output)` with the kernel, the
- * chunks and where each operand's elements go in WebAssembly memory resolved once: the returned
- * function stages the arrays that the operands view when it is called (`.data` is read on every
- * call), runs the chunks and copies each chunk's result to `output`. Operands that viewed one array
- * when prepared are staged once; if they no longer do, the call runs runWasmElementwise. Null
- * where runWasmElementwise would return false.
+ * Where a prepared kernel's operands go in WebAssembly memory, chunk by chunk along the first axis
+ * as runWasmElementwise makes them (`outputPerStep`: the elements per step a chunk also writes
+ * to memory). The operands that do not move with the chunks (stride 0 on the first axis) are laid
+ * out from address 0 (`fixed`); `chunkLayout` lays out one chunk's moving operands from an address.
+ * Operands that view one array when prepared share its span; `stillShared` says whether they
+ * still do, and `stage` copies the arrays the operands view now into their spans.
  */
-export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray[], dtype: DType, walk: Walk): ((output: DataArray) => void) | null {
-  if (!wasmElementwiseAvailable()) return null;
-  if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return null;
-  if (operands.some((operand) => (operand.data instanceof Float64Array ? 'float64' : 'float32') !== dtype)) return null;
-  const kernel = kernelFor(expression, dtype, 'map', walk.innerStrides.map((stride): Stride => (stride === 1 ? 'unit' : 'zero')));
-  if (kernel === null) return null;
+function stagingPlan(operands: readonly FloatNdArray[], dtype: DType, walk: Walk, outputPerStep: number) {
   const bytes = dtype === 'float64' ? 8 : 4;
   const outer = walk.outerShape;
   const extents = [...outer, walk.inner];
   const operandStrides = operands.map((_, k) => [...walk.outerStrides[k]!, walk.innerStrides[k]!]);
-  // chunks along the first axis, as runWasmElementwise makes them
   const movesWithChunks = operandStrides.map((strides) => strides[0] !== 0);
   const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
-  const stagedPerStep = operandStrides.reduce((total, strides) => total + Math.min(stepElements, Math.abs(strides[0]!)), stepElements);
+  const stagedPerStep = operandStrides.reduce((total, strides) => total + Math.min(stepElements, Math.abs(strides[0]!)), outputPerStep * stepElements);
   const steps = extents[0]!;
   const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, stagedPerStep * bytes)));
   const stepsPerChunk = outer.length === 0 ? Math.max(4, fitting - (fitting % 4)) : fitting;
@@ -619,54 +613,89 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
     }
     return { spans, end: address };
   };
-  const heap = memory!;
-  const reserve = (end: number): boolean => {
-    if (end > MAX_MEMORY_BYTES) return false;
-    if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
-    return true;
-  };
   const all = operands.map((_, k) => k);
-  const fixed = layout(all.filter((k) => !movesWithChunks[k]), 0, steps, 0);
-  if (!reserve(fixed.end)) return null;
   const moving = all.filter((k) => movesWithChunks[k]);
+  const fixed = layout(all.filter((k) => !movesWithChunks[k]), 0, steps, 0);
+  const heap = memory!;
+  const view = (address: number, length: number): DataArray =>
+    bytes === 8 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
+  return {
+    bytes, steps, stepsPerChunk, stepElements, heap, fixed,
+    /** Grows the memory to `end` bytes; false beyond the kernels' limit. */
+    reserve(end: number): boolean {
+      if (end > MAX_MEMORY_BYTES) return false;
+      if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
+      return true;
+    },
+    /** The spans of the moving operands of the chunk of `count` steps from `first`, from `address`, and the kernel's operand arguments for it. */
+    chunkLayout(first: number, count: number, address: number): { spans: StagedSpan[]; end: number; operandArguments: unknown[] } {
+      const chunk = layout(moving, first, count, address);
+      const operandArguments = operands.flatMap((operand, k) => {
+        const span = (movesWithChunks[k] ? chunk : fixed).spans.find((known) => known.operand === sharing[k])!;
+        const offset = operand.offset + first * operandStrides[k]![0]!;
+        return [span.address + (offset - span.low) * bytes, walk.outerStrides[k]!.map((stride) => stride * bytes)];
+      });
+      return { ...chunk, operandArguments };
+    },
+    view,
+    stillShared: (): boolean => operands.every((operand, k) => operand.data === operands[sharing[k]!]!.data),
+    stage(spans: readonly StagedSpan[]): void {
+      for (const span of spans) {
+        const data = operands[span.operand]!.data;
+        const length = span.high - span.low + 1;
+        view(span.address, length).set(span.low === 0 && length === data.length ? data : data.subarray(span.low, span.high + 1));
+      }
+    },
+  };
+}
+
+/** The kernel of a prepared call, or null where runWasmElementwise would not run one. */
+function preparedKernel(expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk): Kernel | null {
+  if (!wasmElementwiseAvailable()) return null;
+  if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return null;
+  if (operands.some((operand) => (operand.data instanceof Float64Array ? 'float64' : 'float32') !== dtype)) return null;
+  return kernelFor(expression, dtype, mode, walk.innerStrides.map((stride): Stride => (stride === 1 ? 'unit' : 'zero')));
+}
+
+/**
+ * `runWasmElementwise(expression, operands, dtype, 'map', walk, output)` with the kernel, the
+ * chunks and where each operand's elements go in WebAssembly memory resolved once: the returned
+ * function stages the arrays that the operands view when it is called (`.data` is read on every
+ * call), runs the chunks and copies each chunk's result to `output`. Operands that viewed one array
+ * when prepared are staged once; if they no longer do, the call runs runWasmElementwise. Null
+ * where runWasmElementwise would return false.
+ */
+export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray[], dtype: DType, walk: Walk): ((output: DataArray) => void) | null {
+  const kernel = preparedKernel(expression, operands, dtype, 'map', walk);
+  if (kernel === null) return null;
+  const plan = stagingPlan(operands, dtype, walk, 1);
+  const { bytes, steps, stepsPerChunk, stepElements, fixed } = plan;
+  const outer = walk.outerShape;
+  if (!plan.reserve(fixed.end)) return null;
   const chunks: { spans: StagedSpan[]; kernelArguments: unknown[]; outputAddress: number; length: number; at: number }[] = [];
   for (let first = 0; first < steps; first += stepsPerChunk) {
     const count = Math.min(stepsPerChunk, steps - first);
-    const chunk = layout(moving, first, count, fixed.end);
+    const chunk = plan.chunkLayout(first, count, fixed.end);
     const outputAddress = chunk.end;
-    if (!reserve(outputAddress + aligned(count * stepElements * bytes))) return null;
-    const operandArguments = operands.flatMap((operand, k) => {
-      const span = (movesWithChunks[k] ? chunk : fixed).spans.find((known) => known.operand === sharing[k])!;
-      const offset = operand.offset + first * operandStrides[k]![0]!;
-      return [span.address + (offset - span.low) * bytes, walk.outerStrides[k]!.map((stride) => stride * bytes)];
-    });
+    if (!plan.reserve(outputAddress + aligned(count * stepElements * bytes))) return null;
     const chunkShape = outer.length > 0 ? [count, ...outer.slice(1)] : [];
     const rows = chunkShape.reduce((product, extent) => product * extent, 1);
     chunks.push({
       spans: chunk.spans,
-      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, outputAddress, ...operandArguments],
+      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, outputAddress, ...chunk.operandArguments],
       outputAddress, length: count * stepElements, at: first * stepElements,
     });
   }
-  const view = (address: number, length: number): DataArray =>
-    bytes === 8 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
-  const stage = (spans: readonly StagedSpan[]): void => {
-    for (const span of spans) {
-      const data = operands[span.operand]!.data;
-      const length = span.high - span.low + 1;
-      view(span.address, length).set(span.low === 0 && length === data.length ? data : data.subarray(span.low, span.high + 1));
-    }
-  };
   return (output) => {
-    if (operands.some((operand, k) => operand.data !== operands[sharing[k]!]!.data)) {
+    if (!plan.stillShared()) {
       runWasmElementwise(expression, operands, dtype, 'map', walk, output);
       return;
     }
-    stage(fixed.spans);
+    plan.stage(fixed.spans);
     for (const chunk of chunks) {
-      stage(chunk.spans);
+      plan.stage(chunk.spans);
       Reflect.apply(kernel.walk, undefined, chunk.kernelArguments);
-      output.set(view(chunk.outputAddress, chunk.length), chunk.at);
+      output.set(plan.view(chunk.outputAddress, chunk.length), chunk.at);
     }
   };
 }
@@ -683,73 +712,25 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
 export function prepareWasmSum(
   expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: 'sum' | 'sumInto', walk: Walk, sums: Float64Array,
 ): (() => void) | null {
-  if (!wasmElementwiseAvailable()) return null;
-  if (walk.innerStrides.some((stride) => stride !== 0 && stride !== 1)) return null;
-  if (operands.some((operand) => (operand.data instanceof Float64Array ? 'float64' : 'float32') !== dtype)) return null;
-  const kernel = kernelFor(expression, dtype, mode, walk.innerStrides.map((stride): Stride => (stride === 1 ? 'unit' : 'zero')));
+  const kernel = preparedKernel(expression, operands, dtype, mode, walk);
   if (kernel === null) return null;
-  const bytes = dtype === 'float64' ? 8 : 4;
+  const plan = stagingPlan(operands, dtype, walk, 0);
+  const { steps, stepsPerChunk, fixed, heap } = plan;
   const outer = walk.outerShape;
-  const extents = [...outer, walk.inner];
-  const operandStrides = operands.map((_, k) => [...walk.outerStrides[k]!, walk.innerStrides[k]!]);
-  // chunks along the first axis, as runWasmElementwise makes them
-  const movesWithChunks = operandStrides.map((strides) => strides[0] !== 0);
-  const stepElements = extents.slice(1).reduce((product, extent) => product * extent, 1);
-  const stagedPerStep = operandStrides.reduce((total, strides) => total + Math.min(stepElements, Math.abs(strides[0]!)), 0);
-  const steps = extents[0]!;
-  const fitting = Math.max(1, Math.floor(CHUNK_BYTES / Math.max(1, stagedPerStep * bytes)));
-  const stepsPerChunk = outer.length === 0 ? Math.max(4, fitting - (fitting % 4)) : fitting;
-  /** The first operand viewing the same array as operand k, when prepared. */
-  const sharing = operands.map((operand) => operands.findIndex((other) => other.data === operand.data));
-  const layout = (which: number[], first: number, count: number, address: number): { spans: StagedSpan[]; end: number } => {
-    const spans: StagedSpan[] = [];
-    for (const k of which) {
-      const strides = operandStrides[k]!;
-      let low = operands[k]!.offset + first * strides[0]!;
-      let high = low;
-      extents.forEach((extent, axis) => {
-        const distance = ((axis === 0 ? count : extent) - 1) * strides[axis]!;
-        if (distance < 0) low += distance;
-        else high += distance;
-      });
-      const span = spans.find((known) => known.operand === sharing[k]);
-      if (span === undefined) spans.push({ operand: sharing[k]!, low, high, address: 0 });
-      else [span.low, span.high] = [Math.min(low, span.low), Math.max(high, span.high)];
-    }
-    for (const span of spans) {
-      span.address = address;
-      address += aligned((span.high - span.low + 1) * bytes);
-    }
-    return { spans, end: address };
-  };
-  const heap = memory!;
-  const reserve = (end: number): boolean => {
-    if (end > MAX_MEMORY_BYTES) return false;
-    if (heap.buffer.byteLength < end) heap.grow(Math.ceil((end - heap.buffer.byteLength) / 65536));
-    return true;
-  };
-  const all = operands.map((_, k) => k);
   const runRows = walk.runRows ?? 1;
   const runLength = runRows * walk.inner;
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
-  const fixed = layout(all.filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
   const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(sums.length * 8) : 64);
-  if (!reserve(chunkStart)) return null;
-  const moving = all.filter((k) => movesWithChunks[k]);
+  if (!plan.reserve(chunkStart)) return null;
   const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
   /** The running totals' view of each 'sum' target, made again when the memory grows (its buffer changes). */
   const sumTargets: { lanes: Float64Array }[] = [];
   const chunks: { spans: StagedSpan[]; kernelArguments: unknown[] }[] = [];
   for (let first = 0; first < steps; first += stepsPerChunk) {
     const count = Math.min(stepsPerChunk, steps - first);
-    const chunk = layout(moving, first, count, chunkStart);
-    if (!reserve(chunk.end)) return null;
-    const operandArguments = operands.flatMap((operand, k) => {
-      const span = (movesWithChunks[k] ? chunk : fixed).spans.find((known) => known.operand === sharing[k])!;
-      const offset = operand.offset + first * operandStrides[k]![0]!;
-      return [span.address + (offset - span.low) * bytes, walk.outerStrides[k]!.map((stride) => stride * bytes)];
-    });
+    const chunk = plan.chunkLayout(first, count, chunkStart);
+    if (!plan.reserve(chunk.end)) return null;
     const chunkShape = outer.length > 0 ? [count, ...outer.slice(1)] : [];
     const rows = chunkShape.reduce((product, extent) => product * extent, 1);
     let target: unknown;
@@ -770,21 +751,12 @@ export function prepareWasmSum(
     }
     chunks.push({
       spans: chunk.spans,
-      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments],
+      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...chunk.operandArguments],
     });
   }
   let buffer = heap.buffer;
-  const view = (address: number, length: number): DataArray =>
-    bytes === 8 ? new Float64Array(heap.buffer, address, length) : new Float32Array(heap.buffer, address, length);
-  const stage = (spans: readonly StagedSpan[]): void => {
-    for (const span of spans) {
-      const data = operands[span.operand]!.data;
-      const length = span.high - span.low + 1;
-      view(span.address, length).set(span.low === 0 && length === data.length ? data : data.subarray(span.low, span.high + 1));
-    }
-  };
   return () => {
-    if (operands.some((operand, k) => operand.data !== operands[sharing[k]!]!.data)) {
+    if (!plan.stillShared()) {
       runWasmElementwise(expression, operands, dtype, mode, walk, sums);
       return;
     }
@@ -792,10 +764,10 @@ export function prepareWasmSum(
       buffer = heap.buffer;
       for (const target of sumTargets) target.lanes = new Float64Array(buffer, accumulatorAddress, 8);
     }
-    stage(fixed.spans);
+    plan.stage(fixed.spans);
     if (mode === 'sumInto') new Float64Array(buffer, accumulatorAddress, sums.length).set(sums); // adds to the sums so far
     for (const chunk of chunks) {
-      stage(chunk.spans);
+      plan.stage(chunk.spans);
       Reflect.apply(kernel.walk, undefined, chunk.kernelArguments);
     }
     if (mode === 'sumInto') sums.set(new Float64Array(buffer, accumulatorAddress, sums.length));
