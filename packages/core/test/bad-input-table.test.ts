@@ -25,6 +25,7 @@ const unary = (name: 'exp' | 'log' | 'sqrt' | 'abs' | 'tanh' | 'sigmoid' | 'relu
 const reduction = (name: 'sum' | 'mean' | 'max' | 'min' | 'logsumexp'): BadInputRow => ({
   entryPoint: name,
   cases: {
+    'wrong type': [() => ng[name](3 as never)],
     'out of range': [() => ng[name](x, 2), () => ng[name](x, [0, 0]), () => ng[name](x, 0.5)],
     'zero-size': [() => ng[name](x, [])],
   },
@@ -178,7 +179,14 @@ const rows: BadInputRow[] = [
     entryPoint: 'branchOnValues',
     cases: { 'wrong type': [() => ng.branchOnValues(notATensor, () => true), () => ng.branchOnValues(x, 1 as never), () => ng.branchOnValues(x, () => 1 as never)] },
   },
-  { entryPoint: 'grad', cases: { 'unknown option': [() => ng.grad(square, { argnum: 0 } as never)], 'wrong type': [() => ng.grad(square)(notATensor)], 'out of range': [() => ng.grad(square, { argnums: 1 })(x64)] } },
+  { entryPoint: 'grad', cases: { 'unknown option': [() => ng.grad(square, { argnum: 0 } as never)], 'wrong type': [() => ng.grad(square)(notATensor), () => ng.grad((r: { w: ng.Tensor }) => r.w.sum())({ w: 3 } as never)], 'out of range': [() => ng.grad(square, { argnums: 1 })(x64)] } },
+  {
+    entryPoint: 'sumFloat64',
+    cases: {
+      'wrong type': [() => ng.sumFloat64(3 as never), () => ng.sumFloat64(ng.tensor([1, 2], { dtype: 'int32' }))],
+      'out of range': [() => ng.sumFloat64(ng.zeros([2, 3]), 2)],
+    },
+  },
   { entryPoint: 'valueAndGrad', cases: { 'unknown option': [() => ng.valueAndGrad(square, { argnum: 0 } as never)] } },
   { entryPoint: 'jvp', cases: { 'wrong type': [() => ng.jvp(3 as never, [x64], [x64])], 'wrong shape': [() => ng.jvp(square, [x64], [v.to('float64')])], 'zero-size': [() => ng.jvp(square, [x64], [])] } },
   { entryPoint: 'vjp', cases: { 'wrong type': [() => ng.vjp(3 as never, x64)] } },

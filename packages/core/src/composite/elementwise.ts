@@ -7,7 +7,8 @@ import { broadcastShapes, checkFloat, formatShape, sameShape } from './validate.
 import { broadcastTo } from './shape.js';
 import { stopGradientValue } from '../stop-gradient.js';
 
-function checkTensor(operation: string, value: unknown, position: string): Tensor {
+/** `value` as a Tensor, or an Error naming the operation and the position (`input`, `argument 1`, …). */
+export function checkTensor(operation: string, value: unknown, position: string): Tensor {
   if (!(value instanceof Tensor)) throw new Error(`${operation}: ${position} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
   return value;
 }

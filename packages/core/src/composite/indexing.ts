@@ -1,6 +1,6 @@
 import { primitives } from '../ops/index.js';
 import { Tensor } from '../tensor.js';
-import { where } from './elementwise.js';
+import { checkTensor, where } from './elementwise.js';
 import { broadcastTo, narrow, reshape } from './shape.js';
 import { allExamples } from '../transforms/vmap.js';
 import { broadcastShapes, checkOptions, formatShape, normalizeAxis, sameShape } from './validate.js';
@@ -11,11 +11,6 @@ import { broadcastShapes, checkOptions, formatShape, normalizeAxis, sameShape } 
  * differentiable in the input: the gradient is scattered back by scatter-add, whose own gradient
  * is a gather, so derivatives of any order stay exact.
  */
-
-function checkTensor(operation: string, value: unknown, position: string): Tensor {
-  if (!(value instanceof Tensor)) throw new Error(`${operation}: ${position} must be a Tensor, got ${value === null ? 'null' : typeof value}`);
-  return value;
-}
 
 function checkIndexTensor(operation: string, index: unknown): Tensor {
   const checked = checkTensor(operation, index, 'index');

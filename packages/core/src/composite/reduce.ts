@@ -1,6 +1,6 @@
 import { primitives } from '../ops/index.js';
 import type { Axes, Tensor } from '../tensor.js';
-import { abs, add, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
+import { abs, add, checkTensor, div, eq, exp, log, maximum, mul, neg, rsqrt, sqrt, sub, where } from './elementwise.js';
 import { full } from '../creation.js';
 import { reshape } from './shape.js';
 import { branchOnValues } from '../compile/hooks.js';
@@ -14,6 +14,7 @@ import { checkFloat, checkOptions, formatShape, keptShape, normalizeAxes, normal
  * reading would surprise someone. (For a 0-d tensor both readings agree.)
  */
 function reduced(operation: string, x: Tensor, axes: Axes): number[] {
+  checkTensor(operation, x, 'input');
   if (Array.isArray(axes) && axes.length === 0 && x.ndim > 0) {
     throw new Error(
       `${operation}: axis [] is ambiguous (PyTorch reduces over every axis, NumPy over none); ` +
@@ -43,8 +44,8 @@ export function sum(x: Tensor, axis?: Axes, keepdims = false): Tensor {
  * Σx/n − float32(Σx/n), is known without another pass. The gradient is in x's dtype.
  */
 export function sumFloat64(x: Tensor, axis?: Axes, keepdims = false): Tensor {
-  checkFloat('sumFloat64', x);
   const axes = reduced('sumFloat64', x, axis);
+  checkFloat('sumFloat64', x);
   return finish(x, primitives.sum([x], { axes, dtype: 'float64' }), axes, keepdims);
 }
 
