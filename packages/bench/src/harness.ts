@@ -3,7 +3,7 @@ import { runLeakCheck, type LeakCheck } from './leak.js';
 import { systemSelected, type BenchOptions } from './options.js';
 import { collectGarbage, mean, median, minorPageFaults, plannedRuns, rotated, wantsWarmup } from './stats.js';
 import { jaxSystem } from './systems/jax.js';
-import { normgradCompiledSystem, normgradHvpSystem, normgradSystem, normgradVmapSystem } from './systems/normgrad.js';
+import { normgradCompiledSystem, normgradHvpSystem, normgradSystem, normgradVmapCompiledSystem, normgradVmapSystem } from './systems/normgrad.js';
 import type { Case, Results, System } from './systems/system.js';
 import { tfjsSystem } from './systems/tfjs.js';
 import { torchSystem, type ExternalSystem, type ExternalVariant } from './systems/torch.js';
@@ -81,8 +81,9 @@ async function loadSystems(options: BenchOptions, log: (line: string) => void): 
     // W8 only: the Hessian-vector product by reverse-over-reverse, and one gradient (for hvp / gradient)
     { name: 'normgrad-ror', system: normgradHvpSystem('reverse-over-reverse'), onlyFor: 'W8' },
     { name: 'normgrad-gradient', system: normgradHvpSystem('gradient'), onlyFor: 'W8' },
-    // W11 only: per-sample gradients by vmap(grad)
+    // W11 only: per-sample gradients by vmap(grad), eager and compiled
     { name: 'normgrad-vmap', system: normgradVmapSystem(), onlyFor: 'W11' },
+    { name: 'normgrad-vmap-compiled', system: normgradVmapCompiledSystem(), onlyFor: 'W11' },
   ];
   const slots = candidates.filter((slot) => systemSelected(options, slot.name) && (slot.onlyFor === undefined || options.only.includes(slot.onlyFor)));
   const peers: [string, () => Promise<System>][] = [

@@ -18,7 +18,7 @@ export interface BenchOptions {
 
 /** Every column the bench can run ('torch' stands for all PyTorch columns, 'tfjs' for both backends in --systems). */
 export const systemNames = [
-  'normgrad', 'normgrad-f64', 'normgrad-compiled', 'normgrad-ror', 'normgrad-gradient', 'normgrad-vmap', 'tfjs-wasm', 'tfjs-cpu', 'jax-js', 'torch',
+  'normgrad', 'normgrad-f64', 'normgrad-compiled', 'normgrad-ror', 'normgrad-gradient', 'normgrad-vmap', 'normgrad-vmap-compiled', 'tfjs-wasm', 'tfjs-cpu', 'jax-js', 'torch',
 ] as const;
 const peerSystems: readonly string[] = ['tfjs-wasm', 'tfjs-cpu', 'jax-js', 'torch'];
 

@@ -155,6 +155,7 @@ export function renderMarkdown(result: BenchResult): string {
     const loop = cellOf(result, 'W11', 'normgrad');
     const methods: [string, string][] = [
       ['normgrad-vmap', 'normgrad vmap(grad), one call'],
+      ['normgrad-vmap-compiled', 'normgrad compiled vmap(grad) (refillResults), one call'],
       ['normgrad', 'normgrad loop of one gradient per example'],
       ['normgrad-compiled', 'normgrad loop of the compiled per-example gradient'],
       ...torch32.filter((name) => !name.includes('onednn')).map((name): [string, string] => [name, `PyTorch ${name.slice(6)} loop of one autograd.grad per example`]),

@@ -14,11 +14,12 @@ describe('bench --quick --no-peers', () => {
     const result = await runBench(options);
     const compiled = coreCompile ? 'normgrad-compiled ok' : `normgrad-compiled skipped ${compileMissingNote}`;
     const vmapped = coreVmap ? 'normgrad-vmap ok' : `normgrad-vmap skipped ${vmapMissingNote}`;
+    const vmapCompiled = !coreVmap ? `normgrad-vmap-compiled skipped ${vmapMissingNote}` : coreCompile ? 'normgrad-vmap-compiled ok' : `normgrad-vmap-compiled skipped ${compileMissingNote}`;
     expect(result.cells.map((cell) => `${cell.workload} ${cell.system} ${cell.status} ${cell.note ?? ''}`.trim())).toEqual(
       allWorkloadIds.flatMap((id) => [
         `${id} normgrad ok`, `${id} normgrad-f64 ok`, `${id} ${compiled}`,
         ...(id === 'W8' ? [`${id} normgrad-ror ok`, `${id} normgrad-gradient ok`] : []),
-        ...(id === 'W11' ? [`${id} ${vmapped}`] : []),
+        ...(id === 'W11' ? [`${id} ${vmapped}`, `${id} ${vmapCompiled}`] : []),
       ]),
     );
     for (const cell of result.cells.filter((c) => c.status === 'ok' && c.system !== 'normgrad')) expect(cell.agrees, `${cell.workload} ${cell.system}`).toBe(true);

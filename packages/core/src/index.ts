@@ -43,5 +43,5 @@ export { assignInPlace } from './in-place.js';
 export { variance as var } from './composite/reduce.js';
 export { toDot } from './to-dot.js';
 export type { ToDotOptions } from './to-dot.js';
-export { compile } from './compile/compile.js';
+export { compile, type CompileOptions } from './compile/compile.js';
 export { traceGuard, traceEffect, isTracing, branchOnValues, type TraceEffectOptions } from './compile/hooks.js';

@@ -14,8 +14,8 @@ import type { Case, Results, System } from './system.js';
 type TensorFunction = (...args: Tensor[]) => Tensor[];
 /** What the compiled column does to a workload's function (eager: nothing; compiled: core's `compile`). */
 type Transform = <F extends TensorFunction>(fn: F) => F;
-/** core's `compile(fn): typeof fn` (API.md, Round 2). */
-type Compile = Transform;
+/** core's `compile(fn, options): typeof fn` (API.md, Round 2; `refillResults` since round 2's seventh session: a build without it ignores it). */
+type Compile = <F extends TensorFunction>(fn: F, options?: { refillResults?: boolean }) => F;
 /** core's `vmap(f, { inDims })` (API.md, Round 2), here for a function returning several tensors. */
 type Vmap = (f: TensorFunction, options: { inDims: (number | null)[] }) => TensorFunction;
 
@@ -55,6 +55,11 @@ interface Program {
   build(transform: Transform): TensorFunction;
   /** Converts the first iteration's results (default: each to a typed array under its name). */
   results?: (outputs: Tensor[]) => Results;
+  /**
+   * The iteration calls the transformed function several times and keeps every call's results (the
+   * W11 loop), so the compiled column compiles it without `refillResults`.
+   */
+  keepsResults?: true;
 }
 
 const identity: Transform = (fn) => fn;
@@ -318,6 +323,7 @@ function perSampleProgram(workload: Workload, dtype: DType, method: PerSampleMet
     return {
       inputs: primals,
       names: perSampleParameterNames.map((name) => `ps.${name}`),
+      keepsResults: true,
       build: (transform) => {
         const exampleGradient = transform(gradient);
         return (...ps) => examples.flatMap(([xi, ti]) => exampleGradient(...ps, xi!, ti!));
@@ -366,12 +372,24 @@ export function normgradSystem(dtype: DType): System {
   };
 }
 
+/**
+ * The compiled column's transform: `compile` with `refillResults` (each call refills the previous
+ * call's result tensors, as a training loop that drops them lets it), or plain `compile` for an
+ * iteration that keeps the results of several calls.
+ */
+function compiledTransform(compile: Compile, program: Program): Transform {
+  return program.keepsResults ? (fn) => compile(fn) : (fn) => compile(fn, { refillResults: true });
+}
+
 /** The same programs as `normgradSystem('float32')`, each iteration function passed through `compile` (skipped with a note where core has none). */
 export function normgradCompiledSystem(compile: Compile | null = coreCompile): System {
   return {
     name: 'normgrad-compiled',
     skipReason: () => (compile ? null : compileMissingNote),
-    prepare: async (workload) => programCase(workloadProgram(workload, 'float32'), compile!),
+    prepare: async (workload) => {
+      const program = workloadProgram(workload, 'float32');
+      return programCase(program, compiledTransform(compile!, program));
+    },
     async shutdown() {},
   };
 }
@@ -397,6 +415,19 @@ export function normgradVmapSystem(vmapAvailable: boolean = coreVmap !== null): 
     name: 'normgrad-vmap',
     skipReason: (workload: WorkloadId) => (workload !== 'W11' ? 'W11 only' : vmapAvailable ? null : vmapMissingNote),
     prepare: async (workload) => programCase(perSampleProgram(workload, 'float32', 'vmap'), identity),
+    async shutdown() {},
+  };
+}
+
+/** W11 only, float32: vmap(grad) passed through `compile` with `refillResults` (skipped with a note where core has no vmap or compile). */
+export function normgradVmapCompiledSystem(compile: Compile | null = coreCompile, vmapAvailable: boolean = coreVmap !== null): System {
+  return {
+    name: 'normgrad-vmap-compiled',
+    skipReason: (workload: WorkloadId) => (workload !== 'W11' ? 'W11 only' : !vmapAvailable ? vmapMissingNote : compile ? null : compileMissingNote),
+    prepare: async (workload) => {
+      const program = perSampleProgram(workload, 'float32', 'vmap');
+      return programCase(program, compiledTransform(compile!, program));
+    },
     async shutdown() {},
   };
 }

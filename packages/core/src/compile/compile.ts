@@ -7,15 +7,27 @@ import { settings } from '../settings.js';
 import { Tensor } from '../tensor.js';
 import { isForwardModeActive } from '../transforms/forward-mode.js';
 import { describeValue } from '../creation.js';
+import { checkOptions } from '../composite/validate.js';
 import { writeStorage } from '../storage.js';
 import { keepOutOfPool, keptOutOfPool } from '../storage-pool.js';
 import ndarray from 'ndarray';
 import { mapLeaves } from '../transforms/records.js';
 import { activeRecorder, setActiveRecorder } from './recorder.js';
-import { ReplayDiverged, Trace, spansBuffer, withAllocationSource, type Step } from './trace.js';
+import { ReplayDiverged, Trace, copyInto, spansBuffer, withAllocationSource, type Step } from './trace.js';
 
 /** How many traces a compiled function keeps per input signature (calls that differ only in guarded values). */
 const TRACES_PER_SIGNATURE = 4;
+
+/** Options of `compile`. */
+export interface CompileOptions {
+  /**
+   * Each replay writes its results into the result tensors of the trace's previous call, in place,
+   * and returns those same tensors (default false: every call returns new tensors in new arrays).
+   * Views of them see the new values; lazy results computed from them keep theirs, and backward
+   * through an op that saved one is an Error (storage.ts), as after any in-place write.
+   */
+  refillResults?: boolean;
+}
 
 /** The recorded program of one trace, or 'eager' when its results must keep their graph. */
 interface Entry {
@@ -37,9 +49,14 @@ interface Program {
   gradWrites: [Tensor, Tensor | null][];
   /**
    * The function's result with each tensor in it replaced by the program's value: its array handed
-   * over (then the value moves to a fresh array), or a copy.
+   * over (then the value moves to a fresh array), or a copy; with refillResults, the same tensors
+   * on every call, refilled.
    */
   result: () => unknown;
+  /** With refillResults: marks the result tensors as written (storage.ts), before a replay writes them. */
+  beforeRefill: () => void;
+  /** With refillResults: writes the values of an eager call's result into the result tensors and returns them. */
+  refillFrom: (eagerResult: unknown) => unknown;
 }
 
 /**
@@ -61,10 +78,15 @@ interface Program {
  * which case it copies both. A leaf whose `.grad` the trace assigned gets the same gradient tensor
  * after every replay, refilled in place (as PyTorch accumulates into `.grad`), so gradients stay
  * where they are and a result that is one is a copy; lazy results computed from it earlier keep
- * their values. See docs/core.md for what cannot be traced.
+ * their values. With `refillResults`, a replay writes its results into the result tensors of the
+ * trace's previous call instead, in place, and returns them (CompileOptions). See docs/core.md for
+ * what cannot be traced.
  */
-export function compile<Args extends unknown[], Result>(fn: (...args: Args) => Result): (...args: Args) => Result {
+export function compile<Args extends unknown[], Result>(fn: (...args: Args) => Result, options: CompileOptions = {}): (...args: Args) => Result {
   if (typeof fn !== 'function') throw new Error(`compile: expected a function, got ${describeValue(fn)}`);
+  checkOptions('compile', options, ['refillResults']);
+  const refillResults = options.refillResults ?? false;
+  if (typeof refillResults !== 'boolean') throw new Error(`compile: refillResults must be a boolean, got ${describeValue(refillResults)}`);
   const cache = new Map<string, Entry[]>();
   return (...args: Args): Result => {
     const signature = signatureOf(args);
@@ -76,7 +98,7 @@ export function compile<Args extends unknown[], Result>(fn: (...args: Args) => R
     const entries = cache.get(signature) ?? [];
     const entry = entries.find((candidate) => guardsHold(candidate));
     if (entry === undefined) {
-      const { result, entry: traced } = trace(fn, args);
+      const { result, entry: traced } = trace(fn, args, refillResults);
       entries.push(traced);
       if (entries.length > TRACES_PER_SIGNATURE) entries.shift();
       cache.set(signature, entries);
@@ -93,7 +115,7 @@ export function compile<Args extends unknown[], Result>(fn: (...args: Args) => R
             'after the replay had already written state (running statistics, parameters); those writes have happened. Run this step eagerly (call the function without compile)',
         );
       }
-      return fn(...args);
+      return refillResults ? entry.program.refillFrom(fn(...args)) as Result : fn(...args);
     }
   };
 }
@@ -115,7 +137,7 @@ function signatureOf(args: readonly unknown[]): string {
   return [...parts, `grad ${isGradEnabled()}`, JSON.stringify(settings)].join(' | ');
 }
 
-function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, args: Args): { result: Result; entry: Entry } {
+function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, args: Args, refillResults: boolean): { result: Result; entry: Entry } {
   const recording = new Trace();
   // tensor arguments are copied into arrays of the trace, which replays refill from the new arguments
   const argumentArrays = args.map((arg) => (arg instanceof Tensor ? allocate(arg.dtype, arg.size) as FloatArray : null));
@@ -167,6 +189,13 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     const value = byBuffer.get(buffer)!;
     if (value !== null) resultValueOf.set(output, value);
   }
+  /** The tensors that a replay refills (refillResults): per output, the tensor the caller got. */
+  const refilled = new Map<Tensor, Tensor>();
+  const handOver = (output: Tensor): Tensor => {
+    if (!resultValueOf.has(output)) return Tensor.fromNd(copyResult(output.data));
+    const view = output.data;
+    return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
+  };
   const program: Program = {
     argumentArrays,
     argumentValues,
@@ -176,14 +205,37 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     gradWrites: [...recording.gradWrites],
     // the other results live in arrays that the next call refills (or are state): each call returns copies of them
     result: () => {
-      const handedOver = mapTensors(result, (output) => {
-        if (!resultValueOf.has(output)) return Tensor.fromNd(copyResult(output.data));
-        const view = output.data;
-        return Tensor.fromNd(ndarray(view.data, view.shape.slice(), view.stride.slice(), view.offset) as FloatNdArray);
-      });
+      if (refillResults) {
+        return mapTensors(result, (output) => {
+          const known = refilled.get(output);
+          if (known === undefined) {
+            const tensor = handOver(output);
+            refilled.set(output, tensor);
+            return tensor;
+          }
+          // a computed result is already in its tensor's array; the others are copied into it
+          if (!resultValueOf.has(output)) copyInto(known.data, output.data);
+          return known;
+        });
+      }
+      const handedOver = mapTensors(result, handOver);
       // the caller owns those arrays now: the next call computes these values into fresh arrays
       for (const value of program.resultValues) value.moveToFresh();
       return handedOver;
+    },
+    beforeRefill: () => {
+      for (const tensor of refilled.values()) writeStorage(tensor.data.data, () => {});
+    },
+    refillFrom: (eagerResult) => {
+      const eagerOutputs = tensorsIn(eagerResult);
+      const outputs = tensorsIn(result);
+      // the eager call ran after the replay had begun writing the result tensors: they get its values
+      outputs.forEach((output, k) => {
+        const tensor = refilled.get(output);
+        if (tensor !== undefined) writeStorage(tensor.data.data, () => copyInto(tensor.data, eagerOutputs[k]!.data));
+      });
+      let k = 0;
+      return mapTensors(eagerResult, (eager) => refilled.get(outputs[k++]!) ?? eager);
     },
   };
   return { result: program.result() as Result, entry: { ...base, program } };
@@ -204,6 +256,8 @@ function replay(program: Program, args: readonly unknown[]): unknown {
   });
   // gradients are refilled in place: lazy results that read them keep their values (storage.ts)
   for (const [, gradient] of program.gradWrites) if (gradient !== null) writeStorage(gradient.data.data, () => {});
+  // refilled results are written in place: lazy results that read them keep their values
+  program.beforeRefill();
   for (const step of program.steps) step();
   for (const [leaf, gradient] of program.gradWrites) leaf.grad = gradient;
   return program.result();

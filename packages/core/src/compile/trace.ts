@@ -319,7 +319,7 @@ function sameLayout(a: FloatNdArray, b: FloatNdArray): boolean {
 }
 
 /** Copies a kernel's result into the trace's array for that value (nothing to do when the kernel wrote it there). */
-function copyInto(out: FloatNdArray, result: FloatNdArray): void {
+export function copyInto(out: FloatNdArray, result: FloatNdArray): void {
   if (result.data === out.data && sameLayout(out, result)) return;
   const size = sizeOf(out.shape);
   if (isContiguous(out) && out.offset === 0 && out.data.length === size) out.data.set(contiguousData(result) as never);
