@@ -26,7 +26,7 @@ export type { JacobianOptions, JacobianResult } from './transforms/jacobian.js';
 export { hessian } from './transforms/hessian.js';
 export { vmap, vmapLevels, allExamples, vmapRandomness } from './transforms/vmap.js';
 export type { VmapOptions, Randomness } from './transforms/vmap.js';
-export type { TensorRecord, AxisRecord } from './transforms/records.js';
+export type { TensorRecord, TensorRecordOf, AxisRecord } from './transforms/records.js';
 export type { HessianOptions, HessianResult } from './transforms/hessian.js';
 export { gradcheck, gradgradcheck } from './gradcheck.js';
 export { recordStopGradients, withFrozenStopGradients } from './stop-gradient.js';

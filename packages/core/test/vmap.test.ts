@@ -182,6 +182,20 @@ describe('vmap over records of tensors (plain objects and arrays)', () => {
     expectClose(result.parts[1]!, ng.stack(looped.map((r) => r.parts[1]!), 1));
   });
 
+  it('a result declared as an interface keeps its type; a leaf that is not a Tensor is a type error and an Error', () => {
+    interface Outputs { hidden: Tensor; parts: { total: Tensor; squares: Tensor[] } }
+    const fn = (x: Tensor): Outputs => ({ hidden: x.tanh(), parts: { total: x.sum(), squares: [x.square()] } });
+    const result: Outputs = ng.vmap(fn)(xs);
+    const looped = examples(xs).map(fn);
+    expectClose(result.hidden, ng.stack(looped.map((r) => r.hidden)));
+    expectClose(result.parts.total, ng.stack(looped.map((r) => r.parts.total)));
+    expectClose(result.parts.squares[0]!, ng.stack(looped.map((r) => r.parts.squares[0]!)));
+    interface Labelled { value: Tensor; label: string }
+    const labelled = (x: Tensor): Labelled => ({ value: x, label: 'example' });
+    // @ts-expect-error -- label is a string, not a Tensor: vmap's result type rejects it
+    expect(() => ng.vmap(labelled)(xs)).toThrow(/^vmap: the function must return a Tensor, or arrays and records of Tensors; output\.label is string/);
+  });
+
   it('composes with grad on either side of it', () => {
     // per-example gradients with respect to a record's tensor (grad inside), and the gradient of a sum over examples (grad outside)
     const perExample = ng.vmap((p: { w: Tensor; b: Tensor }, x: Tensor) => ng.grad((weight: Tensor) => layer({ w: weight, b: p.b }, x).sum())(p.w), { inDims: [{ w: null, b: null }, 0] })({ w, b: params.b }, xs);

@@ -11,6 +11,20 @@ import { Tensor } from '../tensor.js';
 export type TensorRecord = Tensor | readonly TensorRecord[] | { readonly [key: string]: TensorRecord };
 
 /**
+ * T checked as a record of tensors: T itself where every leaf of T is a Tensor, else T with
+ * `never` at each leaf that is not. Unlike TensorRecord it needs no index signature, so records
+ * declared as an `interface` pass: `Result extends TensorRecordOf<Result>` accepts exactly the
+ * results whose leaves are all Tensors.
+ */
+export type TensorRecordOf<T> = T extends Tensor
+  ? T
+  : T extends (...args: never[]) => unknown
+    ? never
+    : T extends object
+      ? { readonly [K in keyof T]: TensorRecordOf<T[K]> }
+      : never;
+
+/**
  * A record of axes (vmap's inDims and outDims) for a record of tensors: a number or null at a
  * node applies to every leaf below it (a prefix of the record, as JAX's in_axes); an array or
  * plain object must have the shape of the record at that node (the same length, the same keys).

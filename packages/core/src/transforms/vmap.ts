@@ -2,7 +2,7 @@ import { checkOptions, formatShape } from '../composite/validate.js';
 import type { GraphNode } from '../primitive.js';
 import { Tensor } from '../tensor.js';
 import { levelAt, visibleLevelCount, visiblePosition, withLevelsBelow, withNewLevel } from './forward-mode.js';
-import { isRecordNode, mapWithAxes, type AxisRecord, type TensorRecord } from './records.js';
+import { isRecordNode, mapWithAxes, type AxisRecord, type TensorRecordOf } from './records.js';
 
 /**
  * vmap as eager batching with nesting levels (JAX's BatchTracer, functorch's BatchedTensor). Each
@@ -180,9 +180,6 @@ export interface VmapOptions {
   randomness?: Randomness;
 }
 
-/** What a vmapped function may return: a Tensor, or arrays and plain objects of Tensors, nested. */
-type VmapResult = TensorRecord;
-
 /** Moves an axis of x to a position (a permute: a view, no copy). */
 function moveAxis(x: Tensor, from: number, to: number): Tensor {
   if (from === to) return x;
@@ -221,7 +218,7 @@ interface BatchedLeaf {
  * Inside f the examples' values cannot be read (item(), toArray(), branches on values); f is
  * traced eagerly, once, for all examples. Random draws follow `randomness` (default: an Error).
  */
-export function vmap<Args extends unknown[], Result extends VmapResult>(fn: (...args: Args) => Result, options?: VmapOptions): (...args: Args) => Result {
+export function vmap<Args extends unknown[], Result>(fn: (...args: Args) => Result & TensorRecordOf<Result>, options?: VmapOptions): (...args: Args) => Result {
   if (typeof fn !== 'function') throw new Error(`vmap: the first argument must be a function, got ${typeof fn}`);
   checkOptions('vmap', options, ['inDims', 'outDims', 'randomness']);
   const inDims = options?.inDims === undefined ? 0 : options.inDims;
