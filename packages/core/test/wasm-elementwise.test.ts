@@ -26,7 +26,11 @@ function workload(x: Tensor, row: Tensor, column: Tensor): Tensor[] {
   const centred = x.sub(column).mul(row).add(1.5);
   const scaled = centred.div(row.mul(row).add(2)).neg();
   const chosen = ng.where(centred.gt(0), centred, scaled).add(ng.maximum(x, row)).sub(x.sign()).mul(x.relu());
-  return [centred, scaled, chosen, scaled.sum(), centred.sum(0), centred.sum(x.ndim - 1), scaled.mul(x).sum([0, x.ndim - 1], true), chosen.sum(0)];
+  return [
+    centred, scaled, chosen, scaled.sum(), centred.sum(0), centred.sum(x.ndim - 1), scaled.mul(x).sum([0, x.ndim - 1], true), chosen.sum(0),
+    // maxima over outer axes (rows combined into a kept inner axis) and over the inner axis
+    chosen.max(0), scaled.mul(row).max(x.ndim - 2), centred.max(x.ndim - 1),
+  ];
 }
 
 describe('WebAssembly elementwise kernels', () => {
@@ -98,6 +102,11 @@ describe('WebAssembly elementwise kernels', () => {
       const results = (backend: ng.ElementwiseBackend) =>
         withBackend(backend, () => [ng.maximum(a, b), a.sign(), a.relu(), ng.where(a.eq(b), a, b.neg()), a.ge(b), a.le(0), a.ne(b)].map((t) => Array.from(t.toFloat64Array())));
       expect(results('wasm')).toEqual(results('js'));
+      // maxima over rows with NaN, signed zeros and infinities: each column of the 8×512 grid sees every pair
+      const grid = ng.where(a.reshape([8, 512]).lt(b.reshape([8, 512])), b.reshape([8, 512]), a.reshape([8, 512]));
+      const maxima = (backend: ng.ElementwiseBackend) => withBackend(backend, () => [a.reshape([8, 512]).max(0), grid.neg().max(0), b.reshape([64, 64]).max(0)].map((t) => t.toFloat64Array()));
+      const [wasm, js] = [maxima('wasm'), maxima('js')];
+      wasm.forEach((values, index) => expect(differences(values, js[index]!), `${dtype} maxima ${index}`).toEqual([]));
     }
   });
 

@@ -191,9 +191,9 @@ interface ReductionPlan {
   inner: number;
   innerReduced: boolean;
   runRows: number;
-  /** The WebAssembly kernels' walk (sums with at least one merged axis), else null. */
+  /** The WebAssembly kernels' walk (sums with at least one merged axis, maxima whose inner axis is kept), else null. */
   wasmWalk: Walk | null;
-  wasmMode: 'sum' | 'sumInto';
+  wasmMode: 'sum' | 'sumInto' | 'maxInto';
 }
 
 function planReduction(operands: readonly FloatNdArray[], axes: readonly number[], kind: ReductionKind): ReductionPlan {
@@ -216,13 +216,15 @@ function planReduction(operands: readonly FloatNdArray[], axes: readonly number[
   // run (a broadcast row, a transposed view), each run is `runRows` rows of `inner`, and the
   // kernels carry the totals across them, so fusion and views never change a sum's bits.
   const runRows = kind === 'sum' && innerReduced && size > 0 ? innermostReducedRun(mergeAxes(shape, reducedAxes, [rowMajorStrides(shape)])) / inner : 1;
-  const wasmWalk = kind === 'sum' && rank > 0
+  // a maximum's order does not change its value (Math.max and WebAssembly's max are both IEEE
+  // maximum), so only its layout limits it: rows combined elementwise into a kept inner axis
+  const wasmWalk = rank > 0 && (kind === 'sum' || !innerReduced)
     ? {
         inner, outerShape: merged.shape.slice(0, rank - 1), innerStrides: merged.strides.map((strides) => strides[rank - 1]!),
         outerStrides: merged.strides.map((strides) => strides.slice(0, rank - 1)), outerTargetStrides: outputStrides.slice(0, rank - 1), runRows,
       }
     : null;
-  return { outShape, size, merged, outputStrides, inner, innerReduced, runRows, wasmWalk, wasmMode: innerReduced ? 'sum' : 'sumInto' };
+  return { outShape, size, merged, outputStrides, inner, innerReduced, runRows, wasmWalk, wasmMode: kind === 'max' ? 'maxInto' : innerReduced ? 'sum' : 'sumInto' };
 }
 
 /** The JavaScript kernel of a planned reduction and its arguments (the operands' arrays at 7 + 5k, the accumulator at 0). */

@@ -8,7 +8,8 @@ import {
 } from './wasm-assembly.js';
 
 /**
- * WebAssembly SIMD versions of the compiled elementwise loops and sums, printed from the same
+ * WebAssembly SIMD versions of the compiled elementwise loops, sums and maxima over a kept inner
+ * axis, printed from the same
  * expression trees as the JavaScript loops (expr.ts) for trees whose operators all have
  * WebAssembly instructions (arithmetic, square root, absolute value, comparisons and selection),
  * assembled at run time per tree. The operands' elements are copied into WebAssembly memory in
@@ -48,6 +49,8 @@ const vectorLoad = vectorLoadAt(0);
 const vectorStoreAt = (offset: number) => simd(0x0b, 0, offset);
 const vectorStore = vectorStoreAt(0);
 const f64x2Add = simd(0xf0);
+const f64x2Max = simd(0xf5); // IEEE maximum, as Math.max: NaN if either is NaN, +0 above -0
+const f64Max = [0xa5];
 const promoteLow = simd(0x5f); // f64x2.promote_low_f32x4
 const highHalf = simd(0x0d, 8, 9, 10, 11, 12, 13, 14, 15, 8, 9, 10, 11, 12, 13, 14, 15); // lanes 2, 3 of f32x4 to 0, 1
 const extractLane = (lane: number) => simd(0x21, lane); // f64x2.extract_lane
@@ -67,9 +70,13 @@ const scalarSelect = [0x1b]; // (a, b, condition): condition ? a : b
  *   go. Where `regular` is not a multiple of 4, each of its last `regular` mod 4 elements goes to
  *   total 0 and then the totals turn by one (total m takes total m + 1's value, total 3 total 0's),
  *   so that several rows carrying the totals sum as one row-major run (reduce.ts);
- * - 'sumInto': adds it to the float64 row at `accumulator` (params: accumulator, count, operand addresses…).
+ * - 'sumInto': adds it to the float64 row at `accumulator` (params: accumulator, count, operand addresses…);
+ * - 'maxInto': as 'sumInto', keeping the maximum of each accumulator element and the value instead of the sum.
  */
-type Mode = 'map' | 'sum' | 'sumInto';
+type Mode = 'map' | 'sum' | 'sumInto' | 'maxInto';
+
+/** The modes that combine each row elementwise into a float64 accumulator row. */
+const intoRow = (mode: Mode): mode is 'sumInto' | 'maxInto' => mode === 'sumInto' || mode === 'maxInto';
 
 /** An operand read at consecutive elements ('unit') or one value for the whole row ('zero'). */
 type Stride = 'unit' | 'zero';
@@ -128,7 +135,7 @@ function treeEmitter(tree: Expr, lanes: Lanes, firstSharedLocal: number, operand
  * length at once (`rowSets`), interleaved step by step: for 'sum', each row with its own running
  * totals, so that its sum is the same as alone and the independent additions overlap; for
  * 'sumInto', rows added one after the other into the same output row, which is loaded and stored
- * once for all of them. Parameters: out | accumulator | lanes, count, (regular), operand
+ * once for all of them ('maxInto' likewise, with maxima). Parameters: out | accumulator | lanes, count, (regular), operand
  * addresses…, then for each further row its lanes (unused by 'sumInto') and operand addresses.
  */
 function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stride[], rowSets = 1): { parameters: number[]; locals: [number, number][]; body: number[] } {
@@ -197,11 +204,13 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
     });
     scalarWork = forEachRow((row) => [...readOperands(row, false), ...get(row.total), ...row.emit(false), ...toFloat64, ...f64Add, ...set(row.total)]);
   } else {
-    // accumulator row += value of each row in turn, as float64 pairs: one pair per float64 vector,
-    // two per float32 vector; the accumulator is loaded once and stored once for all the rows
+    // accumulator row += value of each row in turn ('maxInto': the maximum of the two), as float64
+    // pairs: one pair per float64 vector, two per float32 vector; the accumulator is loaded once and
+    // stored once for all the rows
+    const [vectorCombine, scalarCombine] = mode === 'maxInto' ? [f64x2Max, f64Max] : [f64x2Add, f64Add];
     const addPairs = (pair: (row: RowSet) => number[], byteOffset: number): number[] => [
       ...targetAddress(sets[0]!), ...(byteOffset > 0 ? [...i32Const(byteOffset), ...i32Add, ...tee(address)] : []),
-      ...get(address), ...vectorLoad, ...forEachRow((row) => [...pair(row), ...f64x2Add]), ...vectorStore,
+      ...get(address), ...vectorLoad, ...forEachRow((row) => [...pair(row), ...vectorCombine]), ...vectorStore,
     ];
     const values = forEachRow((row) => [...readOperands(row, true), ...row.emit(true), ...set(row.value)]);
     vectorWork = lanes === float32Lanes
@@ -209,7 +218,7 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
       : [...values, ...addPairs((row) => get(row.value), 0)];
     scalarWork = [
       ...forEachRow((row) => readOperands(row, false)),
-      ...targetAddress(sets[0]!), ...get(address), ...float64Lanes.load, ...forEachRow((row) => [...row.emit(false), ...toFloat64, ...f64Add]), ...float64Lanes.store,
+      ...targetAddress(sets[0]!), ...get(address), ...float64Lanes.load, ...forEachRow((row) => [...row.emit(false), ...toFloat64, ...scalarCombine]), ...float64Lanes.store,
     ];
   }
   const targetStep = (bytes: number) => (mode === 'sum' ? [] : [...get(targetOffset), ...i32Const(bytes), ...i32Add, ...set(targetOffset)]);
@@ -271,12 +280,12 @@ interface Kernel {
   row: (...args: number[]) => void;
   /**
    * The row kernel over several rows at once: 'sum', two rows that are runs of their own, each
-   * with its own running totals; 'sumInto', four consecutive rows into the same output row.
+   * with its own running totals; 'sumInto' and 'maxInto', four consecutive rows into the same output row.
    */
   group: ((...args: number[]) => void) | null;
   /**
    * (row, group, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
-   * each row (or group for several); `target` is the output address ('map', 'sumInto') or, for 'sum', the Float64Array of
+   * each row (or group for several); `target` is the output address ('map', 'sumInto', 'maxInto') or, for 'sum', the Float64Array of
    * sums with the running totals' view and address, whether this call starts and ends the rows, and
    * how rows make runs (`runRows` rows carry the totals; `firstRow` is the first row's index;
    * `paired`: every row is a run of its own);
@@ -286,15 +295,15 @@ interface Kernel {
 }
 
 /** Rows per call of a group kernel. */
-const groupRows = { sum: 2, sumInto: 4 } as const;
+const groupRows = { sum: 2, sumInto: 4, maxInto: 4 } as const;
 
 /**
- * Whether a kernel has a group form: every 'sumInto'; a 'sum' of a small tree (at most three
+ * Whether a kernel has a group form: every 'sumInto' and 'maxInto'; a 'sum' of a small tree (at most three
  * operands and three operators), whose rows wait on their additions; two rows of a larger tree
  * need more locals than there are registers.
  */
 const grouped = (tree: Expr, mode: Mode, strides: readonly Stride[]): boolean =>
-  mode === 'sumInto' || (mode === 'sum' && strides.length <= 3 && printSchedule(tree).nodes.length <= 3);
+  intoRow(mode) || (mode === 'sum' && strides.length <= 3 && printSchedule(tree).nodes.length <= 3);
 
 const kernels = new Map<string, Kernel | null>();
 let memory: WasmMemory | null = null;
@@ -311,7 +320,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
     const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
-    if (grouped(tree, mode, strides)) functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode as 'sum' | 'sumInto']) });
+    if (grouped(tree, mode, strides)) functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode as keyof typeof groupRows]) });
     const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
@@ -331,8 +340,8 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
         counter[axis] = 0;
       }`;
   // 'sum': rows that are runs of their own go two at a time (each with its own totals, lanes 0–3
-  // and 4–7), their sums added to the output in row order. 'sumInto': four consecutive rows of the
-  // innermost outer axis, when they add into the same output row, go in one call, added in order.
+  // and 4–7), their sums added to the output in row order. 'sumInto' and 'maxInto': four consecutive
+  // rows of the innermost outer axis, when they go into the same output row, go in one call, in order.
   const pairedCall = mode === 'sum'
     ? `if (target.paired && group !== null && r + 1 < rows) {
          const firstTarget = targetOffset; ${operands.map((k) => `const first${k} = address${k};`).join(' ')}
@@ -345,7 +354,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
          ${advance}
          continue;
        }`
-    : mode === 'sumInto'
+    : intoRow(mode)
     ? `const last = outerShape.length - 1;
        if (group !== null && last >= 0 && outerTargetStrides[last] === 0 && counter[last] + 3 < outerShape[last]) {
          group(target + targetOffset * 8, inner, ${[0, 1, 2, 3].map((j) => operands.map((k) => (j === 0 ? `address${k}` : `address${k} + ${j} * strides${k}[last]`)).join(', ')).join(', target, ')});
@@ -451,7 +460,7 @@ export interface Walk {
 /**
  * Runs `expression` over the operands' rows in WebAssembly: 'map' writes the rows to `out` (row
  * r at r·inner), 'sum' adds each row's sum to sums[position], 'sumInto' adds each row elementwise to
- * sums[position …]. Returns false, having done nothing, when the expression or layout is not
+ * sums[position …], 'maxInto' keeps the elementwise maximum there. Returns false, having done nothing, when the expression or layout is not
  * supported (then the caller runs its JavaScript loop).
  */
 export function runWasmElementwise(
@@ -524,10 +533,10 @@ export function runWasmElementwise(
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
   const fixed = layout(operands.map((_, k) => k).filter((k) => !movesWithChunks[k]), 0, steps, 0);
   const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(output.length * 8) : mode === 'sum' ? 64 : 0);
+  const chunkStart = accumulatorAddress + (intoRow(mode) ? aligned(output.length * 8) : mode === 'sum' ? 64 : 0);
   if (!reserve(chunkStart)) return false;
   stage(fixed.spans);
-  if (mode === 'sumInto') view(accumulatorAddress, output.length, true).set(output); // adds to the sums so far
+  if (intoRow(mode)) view(accumulatorAddress, output.length, true).set(output); // goes on from the values so far
   const moving = operands.map((_, k) => k).filter((k) => movesWithChunks[k]);
   // where a step along the first axis moves the output (a row of its own for each element when the row itself is chunked)
   const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
@@ -554,11 +563,11 @@ export function runWasmElementwise(
           runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? first * rowsPerStep : 0,
           paired: runRows === 1 && outer.length > 0,
         }
-      : mode === 'sumInto' ? accumulatorAddress + first * targetStep * 8 : outputAddress;
+      : intoRow(mode) ? accumulatorAddress + first * targetStep * 8 : outputAddress;
     kernel.walk(kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments);
     if (mode === 'map') output.set(view(outputAddress, count * stepElements, bytes === 8), first * stepElements);
   }
-  if (mode === 'sumInto') output.set(view(accumulatorAddress, output.length, true));
+  if (intoRow(mode)) output.set(view(accumulatorAddress, output.length, true));
   return true;
 }
 
@@ -710,7 +719,7 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
  * runWasmElementwise would return false.
  */
 export function prepareWasmSum(
-  expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: 'sum' | 'sumInto', walk: Walk, sums: Float64Array,
+  expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: 'sum' | 'sumInto' | 'maxInto', walk: Walk, sums: Float64Array,
 ): (() => void) | null {
   const kernel = preparedKernel(expression, operands, dtype, mode, walk);
   if (kernel === null) return null;
@@ -721,7 +730,7 @@ export function prepareWasmSum(
   const runLength = runRows * walk.inner;
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
   const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (mode === 'sumInto' ? aligned(sums.length * 8) : 64);
+  const chunkStart = accumulatorAddress + (intoRow(mode) ? aligned(sums.length * 8) : 64);
   if (!plan.reserve(chunkStart)) return null;
   const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
   /** The running totals' view of each 'sum' target, made again when the memory grows (its buffer changes). */
@@ -765,11 +774,11 @@ export function prepareWasmSum(
       for (const target of sumTargets) target.lanes = new Float64Array(buffer, accumulatorAddress, 8);
     }
     plan.stage(fixed.spans);
-    if (mode === 'sumInto') new Float64Array(buffer, accumulatorAddress, sums.length).set(sums); // adds to the sums so far
+    if (intoRow(mode)) new Float64Array(buffer, accumulatorAddress, sums.length).set(sums); // goes on from the values so far
     for (const chunk of chunks) {
       plan.stage(chunk.spans);
       Reflect.apply(kernel.walk, undefined, chunk.kernelArguments);
     }
-    if (mode === 'sumInto') sums.set(new Float64Array(buffer, accumulatorAddress, sums.length));
+    if (intoRow(mode)) sums.set(new Float64Array(buffer, accumulatorAddress, sums.length));
   };
 }
