@@ -70,7 +70,7 @@ describe('compile: the memory plan', () => {
     // a kernel that adds into the array it allocates
     const kernel = () => {
       const array = allocate('float64', 8) as Float64Array;
-      for (let k = 0; k < 8; k++) array[k] += k;
+      for (let k = 0; k < 8; k++) array[k] = array[k]! + k;
       return createNd('float64', [8], array);
     };
     const out = kernel();

@@ -262,7 +262,7 @@ describe('autodiff', () => {
     expect(() => valueAndGrad((v: Tensor) => v.mul(2))(x)).toThrow(/valueAndGrad: .*one-element Tensor, got \[3\]/);
     expect(() => grad((() => 3) as unknown as (v: Tensor) => Tensor)(x)).toThrow(/grad: .*one-element Tensor, got number/);
     expect(() => grad((v: Tensor) => v.sum(), { argnums: -1 })).toThrow(/grad: argnums must be non-negative integers, got -1/);
-    expect(() => grad((v: Tensor) => v.sum(), { argnums: 1 })(x, 2)).toThrow(/grad: argument 1 must be a Tensor .*got number/);
+    expect(() => grad((v: Tensor, _w: number) => v.sum(), { argnums: 1 })(x, 2)).toThrow(/grad: argument 1 must be a Tensor .*got number/);
   });
 
   it('customOp: a VJP that returns the wrong number of gradients, a non-Tensor input, a bad forward', () => {

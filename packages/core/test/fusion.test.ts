@@ -54,7 +54,7 @@ describe('elementwise fusion', () => {
             withFusion(enabled, () => {
               const [value, [gradX, gradW]] = ng.valueAndGrad(chain, { argnums: [0, 1] })(x, w);
               const second = ng.grad((input: Tensor) => ng.grad(chain)(input, w).square().sum())(x);
-              return [value, gradX, gradW, second];
+              return [value, gradX!, gradW!, second];
             });
           const fused = run(true);
           run(false).forEach((unfused, index) => expect(fused[index]).toBeAllclose(unfused, { rtol: 1e-12, atol: 1e-12 }));

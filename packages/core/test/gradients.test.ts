@@ -373,7 +373,7 @@ describe('vmap of every primitive and composite: equal to a loop over the exampl
       fc.assert(
         fc.property(spec.cases, vmapChoices, ({ inputs, fn, label }, [size, dimChoices, outChoices]) => {
           const dims = inputs.map((input, index) => (dimChoices[index]! < 0 ? null : dimChoices[index]! % (input.ndim + 1)));
-          if (dims.every((dim) => dim === null)) dims[0] = 0;
+          if (dims.every((dim): boolean => dim === null)) dims[0] = 0;
           const positions = Array.from({ length: size }, (_, position) => position);
           const batchedArgument = (value: Tensor, dim: number | null, scale: (x: Tensor, position: number) => Tensor): Tensor =>
             dim === null ? value : ng.stack(positions.map((position) => scale(value, position)), dim);

@@ -196,7 +196,8 @@ describe('matmul threads', () => {
     const [rows, inner, columns] = [16, 8, 8];
     const a = ng.randn([rows, inner], { seed: 23 });
     const b = ng.randn([inner, columns], { seed: 24 });
-    const [left, right, offsets, packedLeft, packedRight, out] = [0, 1, 2, 3, 4, 5].map((slot) => CONTROL_BYTES + slot * 1024);
+    const at = (slot: number): number => CONTROL_BYTES + slot * 1024;
+    const [left, right, offsets, packedLeft, packedRight, out] = [at(0), at(1), at(2), at(3), at(4), at(5)];
     new Float32Array(wasm.memory.buffer, left, rows * inner).set(a.toTypedArray());
     new Float32Array(wasm.memory.buffer, right, inner * columns).set(b.toTypedArray());
     new Int32Array(wasm.memory.buffer, offsets, 2).set([left, right]);

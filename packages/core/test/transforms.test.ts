@@ -56,7 +56,7 @@ describe('jvp', () => {
   it('rejects bad primals and tangents with Errors naming jvp and the values', () => {
     const x = f64([1, 2]);
     expect(() => jvp((a: Tensor) => a, [x], [f64([1, 2, 3])])).toThrow(/^jvp: tangent 0 is float64 \[3\] but primal 0 is float64 \[2\]/);
-    expect(() => jvp((a: Tensor) => a, [x], [])).toThrow(/^jvp: 1 primal\(s\) but 0 tangent\(s\)/);
+    expect(() => jvp((a: Tensor) => a, [x], [] as unknown as [Tensor])).toThrow(/^jvp: 1 primal\(s\) but 0 tangent\(s\)/);
     expect(() => jvp((a: Tensor) => a, [x], [tensor([1, 2])])).toThrow(/^jvp: tangent 0 is float32/);
     expect(() => jvp((a: Tensor) => a, [[1, 2] as unknown as Tensor], [x])).toThrow(/^jvp: primals\[0\] must be a Tensor/);
     expect(() => jvp((() => 3) as unknown as Fn, [x], [x])).toThrow(/^jvp: the function must return a Tensor/);

@@ -226,7 +226,7 @@ describe('vmap errors at its boundary', () => {
     expect(() => ng.vmap(loss, { inDims: [0, 0] })(xs)).toThrow(/vmap: inDims has 2 entries but the function was called with 1 argument/);
     expect(() => ng.vmap(loss, { inDims: null })(xs)).toThrow(/vmap: no argument is batched/);
     expect(() => ng.vmap(loss, { outDims: 1 })(xs)).toThrow(/vmap: outDims for output \(\[\] per example\) must be an integer in \[-1, 0\], got 1/);
-    expect(() => ng.vmap(() => 3 as unknown as Tensor)(xs)).toThrow(/vmap: the function must return a Tensor, or arrays and records of Tensors; output is number/);
+    expect(() => ng.vmap((_x: Tensor) => 3 as unknown as Tensor)(xs)).toThrow(/vmap: the function must return a Tensor, or arrays and records of Tensors; output is number/);
   });
 
   it('reading values inside vmap, or a batched tensor after it, is a clear Error', () => {

@@ -124,7 +124,9 @@ describe('unfold and fold kernels equal the per-element definition bit for bit',
     const x = ng.randn([2, 3, 5, 4], { dtype: 'float64', seed: 9 });
     const transposed = x.permute([0, 1, 3, 2]);
     const geometry: WindowGeometry = { kernel: [2, 3], stride: [2, 1], padding: [1, 0], dilation: [1, 2], input: [4, 5], output: [3, 1] };
-    const contiguous = Float64Array.from(transposed.toArray().flat(3) as number[]);
+    const nested = transposed.toArray();
+    if (!Array.isArray(nested)) throw new Error('a rank-4 tensor reads as nested arrays');
+    const contiguous = Float64Array.from(nested.flat(3) as number[]);
     expect(Array.from(unfoldKernel(transposed.data, geometry).data)).toEqual(referenceUnfold(contiguous, 2, 3, geometry));
   });
 });
