@@ -1,7 +1,7 @@
 import { compareResults, type Agreement } from './compare.js';
 import { runLeakCheck, type LeakCheck } from './leak.js';
 import { systemSelected, type BenchOptions } from './options.js';
-import { collectGarbage, mean, median, minorPageFaults, plannedRuns, rotated, wantsWarmup } from './stats.js';
+import { collectGarbage, collectGarbageAndSettle, mean, median, minorPageFaults, plannedRuns, rotated, wantsWarmup } from './stats.js';
 import { jaxSystem } from './systems/jax.js';
 import { normgradCompiledSystem, normgradHvpSystem, normgradSystem, normgradVmapCompiledSystem, normgradVmapSystem } from './systems/normgrad.js';
 import type { Case, Results, System } from './systems/system.js';
@@ -139,7 +139,7 @@ interface Contender {
 /**
  * Measures every in-process system on one workload: each runs its checked first iteration and its
  * warm-up, then all are timed in rotated rounds (round r starts with the r-th system), a forced GC
- * before each timed run, page faults counted per run.
+ * and its settling time (collectGarbageAndSettle) before each timed run, page faults counted per run.
  */
 async function measureInProcess(slots: SystemSlot[], workload: Workload, options: BenchOptions, references: Map<string, Results>): Promise<Cell[]> {
   const cells: Cell[] = [];
@@ -194,7 +194,7 @@ async function measureInProcess(slots: SystemSlot[], workload: Workload, options
       if (cell.status !== 'ok' || cell.runsMs!.length >= contender.plannedRuns) continue;
       try {
         await benchCase.beforeStep?.();
-        collectGarbage();
+        await collectGarbageAndSettle();
         const faults = minorPageFaults();
         cell.runsMs!.push(await timeOnce(() => benchCase.step()));
         cell.runsFaults!.push(minorPageFaults() - faults);

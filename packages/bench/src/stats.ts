@@ -10,6 +10,20 @@ export function collectGarbage(): void {
   (globalThis as { gc?: () => void }).gc?.();
 }
 
+/**
+ * How long a timed run waits after its forced GC, untimed: V8 finishes that collection's sweeping
+ * on background threads, which would otherwise share the two cores with the timed run.
+ */
+export const SETTLE_AFTER_GC_MS = 20;
+
+/** collectGarbage, then (when a GC was forced) SETTLE_AFTER_GC_MS of idle time for its background work. */
+export async function collectGarbageAndSettle(): Promise<void> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc === undefined) return;
+  gc();
+  await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_GC_MS));
+}
+
 export const megabytes = (bytes: number): number => bytes / (1024 * 1024);
 
 export function mean(values: readonly number[]): number {

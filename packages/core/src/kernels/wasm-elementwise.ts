@@ -8,16 +8,15 @@ import {
 } from './wasm-assembly.js';
 
 /**
- * WebAssembly SIMD versions of the compiled elementwise loops, sums and maxima over a kept inner
- * axis, printed from the same
- * expression trees as the JavaScript loops (expr.ts) for trees whose operators all have
- * WebAssembly instructions (arithmetic, square root, absolute value, comparisons and selection),
- * assembled at run time per tree. The operands' elements are copied into WebAssembly memory in
+ * WebAssembly SIMD versions of the compiled elementwise loops, sums, and maxima over a kept inner
+ * axis, printed from the same expression trees as the JavaScript loops (expr.ts) for trees whose
+ * operators all have WebAssembly instructions (arithmetic, square root, absolute value,
+ * comparisons and selection), assembled at run time per tree. The operands' elements are copied into WebAssembly memory in
  * cache-sized chunks of rows (one native copy per operand and chunk), the loop runs four float32
  * or two float64 lanes at a time, and each chunk's result is copied out. Results are bit-identical
  * to the JavaScript loops': float32 lanes round after every operation as the JavaScript printer's
- * `Math.fround` does, float64 lanes are IEEE either way, and sums accumulate in float64 in the
- * JavaScript loops' order (reduce.ts).
+ * `Math.fround` does, float64 lanes are IEEE either way, sums accumulate in float64 in the
+ * JavaScript loops' order (reduce.ts), and maxima are IEEE maximum as Math.max is.
  */
 
 interface Lanes {
@@ -460,8 +459,8 @@ export interface Walk {
 /**
  * Runs `expression` over the operands' rows in WebAssembly: 'map' writes the rows to `out` (row
  * r at r·inner), 'sum' adds each row's sum to sums[position], 'sumInto' adds each row elementwise to
- * sums[position …], 'maxInto' keeps the elementwise maximum there. Returns false, having done nothing, when the expression or layout is not
- * supported (then the caller runs its JavaScript loop).
+ * sums[position …], 'maxInto' keeps the elementwise maximum there. Returns false, having done
+ * nothing, when the expression or layout is not supported (then the caller runs its JavaScript loop).
  */
 export function runWasmElementwise(
   expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: Mode, walk: Walk, output: DataArray | Float64Array,
