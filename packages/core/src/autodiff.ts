@@ -338,8 +338,13 @@ type GradientOf<Argument> = Argument extends Tensor ? Tensor : Argument extends 
  */
 type GradientAmong<Argument> = Argument extends Tensor ? Tensor : Argument extends readonly unknown[] | { readonly [key: string]: unknown } ? Argument : Tensor;
 
-type GradResult<Args extends unknown[], Options extends GradOptions | undefined> = Options extends { argnums: readonly number[] }
-  ? GradientAmong<Args[number]>[]
+/**
+ * What grad returns for its options: for argnums given as a literal tuple (`[0, 2]`), a tuple with
+ * each argument's gradient type; for another array of argnums, an array of them; for one argnum
+ * (default 0), that argument's gradient.
+ */
+type GradResult<Args extends unknown[], Options extends GradOptions | undefined> = Options extends { argnums: infer Argnums extends readonly number[] }
+  ? { -readonly [K in keyof Argnums]: Argnums[K] extends number ? GradientAmong<Args[Argnums[K]]> : never }
   : Options extends { argnums: infer Argnum extends number } ? GradientOf<Args[Argnum]> : GradientOf<Args[0]>;
 
 /** The arguments prepared for one differentiated call (see prepareArguments). */
@@ -485,7 +490,7 @@ export function normalizeArgnums(operation: string, argnums: number | readonly n
  * differentiated argument may be a record (plain objects and arrays of Tensors, nested, as vmap
  * takes them): its gradient is a record of the same shape, `grad(loss)({ w, b }, x)` is `{ w: dw, b: db }`.
  */
-export function grad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
+export function grad<Args extends unknown[], const Options extends GradOptions | undefined = undefined>(
   fn: (...args: Args) => Tensor,
   options?: Options,
 ): (...args: Args) => GradResult<Args, Options> {
@@ -500,7 +505,7 @@ export function grad<Args extends unknown[], Options extends GradOptions | undef
 }
 
 /** Like grad, but returns [f(...args), gradient(s)] (records of gradients for record arguments, as grad). */
-export function valueAndGrad<Args extends unknown[], Options extends GradOptions | undefined = undefined>(
+export function valueAndGrad<Args extends unknown[], const Options extends GradOptions | undefined = undefined>(
   fn: (...args: Args) => Tensor,
   options?: Options,
 ): (...args: Args) => [Tensor, GradResult<Args, Options>] {

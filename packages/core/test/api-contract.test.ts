@@ -489,7 +489,7 @@ describe('shape ops', () => {
 describe('grad(f, { argnums }) and valueAndGrad(f, opts)', () => {
   const f = (a: Tensor, b: Tensor): Tensor => a.mul(b).sum();
 
-  it('argnums defaults to 0 and gives a Tensor; an array gives Tensor[]', () => {
+  it('argnums defaults to 0 and gives a Tensor; an array gives an array (typed as a tuple for a literal one)', () => {
     const a = f64([1, 2]);
     const b = f64([3, 4]);
     const ga = grad(f)(a, b);
@@ -502,6 +502,16 @@ describe('grad(f, { argnums }) and valueAndGrad(f, opts)', () => {
     expectClose(both[0]!, [3, 4]);
     expectClose(both[1]!, [1, 2]);
     expect(grad(f, { argnums: [1] })(a, b)).toHaveLength(1);
+    // a literal tuple of argnums types each gradient as its argument: no undefined, records keep their type
+    const [first, second]: [Tensor, Tensor] = grad(f, { argnums: [0, 1] })(a, b);
+    expectClose(first, [3, 4]);
+    expectClose(second, [1, 2]);
+    const scaled = (p: { w: Tensor }, x: Tensor): Tensor => p.w.mul(x).sum();
+    const [gradientOfRecord, gradientOfX] = grad(scaled, { argnums: [0, 1] })({ w: a }, b);
+    expectClose(gradientOfRecord.w, [3, 4]);
+    expectClose(gradientOfX, [1, 2]);
+    const [, [recordOnly]] = valueAndGrad(scaled, { argnums: [0] })({ w: a }, b);
+    expectClose(recordOnly.w, [3, 4]);
   });
 
   it('an argument f does not use is an Error naming grad and the argument, or with allowUnused a zero gradient of its shape', () => {
