@@ -5,9 +5,14 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
-/** Forces a garbage collection when node runs with --expose-gc, so one run's garbage is not collected in the next run's timing. */
-export function collectGarbage(): void {
-  (globalThis as { gc?: () => void }).gc?.();
+/**
+ * Forces a garbage collection when node runs with --expose-gc, so one run's garbage is not
+ * collected in the next run's timing; whether it did.
+ */
+export function collectGarbage(): boolean {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  gc?.();
+  return gc !== undefined;
 }
 
 /**
@@ -18,10 +23,7 @@ export const SETTLE_AFTER_GC_MS = 20;
 
 /** collectGarbage, then (when a GC was forced) SETTLE_AFTER_GC_MS of idle time for its background work. */
 export async function collectGarbageAndSettle(): Promise<void> {
-  const gc = (globalThis as { gc?: () => void }).gc;
-  if (gc === undefined) return;
-  gc();
-  await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_GC_MS));
+  if (collectGarbage()) await new Promise((resolve) => setTimeout(resolve, SETTLE_AFTER_GC_MS));
 }
 
 export const megabytes = (bytes: number): number => bytes / (1024 * 1024);
