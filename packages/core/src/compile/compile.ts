@@ -69,7 +69,8 @@ interface Program {
  * runs: fused elementwise loops, reductions (from their fused inputs from the fusion threshold up,
  * as in eager mode, whose order of summation they keep), the other primitives' kernels,
  * and every write into existing storage (running statistics, optimizer steps, `assignInPlace`),
- * which a replay runs again. Shape-only ops are views, resolved then. Every value lives in an
+ * which a replay runs again; it leaves out the kernels of values that neither its results, nor the
+ * gradients it assigns, nor a write, effect or branch read (Trace.program). Shape-only ops are views, resolved then. Every value lives in an
  * array of the program, and each kernel gets back on replay the arrays it allocated before (the
  * memory plan, trace.ts's AllocationTape). Results have no history, and a later call never changes
  * them: a program hands over the arrays of its computed results and reads contiguous arguments
@@ -201,7 +202,8 @@ function trace<Args extends unknown[], Result>(fn: (...args: Args) => Result, ar
     argumentValues,
     resultValues: [...new Set(resultValueOf.values())],
     written: recording.written,
-    steps: recording.steps,
+    // the steps that compute the results and the gradients, and every write, effect and branch
+    steps: recording.program([...outputs.map((output) => output.data.data.buffer), ...gradientBuffers]),
     gradWrites: [...recording.gradWrites],
     // the other results live in arrays that the next call refills (or are state): each call returns copies of them
     result: () => {

@@ -31,7 +31,11 @@ export class ReplayDiverged extends Error {
  * optimizer state) where it is, so side effects that wrote it are part of the program.
  */
 export class Trace implements Recorder {
-  readonly steps: Step[] = [];
+  /**
+   * The program's steps in order, each with the buffer it computes (a kernel's result, null for a
+   * write, an effect or a branch, which always run) and the buffers it reads.
+   */
+  readonly #steps: { run: Step; computes: ArrayBufferLike | null; reads: readonly ArrayBufferLike[] }[] = [];
   /** JavaScript values the program depends on, and their values during the trace. */
   readonly guards: { read: () => unknown; value: unknown }[] = [];
   /** Leaves whose `.grad` the trace read before assigning it, with the value read. */
@@ -70,12 +74,12 @@ export class Trace implements Recorder {
     // the kernel is resolved now where the primitive allows it; it reads out.data and the inputs' data on every replay
     const prepared = definition.prepareForward?.(kernelInputs, params, out) ?? null;
     if (prepared !== null) {
-      this.steps.push(prepared);
+      this.#pushKernel(prepared, kernelInputs, out);
       return;
     }
     const tape = new AllocationTape(out, kernelInputs);
     const kernel = (): FloatNdArray => definition.forward(kernelInputs, params);
-    this.steps.push(() => copyInto(out, tape.run(kernel)));
+    this.#pushKernel(() => copyInto(out, tape.run(kernel)), kernelInputs, out);
   }
 
   fusedForward(definition: PrimitiveDefinition<unknown>, input: PendingElementwise, params: unknown, out: FloatNdArray): void {
@@ -85,12 +89,12 @@ export class Trace implements Recorder {
     // the kernel is resolved now where the reduction allows it; it reads out.data and the operands' data on every replay
     const prepared = definition.prepareFusedForward?.(pending, params, out) ?? null;
     if (prepared !== null) {
-      this.steps.push(prepared);
+      this.#pushKernel(prepared, pending.operands, out);
       return;
     }
     const tape = new AllocationTape(out, pending.operands);
     const kernel = (): FloatNdArray => definition.fusedForward!(pending, params);
-    this.steps.push(() => copyInto(out, tape.run(kernel)));
+    this.#pushKernel(() => copyInto(out, tape.run(kernel)), pending.operands, out);
   }
 
   settle(inputs: readonly Tensor[]): void {
@@ -117,7 +121,37 @@ export class Trace implements Recorder {
     this.see([...operands, out]);
     if (this.allocated.has(out.data.buffer)) this.computed.add(out.data.buffer);
     // the loop is resolved now; it reads out.data and the operands' data on every replay (a value may move to another array between replays)
-    this.steps.push(prepareElementwise(expression, operands, dtype, out));
+    this.#pushKernel(prepareElementwise(expression, operands, dtype, out), operands, out);
+  }
+
+  /**
+   * A kernel step: it computes `out` from `inputs` when the trace allocated out's array (a kernel
+   * is a function of its inputs and parameters: random draws are untraceable, and parameters that
+   * hold objects make the program opaque); into any other array it runs as a write does.
+   */
+  #pushKernel(run: Step, inputs: readonly FloatNdArray[], out: FloatNdArray): void {
+    const buffer = out.data.buffer;
+    this.#steps.push({ run, computes: this.allocated.has(buffer) ? buffer : null, reads: inputs.map((input) => input.data.buffer) });
+  }
+
+  /**
+   * The steps a replay runs to compute the arrays of `needed` (results, gradients) and every write,
+   * effect and branch, in the trace's order: a kernel step whose array no later step reads and
+   * that is not needed (a loss whose gradient alone is returned) is left out. An opaque program
+   * (steps that may read arrays the trace did not see) runs every step.
+   */
+  program(needed: Iterable<ArrayBufferLike>): Step[] {
+    if (this.opaque) return this.#steps.map((step) => step.run);
+    const read = new Set(needed);
+    const live: Step[] = [];
+    for (let k = this.#steps.length - 1; k >= 0; k--) {
+      const step = this.#steps[k]!;
+      if (step.computes !== null && !read.has(step.computes)) continue;
+      // a needed array stays needed above its step: an earlier step may compute another part of it
+      for (const buffer of step.reads) read.add(buffer);
+      live.push(step.run);
+    }
+    return live.reverse();
   }
 
   /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
@@ -154,13 +188,13 @@ export class Trace implements Recorder {
     this.written.add(array.buffer);
     if (access === undefined) {
       this.opaque = true;
-      this.steps.push(() => writeStorage(array, write));
+      this.#steps.push({ run: () => writeStorage(array, write), computes: null, reads: [] });
       return;
     }
     // the write reaches values only through these ndarrays, so a value that moves moves for it too
     const { target, reads } = access;
     this.see([target, ...reads]);
-    this.steps.push(() => writeStorage(target.data, write));
+    this.#steps.push({ run: () => writeStorage(target.data, write), computes: null, reads: [target, ...reads].map((array) => array.data.buffer) });
   }
 
   effect(run: () => void, arrays?: readonly FloatNdArray[]): void {
@@ -168,7 +202,7 @@ export class Trace implements Recorder {
     this.#effects = true;
     if (arrays === undefined) this.opaque = true;
     else this.see(arrays);
-    this.steps.push(run);
+    this.#steps.push({ run, computes: null, reads: (arrays ?? []).map((array) => array.data.buffer) });
   }
 
   guard(read: () => unknown): void {
@@ -179,8 +213,12 @@ export class Trace implements Recorder {
     const afterEffects = this.#effects;
     // decide reads only the values it is given (hooks.ts)
     this.see([values]);
-    this.steps.push(() => {
-      if (decide(values) !== taken) throw new ReplayDiverged(afterEffects);
+    this.#steps.push({
+      run: () => {
+        if (decide(values) !== taken) throw new ReplayDiverged(afterEffects);
+      },
+      computes: null,
+      reads: [values.data.buffer],
     });
   }
 

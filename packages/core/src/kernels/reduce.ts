@@ -169,7 +169,8 @@ export function reduceExpression(
   resultDtype: DType = dtype,
 ): FloatNdArray {
   const plan = planReduction(operands, axes, kind);
-  const accumulator = new Float64Array(sizeOf(plan.outShape));
+  // a float64 result is the accumulator itself, so it comes from `allocate` as every result does
+  const accumulator = resultDtype === 'float64' ? allocate('float64', sizeOf(plan.outShape)) as Float64Array : new Float64Array(sizeOf(plan.outShape));
   if (kind === 'max') accumulator.fill(-Infinity);
   if (plan.size > 0) {
     if (plan.wasmWalk !== null && tryWasmElementwise(plan.size)) {
