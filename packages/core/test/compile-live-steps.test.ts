@@ -4,7 +4,7 @@
  * left out, while writes, effects and branches always run, and an opaque program runs every step.
  */
 import { describe, expect, it } from 'vitest';
-import { assignInPlace, compile, grad, randn, traceEffect, zeros, type Tensor } from '@normgrad/core';
+import { assignInPlace, compile, grad, randn, traceEffect, withSettings, zeros, type Tensor } from '@normgrad/core';
 import { setActiveRecorder } from '../src/compile/recorder.js';
 import { Trace, withAllocationSource } from '../src/compile/trace.js';
 
@@ -82,6 +82,29 @@ describe('compile: the steps a program runs', () => {
     });
     expect(trace.opaque).toBe(true);
     expect(trace.program([bufferOf(outputs[0]!)]).length).toBe(trace.program(outputs.map(bufferOf)).length);
+  });
+
+  it('runs WebAssembly reductions over the same rows as one step, but not one that reads another\'s result', () => {
+    for (const backend of ['wasm', 'js'] as const) {
+      withSettings({ elementwiseBackend: backend }, () => {
+        const x = randn([64, 64], { seed: 5, dtype: 'float32' });
+        const { trace, outputs } = traced(() => {
+          const rowSums = x.sum(1);
+          const squares = x.mul(x).sum(1);
+          const centred = x.sub(rowSums.div(64).reshape([64, 1])).sum(1);
+          const columnSums = x.mul(2).sum(0);
+          return [rowSums, squares, centred, columnSums];
+        });
+        const expected = outputs.map((output) => Array.from(output.toTypedArray()));
+        const steps = trace.program(outputs.map(bufferOf));
+        // wasm: the row sums, squares and column sums in one step, then the means (a small JavaScript loop) and
+        // the centred sums, which read them; js: five steps
+        expect(steps.length).toBe(backend === 'wasm' ? 3 : 5);
+        for (const output of outputs) output.data.data.fill(Number.NaN);
+        for (const step of steps) step();
+        outputs.forEach((output, k) => expect(Array.from(output.toTypedArray())).toEqual(expected[k]));
+      });
+    }
   });
 
   for (const dtype of ['float32', 'float64'] as const) {

@@ -9,7 +9,7 @@ import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
 import { compile, tensor, valueAndGrad, withSettings, type DType, type Tensor } from '@normgrad/core';
 import { E, type Expr } from '../src/kernels/expr.js';
-import { prepareReduceExpression, reduceExpression, type ReductionKind } from '../src/kernels/reduce.js';
+import { combinePreparedReductions, prepareReduceExpression, preparedReductionRows, reduceExpression, type ReductionKind } from '../src/kernels/reduce.js';
 import type { FloatNdArray } from '../src/kernels/layout.js';
 import { firstDifference, makeView, moveAll, seeded, type Backend, type Layout } from './prepared-steps.js';
 
@@ -131,6 +131,82 @@ describe('prepareReduceExpression', () => {
     const input = ndarray(Float64Array.of(1, 2, 3, 4, 5, 6), [2, 3]) as FloatNdArray;
     const atOffset = ndarray(new Float64Array(3), [2], [1], 1) as FloatNdArray;
     expect(prepareReduceExpression(E.input(0), [input], [1], 'sum', 'float64', atOffset)).toBeNull();
+  });
+});
+
+describe('combinePreparedReductions', () => {
+  const caseArbitrary = fc.record({
+    trees: fc.array(fc.nat(trees.length - 2), { minLength: 2, maxLength: 4 }),
+    kinds: fc.array(fc.constantFrom<ReductionKind>('sum', 'sum', 'max'), { minLength: 4, maxLength: 4 }),
+    shape: fc.constantFrom([300, 600], [6, 50, 40], [140_000], [4, 30, 2000], [64, 9]),
+    axesPick: fc.nat(),
+    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'contiguous', 'offset', 'broadcast'), { minLength: 3, maxLength: 3 }),
+    dtype: fc.constantFrom<DType>('float32', 'float64'),
+    seed: fc.nat(),
+  });
+
+  it('runs WebAssembly reductions over the same rows as one step, each result bit for bit its own, and after every array moved', () => {
+    let combinedCases = 0;
+    fc.assert(
+      fc.property(caseArbitrary, ({ trees: chosen, kinds, shape, axesPick, layouts, dtype, seed }) => withSettings({ elementwiseBackend: 'wasm' }, () => {
+        const random = seeded(seed);
+        const choices = shape.length === 1 ? [[0]] : shape.length === 2 ? [[1], [0], [0, 1]] : [[2], [0, 2], [1, 2], [0]];
+        const axes = choices[axesPick % choices.length]!;
+        // one array (operand 0) that every reduction reads, and operands of their own
+        const shared = makeView(shape, layouts[0]!, dtype, random);
+        const reductions = chosen.map((tree, k) => {
+          const kind = kinds[k]!;
+          const inputs = [shared, makeView(shape, layouts[1]!, dtype, random), makeView(shape, layouts[2]!, dtype, random)];
+          const expression = trees[tree]!(E.input(0), E.input(1), E.input(2));
+          const out = outputFor(shape, axes, dtype);
+          return { kind, inputs, expression, out, step: prepareReduceExpression(expression, inputs, axes, kind, dtype, out)! };
+        });
+        // a maximum along the row runs in JavaScript, and layouts may merge axes differently: those do not combine
+        const rows = reductions.map(({ step }) => preparedReductionRows(step));
+        const sameRows = rows.every((key) => key !== null && key === rows[0]);
+        const combined = combinePreparedReductions(reductions.map(({ step }) => step));
+        expect(combined !== null).toBe(sameRows);
+        if (combined === null) return;
+        combinedCases++;
+        for (let call = 0; call < 3; call++) {
+          if (call > 0) {
+            const moved = reductions.flatMap(({ inputs }) => inputs);
+            for (const { out } of reductions) moveAll(moved, out, random);
+          }
+          combined!();
+          for (const { kind, inputs, expression, out } of reductions) {
+            expect(firstDifference(out.data, reduceExpression(expression, inputs, axes, kind, dtype).data)).toBe(-1);
+          }
+        }
+      })),
+      { seed: 41, numRuns: 40 },
+    );
+    expect(combinedCases).toBeGreaterThan(10);
+  });
+
+  it('combines sums along and across the rows of one array; is null for steps that are not WebAssembly reductions, or that sum other rows', () => {
+    withSettings({ elementwiseBackend: 'wasm' }, () => {
+      const random = seeded(3);
+      const x = makeView([300, 600], 'contiguous', 'float64', random);
+      const [rowSums, columnSums] = [outputFor([300, 600], [1], 'float64'), outputFor([300, 600], [0], 'float64')];
+      const byRow = prepareReduceExpression(E.input(0), [x], [1], 'sum', 'float64', rowSums)!;
+      const byColumn = prepareReduceExpression(E.mul(E.input(0), 3), [x], [0], 'sum', 'float64', columnSums)!;
+      const both = combinePreparedReductions([byRow, byColumn])!;
+      both();
+      expect(firstDifference(rowSums.data, reduceExpression(E.input(0), [x], [1], 'sum', 'float64').data)).toBe(-1);
+      expect(firstDifference(columnSums.data, reduceExpression(E.mul(E.input(0), 3), [x], [0], 'sum', 'float64').data)).toBe(-1);
+      const y = makeView([600, 300], 'contiguous', 'float64', random);
+      const otherRows = prepareReduceExpression(E.input(0), [y], [1], 'sum', 'float64', outputFor([600, 300], [1], 'float64'))!;
+      expect(preparedReductionRows(byRow)).not.toBe(preparedReductionRows(otherRows));
+      expect(combinePreparedReductions([byRow, otherRows])).toBeNull();
+      expect(combinePreparedReductions([byRow, () => {}])).toBeNull();
+      expect(combinePreparedReductions([byRow])).toBeNull();
+    });
+    withSettings({ elementwiseBackend: 'js' }, () => {
+      const x = makeView([300, 600], 'contiguous', 'float64', seeded(4));
+      const inJs = prepareReduceExpression(E.input(0), [x], [1], 'sum', 'float64', outputFor([300, 600], [1], 'float64'))!;
+      expect(preparedReductionRows(inJs)).toBeNull();
+    });
   });
 });
 

@@ -2,6 +2,7 @@ import ops from 'ndarray-ops';
 import { allocateFresh, dtypeOfArray, setAllocationSource, type DataArray, type DType } from '../dtype.js';
 import type { PendingElementwise } from '../fusion.js';
 import { prepareElementwise } from '../kernels/elementwise.js';
+import { combinePreparedReductions, preparedReductionRows } from '../kernels/reduce.js';
 import { contiguousData, isContiguous, sizeOf, type FloatNdArray } from '../kernels/layout.js';
 import type { PrimitiveDefinition } from '../primitive.js';
 import { writeStorage, type StorageAccess } from '../storage.js';
@@ -35,7 +36,7 @@ export class Trace implements Recorder {
    * The program's steps in order, each with the buffer it computes (a kernel's result, null for a
    * write, an effect or a branch, which always run) and the buffers it reads.
    */
-  readonly #steps: { run: Step; computes: ArrayBufferLike | null; reads: readonly ArrayBufferLike[] }[] = [];
+  readonly #steps: TraceStep[] = [];
   /** JavaScript values the program depends on, and their values during the trace. */
   readonly guards: { read: () => unknown; value: unknown }[] = [];
   /** Leaves whose `.grad` the trace read before assigning it, with the value read. */
@@ -137,21 +138,22 @@ export class Trace implements Recorder {
   /**
    * The steps a replay runs to compute the arrays of `needed` (results, gradients) and every write,
    * effect and branch, in the trace's order: a kernel step whose array no later step reads and
-   * that is not needed (a loss whose gradient alone is returned) is left out. An opaque program
-   * (steps that may read arrays the trace did not see) runs every step.
+   * that is not needed (a loss whose gradient alone is returned) is left out, and WebAssembly
+   * reductions over the same rows run as one step (see #combineReductions). An opaque program
+   * (steps that may read arrays the trace did not see) runs every step as it was traced.
    */
   program(needed: Iterable<ArrayBufferLike>): Step[] {
     if (this.opaque) return this.#steps.map((step) => step.run);
     const read = new Set(needed);
-    const live: Step[] = [];
+    const live: TraceStep[] = [];
     for (let k = this.#steps.length - 1; k >= 0; k--) {
       const step = this.#steps[k]!;
       if (step.computes !== null && !read.has(step.computes)) continue;
       // a needed array stays needed above its step: an earlier step may compute another part of it
       for (const buffer of step.reads) read.add(buffer);
-      live.push(step.run);
+      live.push(step);
     }
-    return live.reverse();
+    return combineReductions(live.reverse());
   }
 
   /** Notes ndarrays that steps (or the program's arguments and results) use (see `views`). */
@@ -238,6 +240,58 @@ export class Trace implements Recorder {
   untraceable(what: string, advice: string): never {
     throw new Error(`compile: ${what} while the function is traced; ${advice}`);
   }
+}
+
+/** A step of a trace, with the buffer it computes (null: a write, an effect, a branch or a kernel into an array the trace did not allocate) and the buffers it reads. */
+interface TraceStep {
+  run: Step;
+  computes: ArrayBufferLike | null;
+  reads: readonly ArrayBufferLike[];
+}
+
+/** How many later steps combineReductions looks through for reductions to run with one, and how many it runs as one. */
+const COMBINE_WINDOW = 16;
+const COMBINED_MOST = 4;
+
+/**
+ * The steps' runs, where a WebAssembly reduction and later ones over the same rows
+ * (reduce.ts's preparedReductionRows) run as one step at the first one's place
+ * (combinePreparedReductions: an array they all read is staged once). A later reduction joins only
+ * if moving it up changes nothing: no step from the first one on computes an array it reads, or
+ * reads or computes its result, and no write, effect or branch lies between.
+ */
+function combineReductions(steps: readonly TraceStep[]): Step[] {
+  const runs: Step[] = [];
+  const moved = new Set<number>();
+  for (let first = 0; first < steps.length; first++) {
+    if (moved.has(first)) continue;
+    const step = steps[first]!;
+    const rows = preparedReductionRows(step.run);
+    if (rows === null || step.computes === null) {
+      runs.push(step.run);
+      continue;
+    }
+    const group = [first];
+    const computedSince = new Set([step.computes]);
+    const readSince = new Set(step.reads);
+    for (let later = first + 1; later < steps.length && later <= first + COMBINE_WINDOW && group.length < COMBINED_MOST; later++) {
+      if (moved.has(later)) continue;
+      const { run, computes, reads } = steps[later]!;
+      if (computes === null) break;
+      const joins = preparedReductionRows(run) === rows && !computedSince.has(computes) && !readSince.has(computes) && reads.every((buffer) => !computedSince.has(buffer));
+      if (joins) group.push(later);
+      computedSince.add(computes);
+      for (const buffer of reads) readSince.add(buffer);
+    }
+    const combined = group.length > 1 ? combinePreparedReductions(group.map((k) => steps[k]!.run)) : null;
+    if (combined === null) {
+      runs.push(step.run);
+      continue;
+    }
+    for (const k of group) moved.add(k);
+    runs.push(combined);
+  }
+  return runs;
 }
 
 /** Whether kernel parameters hold anything but numbers, strings, booleans and plain arrays and objects of them. */

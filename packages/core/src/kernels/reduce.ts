@@ -2,7 +2,7 @@ import { allocate, type DType, type DataArray } from '../dtype.js';
 import { createNd, dtypeOfNd, isContiguous, rowMajorStrides, sizeOf, type FloatNdArray } from './layout.js';
 import { strideKind, type StrideKind } from './elementwise.js';
 import { E, printJs, structuralKey, type Expr } from './expr.js';
-import { prepareWasmSum, runWasmElementwise, tryWasmElementwise, type Walk } from './wasm-elementwise.js';
+import { prepareWasmSum, prepareWasmSums, runWasmElementwise, tryWasmElementwise, type WasmSum, type Walk } from './wasm-elementwise.js';
 
 export type ReductionKind = 'sum' | 'max';
 
@@ -277,11 +277,13 @@ export function prepareReduceExpression(
     ? prepareWasmSum(expression, operands, dtype, plan.wasmMode, plan.wasmWalk, accumulator)
     : null;
   if (runWasm !== null) {
-    return () => {
+    const step = (): void => {
       accumulator.fill(initial);
       runWasm();
       write();
     };
+    wasmReductions.set(step, { sum: { expression, operands, mode: plan.wasmMode, walk: plan.wasmWalk!, sums: accumulator }, dtype, initial, write });
+    return step;
   }
   const { kernel, kernelArguments } = jsReduction(expression, operands, kind, dtype, plan, accumulator);
   return () => {
@@ -289,6 +291,45 @@ export function prepareReduceExpression(
     for (let k = 0; k < operands.length; k++) kernelArguments[7 + 5 * k] = operands[k]!.data;
     Reflect.apply(kernel, undefined, kernelArguments);
     write();
+  };
+}
+
+/** What a prepared reduction that runs in WebAssembly does, for combinePreparedReductions. */
+interface PreparedWasmReduction {
+  sum: WasmSum;
+  dtype: DType;
+  initial: number;
+  write: () => void;
+}
+
+/** The prepared reductions (prepareReduceExpression's steps) that run in WebAssembly. */
+const wasmReductions = new WeakMap<() => void, PreparedWasmReduction>();
+
+/**
+ * What rows a prepared reduction step sums in WebAssembly (dtype, row length and outer extents),
+ * or null for any other step: steps with the same key can run as one (combinePreparedReductions).
+ */
+export function preparedReductionRows(step: () => void): string | null {
+  const reduction = wasmReductions.get(step);
+  return reduction === undefined ? null : `${reduction.dtype}:${reduction.sum.walk.inner}:${reduction.sum.walk.outerShape.join(',')}`;
+}
+
+/**
+ * One step that runs the given prepared reductions (steps with the same preparedReductionRows key,
+ * none reading another's result) with one staging plan (wasm-elementwise.ts's prepareWasmSums), so
+ * an array that several of them read is copied into WebAssembly memory once; each result is the
+ * one its own step computes. Null where they cannot share one.
+ */
+export function combinePreparedReductions(steps: readonly (() => void)[]): (() => void) | null {
+  const reductions = steps.map((step) => wasmReductions.get(step));
+  if (reductions.length < 2 || reductions.some((reduction) => reduction === undefined || reduction.dtype !== reductions[0]!.dtype)) return null;
+  const known = reductions as PreparedWasmReduction[];
+  const runAll = prepareWasmSums(known[0]!.dtype, known.map((reduction) => reduction.sum));
+  if (runAll === null) return null;
+  return () => {
+    for (const reduction of known) reduction.sum.sums.fill(reduction.initial);
+    runAll();
+    for (const reduction of known) reduction.write();
   };
 }
 

@@ -708,6 +708,15 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
   };
 }
 
+/** One sum of prepareWasmSums: what runWasmElementwise(expression, operands, dtype, mode, walk, sums) would add into `sums`. */
+export interface WasmSum {
+  expression: Expr;
+  operands: readonly FloatNdArray[];
+  mode: 'sum' | 'sumInto' | 'maxInto';
+  walk: Walk;
+  sums: Float64Array;
+}
+
 /**
  * `runWasmElementwise(expression, operands, dtype, mode, walk, sums)` for the sum modes, with the
  * kernel, the chunks, where each operand's elements go in WebAssembly memory and the targets in
@@ -720,64 +729,94 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
 export function prepareWasmSum(
   expression: Expr, operands: readonly FloatNdArray[], dtype: DType, mode: 'sum' | 'sumInto' | 'maxInto', walk: Walk, sums: Float64Array,
 ): (() => void) | null {
-  const kernel = preparedKernel(expression, operands, dtype, mode, walk);
-  if (kernel === null) return null;
-  const plan = stagingPlan(operands, dtype, walk, 0);
+  return prepareWasmSums(dtype, [{ expression, operands, mode, walk, sums }]);
+}
+
+/**
+ * prepareWasmSum for several sums over the same rows (each walk's `inner` and `outerShape` the
+ * same): one staging plan for all their operands, so an array that several of them read is staged
+ * once per chunk, and each chunk runs every sum's kernel in turn. Each sum's order, and so its
+ * value, is the one runWasmElementwise gives it alone (a chunk boundary along the first axis does
+ * not change a sum). Null where one of them would be.
+ */
+export function prepareWasmSums(dtype: DType, items: readonly WasmSum[]): (() => void) | null {
+  const first = items[0];
+  if (first === undefined) return null;
+  const { inner, outerShape: outer } = first.walk;
+  if (items.some(({ walk }) => walk.inner !== inner || walk.outerShape.length !== outer.length || walk.outerShape.some((extent, axis) => extent !== outer[axis]))) return null;
+  const kernels = items.map((item) => preparedKernel(item.expression, item.operands, dtype, item.mode, item.walk));
+  if (kernels.some((kernel) => kernel === null)) return null;
+  const operands = items.flatMap((item) => item.operands);
+  /** Where each sum's operands start in `operands`. */
+  const operandStarts = items.map((_, k) => items.slice(0, k).reduce((count, item) => count + item.operands.length, 0));
+  const merged: Walk = {
+    inner, outerShape: outer, innerStrides: items.flatMap((item) => item.walk.innerStrides), outerStrides: items.flatMap((item) => item.walk.outerStrides), outerTargetStrides: [],
+  };
+  const plan = stagingPlan(operands, dtype, merged, 0);
   const { steps, stepsPerChunk, fixed, heap } = plan;
-  const outer = walk.outerShape;
-  const runRows = walk.runRows ?? 1;
-  const runLength = runRows * walk.inner;
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
-  const accumulatorAddress = fixed.end;
-  const chunkStart = accumulatorAddress + (intoRow(mode) ? aligned(sums.length * 8) : 64);
+  // each sum's float64 accumulator (the running totals of 'sum', the output rows of the others), then the chunks
+  let chunkStart = fixed.end;
+  const accumulatorAddresses = items.map(({ mode, sums }) => {
+    const address = chunkStart;
+    chunkStart += intoRow(mode) ? aligned(sums.length * 8) : 64;
+    return address;
+  });
   if (!plan.reserve(chunkStart)) return null;
-  const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
   /** The running totals' view of each 'sum' target, made again when the memory grows (its buffer changes). */
-  const sumTargets: { lanes: Float64Array }[] = [];
-  const chunks: { spans: StagedSpan[]; kernelArguments: unknown[] }[] = [];
-  for (let first = 0; first < steps; first += stepsPerChunk) {
-    const count = Math.min(stepsPerChunk, steps - first);
-    const chunk = plan.chunkLayout(first, count, chunkStart);
+  const sumTargets: { lanes: Float64Array; lanesAddress: number }[] = [];
+  const chunks: { spans: StagedSpan[]; kernelArguments: unknown[][] }[] = [];
+  for (let firstStep = 0; firstStep < steps; firstStep += stepsPerChunk) {
+    const count = Math.min(stepsPerChunk, steps - firstStep);
+    const chunk = plan.chunkLayout(firstStep, count, chunkStart);
     if (!plan.reserve(chunk.end)) return null;
     const chunkShape = outer.length > 0 ? [count, ...outer.slice(1)] : [];
     const rows = chunkShape.reduce((product, extent) => product * extent, 1);
-    let target: unknown;
-    if (mode === 'sum') {
-      const sumTarget = {
-        sums: sums.subarray(first * targetStep),
-        lanes: new Float64Array(heap.buffer, accumulatorAddress, 8),
-        lanesAddress: accumulatorAddress,
-        fresh: outer.length > 0 || first === 0,
-        finish: outer.length > 0 || first + count >= steps,
-        runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? first * rowsPerStep : 0,
-        paired: runRows === 1 && outer.length > 0,
-      };
-      sumTargets.push(sumTarget);
-      target = sumTarget;
-    } else {
-      target = accumulatorAddress + first * targetStep * 8;
-    }
-    chunks.push({
-      spans: chunk.spans,
-      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, target, ...chunk.operandArguments],
+    const kernelArguments = items.map(({ mode, walk, sums }, k) => {
+      const kernel = kernels[k]!;
+      const accumulatorAddress = accumulatorAddresses[k]!;
+      const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
+      let target: unknown;
+      if (mode === 'sum') {
+        const runRows = walk.runRows ?? 1;
+        const runLength = runRows * inner;
+        const sumTarget = {
+          sums: sums.subarray(firstStep * targetStep),
+          lanes: new Float64Array(heap.buffer, accumulatorAddress, 8),
+          lanesAddress: accumulatorAddress,
+          fresh: outer.length > 0 || firstStep === 0,
+          finish: outer.length > 0 || firstStep + count >= steps,
+          runRows, runRegular: runLength - (runLength % 4), firstRow: outer.length > 0 ? firstStep * rowsPerStep : 0,
+          paired: runRows === 1 && outer.length > 0,
+        };
+        sumTargets.push(sumTarget);
+        target = sumTarget;
+      } else {
+        target = accumulatorAddress + firstStep * targetStep * 8;
+      }
+      const operandArguments = chunk.operandArguments.slice(2 * operandStarts[k]!, 2 * (operandStarts[k]! + items[k]!.operands.length));
+      return [kernel.row, kernel.group, rows, outer.length > 0 ? inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments];
     });
+    chunks.push({ spans: chunk.spans, kernelArguments });
   }
+  const kernelWalks = kernels.map((kernel) => kernel!.walk);
   let buffer = heap.buffer;
   return () => {
     if (!plan.stillShared()) {
-      runWasmElementwise(expression, operands, dtype, mode, walk, sums);
+      for (const { expression, operands: itemOperands, mode, walk, sums } of items) runWasmElementwise(expression, itemOperands, dtype, mode, walk, sums);
       return;
     }
     if (heap.buffer !== buffer) {
       buffer = heap.buffer;
-      for (const target of sumTargets) target.lanes = new Float64Array(buffer, accumulatorAddress, 8);
+      for (const target of sumTargets) target.lanes = new Float64Array(buffer, target.lanesAddress, 8);
     }
     plan.stage(fixed.spans);
-    if (intoRow(mode)) new Float64Array(buffer, accumulatorAddress, sums.length).set(sums); // goes on from the values so far
+    // the sums so far go on from their values
+    items.forEach(({ mode, sums }, k) => intoRow(mode) && new Float64Array(buffer, accumulatorAddresses[k]!, sums.length).set(sums));
     for (const chunk of chunks) {
       plan.stage(chunk.spans);
-      Reflect.apply(kernel.walk, undefined, chunk.kernelArguments);
+      for (let k = 0; k < kernelWalks.length; k++) Reflect.apply(kernelWalks[k]!, undefined, chunk.kernelArguments[k]!);
     }
-    if (intoRow(mode)) sums.set(new Float64Array(buffer, accumulatorAddress, sums.length));
+    items.forEach(({ mode, sums }, k) => intoRow(mode) && sums.set(new Float64Array(buffer, accumulatorAddresses[k]!, sums.length)));
   };
 }
