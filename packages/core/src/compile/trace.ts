@@ -32,10 +32,7 @@ export class ReplayDiverged extends Error {
  * optimizer state) where it is, so side effects that wrote it are part of the program.
  */
 export class Trace implements Recorder {
-  /**
-   * The program's steps in order, each with the buffer it computes (a kernel's result, null for a
-   * write, an effect or a branch, which always run) and the buffers it reads.
-   */
+  /** The program's steps in the trace's order, with what each computes and reads (TraceStep). */
   readonly #steps: TraceStep[] = [];
   /** JavaScript values the program depends on, and their values during the trace. */
   readonly guards: { read: () => unknown; value: unknown }[] = [];
@@ -139,7 +136,7 @@ export class Trace implements Recorder {
    * The steps a replay runs to compute the arrays of `needed` (results, gradients) and every write,
    * effect and branch, in the trace's order: a kernel step whose array no later step reads and
    * that is not needed (a loss whose gradient alone is returned) is left out, and WebAssembly
-   * reductions over the same rows run as one step (see #combineReductions). An opaque program
+   * reductions over the same rows run as one step (combineReductions). An opaque program
    * (steps that may read arrays the trace did not see) runs every step as it was traced.
    */
   program(needed: Iterable<ArrayBufferLike>): Step[] {
