@@ -11,7 +11,7 @@ export interface Settings {
   fusion: boolean;
   /** The smallest elementwise result that is fused rather than computed at once. */
   fusionMinimumSize: number;
-  /** Where elementwise loops and sums run: WebAssembly SIMD, JavaScript, or 'auto' (WebAssembly for 2,048+ elements). */
+  /** Where elementwise loops, sums and the unfold/fold window loops run: WebAssembly SIMD, JavaScript, or 'auto' (WebAssembly for 2,048+ elements). */
   elementwiseBackend: 'auto' | 'wasm' | 'js';
   /** Which matrix-product kernel runs: WebAssembly SIMD, JavaScript, or 'auto' (WebAssembly unless tiny). */
   matmulBackend: 'auto' | 'wasm' | 'js';

@@ -3,12 +3,15 @@
  * that lie inside the image. They must give exactly what the per-element definition gives: the
  * reference below visits every (window element, position) pair in column order, as the kernels
  * did before, and the results are compared bit for bit on random shapes, strides, paddings and
- * dilations, in float64 and float32 (fold's float32 sums run in float64 and round once).
+ * dilations, in float64 and float32 (fold's float32 sums run in float64 and round once), in both
+ * the JavaScript loops and their WebAssembly versions (wasm-windows.ts), which also run on inputs
+ * large enough to go through WebAssembly memory in several chunks of planes.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as ng from '@normgrad/core';
-import { foldKernel, unfoldKernel, type WindowGeometry } from '../src/kernels/windows.js';
+import { foldKernel, insideRows, unfoldKernel, type WindowGeometry } from '../src/kernels/windows.js';
+import { wasmFold, wasmUnfold } from '../src/kernels/wasm-windows.js';
 import { createNd } from '../src/kernels/layout.js';
 
 /** The per-element reference: visit(column, pixel) for every pair in column order, pixel -1 for padding. */
@@ -56,6 +59,13 @@ function referenceFold(values: Float64Array | Float32Array, batch: number, chann
   return Array.from(values instanceof Float32Array ? Float32Array.from(sums) : sums);
 }
 
+/** Element by element with Object.is (so -0 and 0 differ), reporting the first difference. */
+function expectSameValues(actual: ArrayLike<number>, expected: readonly number[]): void {
+  expect(actual.length).toBe(expected.length);
+  const first = expected.findIndex((value, index) => !Object.is(value, actual[index]));
+  expect(first === -1 ? null : { index: first, actual: actual[first], expected: expected[first] }).toBeNull();
+}
+
 const pairOf = (min: number, max: number) => fc.tuple(fc.integer({ min, max }), fc.integer({ min, max }));
 
 /** A geometry whose windows fit the plane (the padding may exceed the dilated kernel, as unfold allows). */
@@ -85,12 +95,14 @@ function valuesOf(length: number, dtype: 'float64' | 'float32', seed: number): F
   return dtype === 'float64' ? Float64Array.from(values) : Float32Array.from(values);
 }
 
-describe('unfold and fold kernels equal the per-element definition bit for bit', () => {
+describe.each(['js', 'wasm'] as const)('unfold and fold kernels (%s) equal the per-element definition bit for bit', (backend) => {
+  const run = <T>(fn: () => T): T => ng.withSettings({ elementwiseBackend: backend }, fn);
+
   it('unfold on random geometries', () => {
     fc.assert(
       fc.property(caseArbitrary, ({ batch, channels, plane, dtype, seed, geometry }) => {
         const image = valuesOf(batch * channels * plane[0] * plane[1], dtype, seed);
-        const columns = unfoldKernel(createNd(dtype, [batch, channels, plane[0], plane[1]], image), geometry);
+        const columns = run(() => unfoldKernel(createNd(dtype, [batch, channels, plane[0], plane[1]], image), geometry));
         expect(Array.from(columns.data)).toEqual(referenceUnfold(image, batch, channels, geometry));
       }),
       { numRuns: 150, seed: 18 },
@@ -103,7 +115,7 @@ describe('unfold and fold kernels equal the per-element definition bit for bit',
         const rows = channels * geometry.kernel[0] * geometry.kernel[1];
         const positions = geometry.output[0] * geometry.output[1];
         const values = valuesOf(batch * rows * positions, dtype, seed);
-        const image = foldKernel(createNd(dtype, [batch, rows, positions], values), channels, geometry);
+        const image = run(() => foldKernel(createNd(dtype, [batch, rows, positions], values), channels, geometry));
         expect(image.shape).toEqual([batch, channels, ...geometry.input]);
         expect(Array.from(image.data)).toEqual(referenceFold(values, batch, channels, geometry));
       }),
@@ -111,12 +123,42 @@ describe('unfold and fold kernels equal the per-element definition bit for bit',
     );
   });
 
+  it('unfold and fold of inputs that take several chunks of planes', () => {
+    // 320 planes of 20×20: about 64 planes per chunk in WebAssembly memory
+    const geometries: WindowGeometry[] = [
+      { kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], input: [20, 20], output: [20, 20] },
+      { kernel: [2, 2], stride: [2, 2], padding: [0, 0], dilation: [1, 1], input: [20, 20], output: [10, 10] },
+      { kernel: [3, 2], stride: [2, 3], padding: [2, 1], dilation: [2, 1], input: [20, 20], output: [10, 7] },
+    ];
+    for (const geometry of geometries) {
+      for (const dtype of ['float32', 'float64'] as const) {
+        const [batch, channels] = [20, 16];
+        const image = valuesOf(batch * channels * 400, dtype, 5);
+        const columns = run(() => unfoldKernel(createNd(dtype, [batch, channels, 20, 20], image), geometry));
+        expectSameValues(columns.data, referenceUnfold(image, batch, channels, geometry));
+        const values = valuesOf(columns.size, dtype, 6);
+        const folded = run(() => foldKernel(createNd(dtype, columns.shape, values), channels, geometry));
+        expectSameValues(folded.data, referenceFold(values, batch, channels, geometry));
+        if (backend === 'wasm') {
+          // the WebAssembly kernels themselves ran (they return false where they do not)
+          const planes = { rows: insideRows(geometry), planes: batch * channels, planeSize: 400, planeColumns: columns.size / (batch * channels), strideWidth: geometry.stride[1] };
+          const direct = new (dtype === 'float64' ? Float64Array : Float32Array)(columns.size);
+          expect(wasmUnfold(image, direct, planes)).toBe(true);
+          expectSameValues(direct, Array.from(columns.data));
+          const directFold = new (dtype === 'float64' ? Float64Array : Float32Array)(image.length);
+          expect(wasmFold(values, directFold, planes)).toBe(true);
+          expectSameValues(directFold, Array.from(folded.data));
+        }
+      }
+    }
+  });
+
   it('fold in float32 reuses its float64 sums without carrying values from an earlier call', () => {
     const geometry: WindowGeometry = { kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: [1, 1], input: [6, 6], output: [6, 6] };
     const large = valuesOf(2 * 18 * 36, 'float32', 3);
-    foldKernel(createNd('float32', [2, 18, 36], large), 2, geometry);
+    run(() => foldKernel(createNd('float32', [2, 18, 36], large), 2, geometry));
     const small = valuesOf(9 * 36, 'float32', 4);
-    const image = foldKernel(createNd('float32', [1, 9, 36], small), 1, geometry);
+    const image = run(() => foldKernel(createNd('float32', [1, 9, 36], small), 1, geometry));
     expect(Array.from(image.data)).toEqual(referenceFold(small, 1, 1, geometry));
   });
 
@@ -127,6 +169,6 @@ describe('unfold and fold kernels equal the per-element definition bit for bit',
     const nested = transposed.toArray();
     if (!Array.isArray(nested)) throw new Error('a rank-4 tensor reads as nested arrays');
     const contiguous = Float64Array.from(nested.flat(3) as number[]);
-    expect(Array.from(unfoldKernel(transposed.data, geometry).data)).toEqual(referenceUnfold(contiguous, 2, 3, geometry));
+    expect(Array.from(run(() => unfoldKernel(transposed.data, geometry)).data)).toEqual(referenceUnfold(contiguous, 2, 3, geometry));
   });
 });

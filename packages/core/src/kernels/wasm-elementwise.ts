@@ -413,7 +413,7 @@ const WASM_MIN_SIZE = 2048;
  * Chooses where elementwise loops and sums of arithmetic and comparisons run: 'wasm' (WebAssembly
  * SIMD), 'js' (the compiled JavaScript loops, always used for other expressions) or 'auto' (the
  * default): wasm when available for work of 2,048+ elements. Both give bit-identical results.
- * A thin wrapper over the settings (`withSettings({ elementwiseBackend }, fn)` is the scoped form).
+ * unfold and fold (windows.ts) follow the same choice. A thin wrapper over the settings (`withSettings({ elementwiseBackend }, fn)` is the scoped form).
  */
 export function setElementwiseBackend(choice: ElementwiseBackend): void {
   updateSettings('setElementwiseBackend', { elementwiseBackend: choice });

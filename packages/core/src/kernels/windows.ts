@@ -1,6 +1,8 @@
 import { allocate, type DataArray } from '../dtype.js';
 import { contiguousData, createNd, dtypeOfNd, type FloatNdArray } from './layout.js';
 import { registerScratchRelease } from './scratch.js';
+import { tryWasmElementwise } from './wasm-elementwise.js';
+import { wasmFold, wasmUnfold } from './wasm-windows.js';
 
 /** The geometry of a 2-D sliding window over (N, C, H, W): kernel, stride, zero padding, dilation and output plane. */
 export interface WindowGeometry {
@@ -32,7 +34,7 @@ function insideRange(offset: number, stride: number, size: number, positions: nu
  * the plane when the row starts in the padding), and the positions first ≤ ow < end that are
  * inside. Rows and positions in the padding are left out. Every plane of a batch has the same rows.
  */
-function insideRows(geometry: WindowGeometry): Int32Array {
+export function insideRows(geometry: WindowGeometry): Int32Array {
   const key = [geometry.kernel, geometry.stride, geometry.padding, geometry.dilation, geometry.input, geometry.output].join(';');
   let rows = insideRowsByGeometry.get(key);
   if (rows === undefined) {
@@ -84,6 +86,10 @@ export function unfoldKernel(x: FloatNdArray, geometry: WindowGeometry): FloatNd
   const rows = insideRows(geometry);
   const planeSize = geometry.input[0] * geometry.input[1];
   const planeColumns = windowSize * positions;
+  const planes = batch * channels;
+  if (tryWasmElementwise(columns.length) && wasmUnfold(image, columns, { rows, planes, planeSize, planeColumns, strideWidth })) {
+    return createNd(dtype, [batch, channels * windowSize, positions], columns);
+  }
   for (let plane = 0; plane < batch * channels; plane++) {
     const imageStart = plane * planeSize;
     const columnStart = plane * planeColumns;
@@ -121,6 +127,13 @@ export function foldKernel(columns: FloatNdArray, channels: number, geometry: Wi
   const [height, width] = geometry.input;
   const length = batch * channels * height * width;
   const out = allocate(dtype, length);
+  const strideWidth = geometry.stride[1];
+  const rows = insideRows(geometry);
+  const planeSize = height * width;
+  const planeColumns = geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1];
+  if (tryWasmElementwise(values.length) && wasmFold(values, out, { rows, planes: batch * channels, planeSize, planeColumns, strideWidth })) {
+    return createNd(dtype, [batch, channels, height, width], out);
+  }
   let sums: DataArray;
   if (out instanceof Float64Array || disjointWindows(geometry)) {
     sums = out;
@@ -129,10 +142,6 @@ export function foldKernel(columns: FloatNdArray, channels: number, geometry: Wi
     sums = foldSums.subarray(0, length);
     sums.fill(0);
   }
-  const strideWidth = geometry.stride[1];
-  const rows = insideRows(geometry);
-  const planeSize = height * width;
-  const planeColumns = geometry.kernel[0] * geometry.kernel[1] * geometry.output[0] * geometry.output[1];
   for (let plane = 0; plane < batch * channels; plane++) {
     const imageStart = plane * planeSize;
     const columnStart = plane * planeColumns;
