@@ -34,7 +34,7 @@ describe('prepareReduceExpression', () => {
     tree: fc.nat(trees.length - 1),
     shape: fc.array(fc.integer({ min: 1, max: 6 }), { minLength: 0, maxLength: 3 }),
     reduced: fc.array(fc.boolean(), { minLength: 3, maxLength: 3 }),
-    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'transposed', 'offset', 'broadcast'), { minLength: 3, maxLength: 3 }),
+    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'transposed', 'offset', 'broadcast', 'middleBroadcast'), { minLength: 3, maxLength: 3 }),
     shareFirst: fc.boolean(),
     dtype: fc.constantFrom<DType>('float32', 'float64'),
     float64Result: fc.boolean(),
@@ -75,6 +75,10 @@ describe('prepareReduceExpression', () => {
       [[300, 600], ['contiguous', 'broadcast', 'transposed'], [0, 1]],
       [[140_000], ['offset', 'contiguous', 'contiguous'], [0]],
       [[4, 30, 2000], ['contiguous', 'broadcast', 'offset'], [0, 2]],
+      // short rows on two outer axes, in several chunks: the kernels' rows function
+      [[2000, 4, 50], ['contiguous', 'middleBroadcast', 'offset'], [1]],
+      [[2000, 4, 50], ['middleBroadcast', 'contiguous', 'offset'], [0]],
+      [[2000, 4, 50], ['contiguous', 'middleBroadcast', 'offset'], [2]],
     ];
     for (const dtype of ['float32', 'float64'] as const) {
       for (const [shape, layouts, axes] of cases) {
@@ -140,7 +144,7 @@ describe('combinePreparedReductions', () => {
     kinds: fc.array(fc.constantFrom<ReductionKind>('sum', 'sum', 'max'), { minLength: 4, maxLength: 4 }),
     shape: fc.constantFrom([300, 600], [6, 50, 40], [140_000], [4, 30, 2000], [64, 9]),
     axesPick: fc.nat(),
-    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'contiguous', 'offset', 'broadcast'), { minLength: 3, maxLength: 3 }),
+    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'contiguous', 'offset', 'broadcast', 'middleBroadcast'), { minLength: 3, maxLength: 3 }),
     dtype: fc.constantFrom<DType>('float32', 'float64'),
     seed: fc.nat(),
   });

@@ -27,7 +27,7 @@ describe('prepareElementwise', () => {
   const caseArbitrary = fc.record({
     tree: fc.nat(trees.length - 1),
     shape: fc.array(fc.integer({ min: 1, max: 5 }), { minLength: 0, maxLength: 3 }),
-    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'transposed', 'offset', 'broadcast'), { minLength: 3, maxLength: 3 }),
+    layouts: fc.array(fc.constantFrom<Layout>('contiguous', 'transposed', 'offset', 'broadcast', 'middleBroadcast'), { minLength: 3, maxLength: 3 }),
     shareFirst: fc.boolean(),
     dtype: fc.constantFrom<DType>('float32', 'float64'),
     backend: fc.constantFrom<Backend>('js', 'wasm'),
@@ -59,7 +59,7 @@ describe('prepareElementwise', () => {
   it('stages WebAssembly work in several chunks as mapElementwise does, and follows moved arrays, float32 and float64', () => {
     const random = seeded(5);
     for (const dtype of ['float32', 'float64'] as const) {
-      for (const [shape, layouts] of [[[300, 600], ['contiguous', 'broadcast', 'offset']], [[140_000], ['offset', 'contiguous', 'contiguous']]] as const) {
+      for (const [shape, layouts] of [[[300, 600], ['contiguous', 'broadcast', 'offset']], [[140_000], ['offset', 'contiguous', 'contiguous']], [[2000, 4, 50], ['contiguous', 'middleBroadcast', 'offset']]] as const) {
         withSettings({ elementwiseBackend: 'wasm' }, () => {
           const inputs = layouts.map((layout) => makeView(shape, layout, dtype, random));
           const expression = trees[2]!(E.input(0), E.input(1), E.input(2));

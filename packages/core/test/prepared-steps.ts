@@ -17,8 +17,12 @@ export function firstDifference(actual: Floats, expected: Floats): number {
   return -1;
 }
 
-/** How an operand of a given shape is laid out: its own contiguous array, a transposed view, a view at an offset, or broadcast from one row. */
-export type Layout = 'contiguous' | 'transposed' | 'offset' | 'broadcast';
+/**
+ * How an operand of a given shape is laid out: its own contiguous array, a transposed view, a view
+ * at an offset, broadcast from one row, or (rank 3 and more) broadcast along axis 1 only, so that
+ * the walk keeps two outer axes that do not coalesce.
+ */
+export type Layout = 'contiguous' | 'transposed' | 'offset' | 'broadcast' | 'middleBroadcast';
 
 export function makeView(shape: readonly number[], layout: Layout, dtype: DType, random: () => number): FloatNdArray {
   const size = shape.reduce((product, extent) => product * extent, 1);
@@ -32,6 +36,11 @@ export function makeView(shape: readonly number[], layout: Layout, dtype: DType,
     const reversed = shape.slice().reverse();
     const strides = rowMajor(reversed).reverse();
     return ndarray(fill(size), shape.slice(), strides, 0) as FloatNdArray;
+  }
+  if (layout === 'middleBroadcast' && shape.length >= 3) {
+    const stored = shape.map((extent, axis) => (axis === 1 ? 1 : extent));
+    const strides = rowMajor(stored).map((stride, axis) => (axis === 1 ? 0 : stride));
+    return ndarray(fill(size / shape[1]!), shape.slice(), strides, 0) as FloatNdArray;
   }
   if (layout === 'offset') return ndarray(fill(size + 3), shape.slice(), rowMajor(shape), 3) as FloatNdArray;
   if (layout === 'broadcast' && shape.length >= 1) {

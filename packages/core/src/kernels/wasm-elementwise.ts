@@ -275,6 +275,54 @@ function kernelBody(tree: Expr, lanes: Lanes, mode: Mode, strides: readonly Stri
 }
 
 /** A row kernel and the loop that calls it once per row of the outer axes. */
+/**
+ * The 'rows' function of a kernel module: the row kernel (function 0) over rows on up to two outer
+ * axes, so that short rows cost no call from JavaScript each. Parameters (addresses and strides in
+ * bytes): inner, regular (the row sum's regular elements, 'sum' only), n0, n1 (extents of the two
+ * axes), target, targetStride0, targetStride1, lanes (the running totals, 'sum' only), then per
+ * operand its address and strides along the two axes. 'map', 'sumInto' and 'maxInto' pass the
+ * target to the row kernel; 'sum' starts each row's totals from 0 and adds (t0 + t1) + (t2 + t3)
+ * to the float64 sum at the target, as the JavaScript walk does, rows in row-major order.
+ */
+function rowsDriverBody(mode: Mode, operandCount: number): { parameters: number[]; locals: [number, number][]; body: number[] } {
+  const [inner, regular, n0, n1, target, targetStride0, targetStride1, lanesAddress] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const operand = (k: number) => ({ address: 8 + 3 * k, stride0: 9 + 3 * k, stride1: 10 + 3 * k });
+  const parameterCount = 8 + 3 * operandCount;
+  const [i, j, rowTarget] = [parameterCount, parameterCount + 1, parameterCount + 2];
+  const rowAddress = (k: number) => parameterCount + 3 + k;
+  const operands = Array.from({ length: operandCount }, (_, k) => k);
+  const f64Const0 = [0x44, 0, 0, 0, 0, 0, 0, 0, 0];
+  const f64LoadAt = (offset: number) => [0x2b, 3, offset];
+  const f64StoreAt = (offset: number) => [0x39, 3, offset];
+  const advance = (local: number, by: number) => [...get(local), ...get(by), ...i32Add, ...set(local)];
+  const rowCall = mode === 'sum'
+    ? [
+        ...[0, 8, 16, 24].flatMap((offset) => [...get(lanesAddress), ...f64Const0, ...f64StoreAt(offset)]),
+        ...get(lanesAddress), ...get(inner), ...get(regular), ...operands.flatMap((k) => get(rowAddress(k))), 0x10, 0,
+        ...get(rowTarget), ...get(rowTarget), ...f64LoadAt(0),
+        ...get(lanesAddress), ...f64LoadAt(0), ...get(lanesAddress), ...f64LoadAt(8), ...f64Add,
+        ...get(lanesAddress), ...f64LoadAt(16), ...get(lanesAddress), ...f64LoadAt(24), ...f64Add, ...f64Add,
+        ...f64Add, ...f64StoreAt(0),
+      ]
+    : [...get(rowTarget), ...get(inner), ...operands.flatMap((k) => get(rowAddress(k))), 0x10, 0];
+  const body = [
+    ...i32Const(0), ...set(i),
+    ...block, ...loop,
+    ...get(i), ...get(n0), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
+    ...i32Const(0), ...set(j), ...get(target), ...set(rowTarget), ...operands.flatMap((k) => [...get(operand(k).address), ...set(rowAddress(k))]),
+    ...block, ...loop,
+    ...get(j), ...get(n1), ...i32GreaterOrEqualUnsigned, ...branchIf(1),
+    ...rowCall,
+    ...advance(rowTarget, targetStride1), ...operands.flatMap((k) => advance(rowAddress(k), operand(k).stride1)),
+    ...get(j), ...i32Const(1), ...i32Add, ...set(j),
+    ...branch(0), ...end, ...end,
+    ...advance(target, targetStride0), ...operands.flatMap((k) => advance(operand(k).address, operand(k).stride0)),
+    ...get(i), ...i32Const(1), ...i32Add, ...set(i),
+    ...branch(0), ...end, ...end,
+  ];
+  return { parameters: new Array<number>(parameterCount).fill(I32), locals: [[3 + operandCount, I32]], body };
+}
+
 interface Kernel {
   row: (...args: number[]) => void;
   /**
@@ -282,6 +330,8 @@ interface Kernel {
    * with its own running totals; 'sumInto' and 'maxInto', four consecutive rows into the same output row.
    */
   group: ((...args: number[]) => void) | null;
+  /** The row kernel over rows on up to two outer axes (rowsDriverBody). */
+  rows: (...args: number[]) => void;
   /**
    * (row, group, rows, inner, outerShape, outerTargetStrides, target, address0, strides0, …): calls row for
    * each row (or group for several); `target` is the output address ('map', 'sumInto', 'maxInto') or, for 'sum', the Float64Array of
@@ -315,16 +365,19 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
   const api = webAssemblyApi();
   let row: Kernel['row'];
   let group: Kernel['group'];
+  let rows: Kernel['rows'];
   try {
     if (api === undefined) return null;
     memory ??= new api.Memory({ initial: 1 });
     const functions = [{ name: 'row', ...kernelBody(tree, lanes, mode, strides) }];
     if (grouped(tree, mode, strides)) functions.push({ name: 'group', ...kernelBody(tree, lanes, mode, strides, groupRows[mode as keyof typeof groupRows]) });
+    functions.push({ name: 'rows', ...rowsDriverBody(mode, strides.length) });
     const bytes = moduleBytes(functions);
     if (!api.validate(bytes)) return null;
     const { exports } = new api.Instance(new api.Module(bytes), { env: { memory } });
     row = exports.row as Kernel['row'];
     group = grouped(tree, mode, strides) ? (exports.group as Kernel['group']) : null;
+    rows = exports.rows as Kernel['rows'];
   } catch {
     return null;
   }
@@ -382,7 +435,7 @@ function compile(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[
       ${call}
       ${advance}
     }`) as Kernel['walk'];
-  return { row, group, walk };
+  return { row, group, rows, walk };
 }
 
 function kernelFor(tree: Expr, dtype: DType, mode: Mode, strides: readonly Stride[]): Kernel | null {
@@ -665,6 +718,29 @@ function preparedKernel(expression: Expr, operands: readonly FloatNdArray[], dty
   return kernelFor(expression, dtype, mode, walk.innerStrides.map((stride): Stride => (stride === 1 ? 'unit' : 'zero')));
 }
 
+/** Rows of at most this many elements go through the kernel's rows function in prepared calls (longer rows pay for one call each from JavaScript anyway). */
+const DRIVEN_ROW_LENGTH = 256;
+
+/** Whether a prepared call's chunks run through the rows function: one or two outer axes of short rows. */
+const drivenRows = (walk: Walk): boolean => walk.outerShape.length >= 1 && walk.outerShape.length <= 2 && walk.inner <= DRIVEN_ROW_LENGTH;
+
+/**
+ * The rows function's arguments for one chunk of `count` steps along the first outer axis:
+ * `target` and its strides per outer axis (bytes), each operand's address and strides (bytes, as
+ * chunkLayout gives them), `regular` and `lanes` for 'sum'.
+ */
+function drivenArguments(walk: Walk, count: number, regular: number, target: number, targetStrides: readonly number[], lanes: number, operandArguments: readonly unknown[]): number[] {
+  const single = walk.outerShape.length === 1;
+  const [n0, n1] = single ? [1, count] : [count, walk.outerShape[1]!];
+  const [targetStride0, targetStride1] = single ? [0, targetStrides[0]!] : [targetStrides[0]!, targetStrides[1]!];
+  const operands: number[] = [];
+  for (let k = 0; k < operandArguments.length; k += 2) {
+    const strides = operandArguments[k + 1] as number[];
+    operands.push(operandArguments[k] as number, single ? 0 : strides[0]!, single ? strides[0]! : strides[1]!);
+  }
+  return [walk.inner, regular, n0, n1, target, targetStride0, targetStride1, lanes, ...operands];
+}
+
 /**
  * `runWasmElementwise(expression, operands, dtype, 'map', walk, output)` with the kernel, the
  * chunks and where each operand's elements go in WebAssembly memory resolved once: the returned
@@ -680,7 +756,8 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
   const { bytes, steps, stepsPerChunk, stepElements, fixed } = plan;
   const outer = walk.outerShape;
   if (!plan.reserve(fixed.end)) return null;
-  const chunks: { spans: StagedSpan[]; kernelArguments: unknown[]; outputAddress: number; length: number; at: number }[] = [];
+  const driven = drivenRows(walk);
+  const chunks: { spans: StagedSpan[]; run: Kernel['walk'] | Kernel['rows']; kernelArguments: unknown[]; outputAddress: number; length: number; at: number }[] = [];
   for (let first = 0; first < steps; first += stepsPerChunk) {
     const count = Math.min(stepsPerChunk, steps - first);
     const chunk = plan.chunkLayout(first, count, fixed.end);
@@ -690,7 +767,10 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
     const rows = chunkShape.reduce((product, extent) => product * extent, 1);
     chunks.push({
       spans: chunk.spans,
-      kernelArguments: [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, outputAddress, ...chunk.operandArguments],
+      run: driven ? kernel.rows : kernel.walk,
+      kernelArguments: driven
+        ? drivenArguments(walk, count, 0, outputAddress, walk.outerTargetStrides.map((stride) => stride * bytes), 0, chunk.operandArguments)
+        : [kernel.row, kernel.group, rows, outer.length > 0 ? walk.inner : count, chunkShape, walk.outerTargetStrides, outputAddress, ...chunk.operandArguments],
       outputAddress, length: count * stepElements, at: first * stepElements,
     });
   }
@@ -702,7 +782,7 @@ export function prepareWasmMap(expression: Expr, operands: readonly FloatNdArray
     plan.stage(fixed.spans);
     for (const chunk of chunks) {
       plan.stage(chunk.spans);
-      Reflect.apply(kernel.walk, undefined, chunk.kernelArguments);
+      Reflect.apply(chunk.run, undefined, chunk.kernelArguments);
       output.set(plan.view(chunk.outputAddress, chunk.length), chunk.at);
     }
   };
@@ -755,13 +835,19 @@ export function prepareWasmSums(dtype: DType, items: readonly WasmSum[]): (() =>
   const plan = stagingPlan(operands, dtype, merged, 0);
   const { steps, stepsPerChunk, fixed, heap } = plan;
   const rowsPerStep = outer.slice(1).reduce((product, extent) => product * extent, 1);
-  // each sum's float64 accumulator (the running totals of 'sum', the output rows of the others), then the chunks
+  // Short rows on one or two outer axes go through each kernel's rows function ('sum' when every
+  // row is a run of its own); a 'sum' so run keeps its sums in memory, as 'sumInto' does.
+  const driven = items.map(({ mode, walk }) => drivenRows(walk) && (mode !== 'sum' || (walk.runRows ?? 1) === 1));
+  // each sum's float64 accumulator (the running totals of 'sum', the output rows of the others;
+  // a driven 'sum', its totals and then its sums), then the chunks
   let chunkStart = fixed.end;
-  const accumulatorAddresses = items.map(({ mode, sums }) => {
+  const accumulatorAddresses = items.map(({ mode, sums }, k) => {
     const address = chunkStart;
-    chunkStart += intoRow(mode) ? aligned(sums.length * 8) : 64;
+    chunkStart += intoRow(mode) ? aligned(sums.length * 8) : 64 + (driven[k] ? aligned(sums.length * 8) : 0);
     return address;
   });
+  /** Where each sum that lives in memory while the call runs keeps it, or null. */
+  const sumsInMemory = items.map(({ mode }, k) => (intoRow(mode) ? accumulatorAddresses[k]! : driven[k] ? accumulatorAddresses[k]! + 64 : null));
   if (!plan.reserve(chunkStart)) return null;
   /** The running totals' view of each 'sum' target, made again when the memory grows (its buffer changes). */
   const sumTargets: { lanes: Float64Array; lanesAddress: number }[] = [];
@@ -776,6 +862,12 @@ export function prepareWasmSums(dtype: DType, items: readonly WasmSum[]): (() =>
       const kernel = kernels[k]!;
       const accumulatorAddress = accumulatorAddresses[k]!;
       const targetStep = outer.length > 0 ? walk.outerTargetStrides[0]! : mode === 'sum' ? 0 : 1;
+      const operandArguments = chunk.operandArguments.slice(2 * operandStarts[k]!, 2 * (operandStarts[k]! + items[k]!.operands.length));
+      if (driven[k]) {
+        const target = sumsInMemory[k]! + firstStep * targetStep * 8;
+        const targetStrides = walk.outerTargetStrides.map((stride) => stride * 8);
+        return drivenArguments(walk, count, mode === 'sum' ? inner & ~3 : 0, target, targetStrides, accumulatorAddress, operandArguments);
+      }
       let target: unknown;
       if (mode === 'sum') {
         const runRows = walk.runRows ?? 1;
@@ -794,12 +886,11 @@ export function prepareWasmSums(dtype: DType, items: readonly WasmSum[]): (() =>
       } else {
         target = accumulatorAddress + firstStep * targetStep * 8;
       }
-      const operandArguments = chunk.operandArguments.slice(2 * operandStarts[k]!, 2 * (operandStarts[k]! + items[k]!.operands.length));
       return [kernel.row, kernel.group, rows, outer.length > 0 ? inner : count, chunkShape, walk.outerTargetStrides, target, ...operandArguments];
     });
     chunks.push({ spans: chunk.spans, kernelArguments });
   }
-  const kernelWalks = kernels.map((kernel) => kernel!.walk);
+  const kernelRuns = kernels.map((kernel, k) => (driven[k] ? kernel!.rows : kernel!.walk));
   let buffer = heap.buffer;
   return () => {
     if (!plan.stillShared()) {
@@ -812,11 +903,11 @@ export function prepareWasmSums(dtype: DType, items: readonly WasmSum[]): (() =>
     }
     plan.stage(fixed.spans);
     // the sums so far go on from their values
-    items.forEach(({ mode, sums }, k) => intoRow(mode) && new Float64Array(buffer, accumulatorAddresses[k]!, sums.length).set(sums));
+    items.forEach(({ sums }, k) => sumsInMemory[k] !== null && new Float64Array(buffer, sumsInMemory[k]!, sums.length).set(sums));
     for (const chunk of chunks) {
       plan.stage(chunk.spans);
-      for (let k = 0; k < kernelWalks.length; k++) Reflect.apply(kernelWalks[k]!, undefined, chunk.kernelArguments[k]!);
+      for (let k = 0; k < kernelRuns.length; k++) Reflect.apply(kernelRuns[k]!, undefined, chunk.kernelArguments[k]!);
     }
-    items.forEach(({ mode, sums }, k) => intoRow(mode) && sums.set(new Float64Array(buffer, accumulatorAddresses[k]!, sums.length)));
+    items.forEach(({ sums }, k) => sumsInMemory[k] !== null && sums.set(new Float64Array(buffer, sumsInMemory[k]!, sums.length)));
   };
 }
